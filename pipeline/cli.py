@@ -1,0 +1,77 @@
+"""The ``negforge`` command line.
+
+Each subcommand lives in its own module under ``negforge.pipeline.commands``
+and exposes ``HELP``, ``add_arguments(parser)`` and ``run(args) -> int``. Modules
+import their heavy dependencies (Beam, spaCy, torch) inside ``run`` so that
+``negforge --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+#: Subcommands in the order ``--help`` lists them: name -> module.
+COMMANDS: dict[str, str] = {
+    "build": "negforge.pipeline.commands.build",
+    "inspect": "negforge.pipeline.commands.inspect",
+    "validate": "negforge.pipeline.commands.validate",
+    "negatives": "negforge.pipeline.commands.negatives",
+    "shapes": "negforge.pipeline.commands.shapes",
+    "train": "negforge.pipeline.commands.train",
+    "eval": "negforge.pipeline.commands.eval",
+    "demo": "negforge.pipeline.commands.demo",
+    "publish": "negforge.pipeline.commands.publish",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="negforge",
+        description=(
+            "Build hard-negative caption datasets for vision-language models and "
+            "fine-tune CLIP on them (FSC-CLIP). Run `negforge COMMAND --help` for details."
+        ),
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, module_name in COMMANDS.items():
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+            continue  # command not part of this build
+        cmd = sub.add_parser(
+            name,
+            help=module.HELP,
+            description=getattr(module, "DESCRIPTION", module.HELP),
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        module.add_arguments(cmd)
+        cmd.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    # Unknown --flags are passed to Beam's PipelineOptions by `build`.
+    args, extra = parser.parse_known_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if args.command is None:
+        parser.print_help()
+        return 2
+    if extra and not getattr(args, "accepts_pipeline_args", False):
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    args.pipeline_args = list(extra)
+    return int(args._run(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
