@@ -1,0 +1,196 @@
+"""Small English grammar helpers shared by the rules and the checks.
+
+Blind text models spot rule negatives mostly by their disfluencies (DESIGN §5):
+"a apple", "two dog", "A dogs is". Every rule builds its text through these
+helpers so that articles, number agreement and casing are right by construction,
+and ``checks.py`` tests the same properties on any negative (rules and LLM).
+
+Inflection uses lemminflect (a lexicon plus rules), not hand-written suffix rules.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from negforge.schemas import Edit
+
+#: Words whose spelling starts with a vowel letter but a consonant sound ("a unicorn").
+_CONSONANT_SOUND_PREFIXES = (
+    "uni", "use", "usu", "uten", "ukul", "ura", "uri", "uro", "eu", "ewe", "one", "once", "ufo", "u-",
+)
+#: Words whose spelling starts with a consonant letter but a vowel sound ("an hour").
+_VOWEL_SOUND_PREFIXES = ("hour", "honest", "honor", "honour", "heir", "herb")
+
+WORD_RE = re.compile(r"[A-Za-z][A-Za-z'-]*")
+
+NUMBER_WORDS: dict[str, int] = {
+    "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
+    "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "a couple of": 2, "a pair of": 2,
+    "pair of": 2, "couple of": 2, "a dozen": 12, "dozen": 12, "both": 2, "a single": 1, "single": 1,
+}
+NUMBER_NAMES = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
+
+#: Singular/plural verb forms that agree with a subject; the few irregular ones.
+_AUX_PLURAL = {"is": "are", "was": "were", "has": "have", "does": "do", "isn't": "aren't",
+               "wasn't": "weren't", "doesn't": "don't", "hasn't": "haven't"}
+_AUX_SINGULAR = {v: k for k, v in _AUX_PLURAL.items()}
+
+
+def needs_an(word: str) -> bool:
+    """Whether ``word`` takes "an": by its first sound, approximated from spelling."""
+    w = word.lower().lstrip("\"'(")
+    if not w:
+        return False
+    if w[0].isdigit():
+        return w.startswith(("8", "11", "18"))
+    if w.startswith(_VOWEL_SOUND_PREFIXES):
+        return True
+    if w.startswith(_CONSONANT_SOUND_PREFIXES):
+        return False
+    if len(w) == 1:  # letters: "an x", "a b"
+        return w in "aefhilmnorsx"
+    return w[0] in "aeiou"
+
+
+def article_for(word: str, like: str = "a") -> str:
+    """"a" or "an" for ``word``, with the casing of ``like`` ("A", "a", "AN")."""
+    art = "an" if needs_an(word) else "a"
+    return match_case(art, like)
+
+
+def match_case(word: str, like: str) -> str:
+    """``word`` cased like ``like``: all caps, capitalised, or as is."""
+    if len(like) > 1 and like.isupper():
+        return word.upper()
+    if like[:1].isupper():
+        return word[:1].upper() + word[1:]
+    return word
+
+
+@lru_cache(maxsize=65536)
+def pluralize(noun: str) -> str:
+    """Plural of a (possibly multi-word) noun: the last word is inflected ("tennis rackets")."""
+    from lemminflect import getInflection
+
+    head, sep, last = noun.rpartition(" ")
+    forms = getInflection(last, tag="NNS") if last else ()
+    plural = forms[0] if forms else last + "s"
+    return f"{head}{sep}{match_case(plural, last)}" if sep else match_case(plural, last)
+
+
+@lru_cache(maxsize=65536)
+def singularize(noun: str) -> str:
+    """Singular of a (possibly multi-word) noun: the last word is lemmatised."""
+    from lemminflect import getLemma
+
+    head, sep, last = noun.rpartition(" ")
+    lemmas = getLemma(last, upos="NOUN") if last else ()
+    single = lemmas[0] if lemmas else last
+    return f"{head}{sep}{match_case(single, last)}" if sep else match_case(single, last)
+
+
+@lru_cache(maxsize=65536)
+def is_plural_noun(word: str) -> bool:
+    """Whether the last word of ``word`` is a plural noun form ("dogs", "people", "mice")."""
+    last = word.rsplit(" ", 1)[-1].lower()
+    if not last:
+        return False
+    if last in ("people", "children", "men", "women", "police", "cattle", "geese", "mice", "teeth", "feet"):
+        return True
+    single = singularize(last)
+    return single != last and pluralize(single).lower() == last
+
+
+@lru_cache(maxsize=65536)
+def inflect_verb(lemma: str, tag: str) -> str:
+    """``lemma`` in the Penn tag ``tag`` (VBG, VBZ, VBN, VBD, VBP, VB); multi-word verbs inflect the first."""
+    from lemminflect import getInflection
+
+    first, sep, rest = lemma.partition(" ")
+    if tag in ("VB", "VBP"):
+        form = first
+    else:
+        forms = getInflection(first, tag=tag)
+        form = forms[0] if forms else first
+    return f"{form}{sep}{rest}"
+
+
+@lru_cache(maxsize=65536)
+def verb_lemma_and_tag(word: str) -> tuple[str, str] | None:
+    """(lemma, Penn tag) of a verb form, or None when ``word`` is not a known verb form."""
+    from lemminflect import getAllInflections, getLemma
+
+    w = word.lower()
+    lemmas = getLemma(w, upos="VERB")
+    for lemma in lemmas:
+        for tag, forms in getAllInflections(lemma, upos="VERB").items():
+            if w in forms and tag in ("VBG", "VBZ", "VBN", "VBD"):
+                return lemma, tag
+    return None
+
+
+def agree_verb(word: str, plural: bool) -> str:
+    """A present-tense verb/auxiliary agreeing with a singular or plural subject."""
+    from lemminflect import getLemma
+
+    low = word.lower()
+    if plural:
+        if low in _AUX_PLURAL:
+            return match_case(_AUX_PLURAL[low], word)
+        tagged = verb_lemma_and_tag(low)
+        if tagged and tagged[1] == "VBZ":
+            return match_case(tagged[0], word)
+        return word
+    if low in _AUX_SINGULAR:
+        return match_case(_AUX_SINGULAR[low], word)
+    if low in ("am", "be", "been", "being"):
+        return word
+    lemmas = getLemma(low, upos="VERB")
+    if lemmas and lemmas[0] == low and low not in ("are", "were"):
+        return match_case(inflect_verb(low, "VBZ"), word)
+    return word
+
+
+def number_word(n: int) -> str:
+    """The spelled-out number COCO captions use for small counts."""
+    return NUMBER_NAMES[n] if 0 <= n < len(NUMBER_NAMES) else str(n)
+
+
+def fix_articles(text: str) -> str:
+    """Rewrite every "a"/"an" to agree with the following word (case kept)."""
+
+    def repl(m: re.Match[str]) -> str:
+        return article_for(m.group(3), like=m.group(1)) + m.group(2) + m.group(3)
+
+    return re.sub(r"\b([Aa][Nn]?)(\s+)([A-Za-z0-9][\w'-]*)", repl, text)
+
+
+def apply_edit(caption: str, start: int, end: int, after: str) -> tuple[str, Edit]:
+    """Replace ``caption[start:end]`` by ``after`` and fix an article right before the span.
+
+    If the word before the span is "a"/"an" and the new first word needs the
+    other article, the edit widens to cover the article, so the recorded span
+    still reproduces the negative exactly. Leading capitalisation moves with
+    the sentence start (a span at offset 0 is cased like the original).
+    """
+    if start == 0 and after and caption[:1].isupper() and not after[:1].isupper():
+        after = after[:1].upper() + after[1:]
+    m = re.search(r"(?:^|(?<=\s))([Aa][Nn]?)(\s+)$", caption[:start])
+    first = WORD_RE.match(after.lstrip())
+    if m and first:
+        art = m.group(1)
+        new_art = article_for(first.group(0), like=art)
+        if new_art != art:
+            new_start = m.start(1)
+            if new_start == 0 and after[:1].isupper() and not caption[start:start + 1].isupper():
+                after = after[:1].lower() + after[1:]
+            after = new_art + m.group(2) + after
+            start = new_start
+    text = caption[:start] + after + caption[end:]
+    return text, Edit(start, end, caption[start:end], after)
+
+
+def words(text: str) -> list[str]:
+    """Lower-cased word tokens (letters, digits, apostrophes, hyphens)."""
+    return [w.lower() for w in re.findall(r"[A-Za-z0-9][\w'-]*", text)]
