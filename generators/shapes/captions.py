@@ -23,7 +23,7 @@ TEMPLATES: tuple[str, ...] = ("plain", "there")
 
 @dataclass(frozen=True)
 class NounPhrase:
-    """"two small blue squares": count, optional size, color, shape."""
+    """ "two small blue squares": count, optional size, color, shape."""
 
     shape: str
     color: str
@@ -82,7 +82,9 @@ def _write_np(w: _Writer, np: NounPhrase) -> SceneObject:
         attributes.append(Attribute(text=word, lemma=word, start=start, end=end))
     noun = np.shape if np.count == 1 else SHAPES[np.shape]
     start, end = w.add(noun)
-    return SceneObject(text=noun, lemma=np.shape, start=start, end=end, count=np.count, attributes=tuple(attributes))
+    return SceneObject(
+        text=noun, lemma=np.shape, start=start, end=end, count=np.count, attributes=tuple(attributes)
+    )
 
 
 def write_caption(spec: CaptionSpec) -> tuple[str, SceneGraph]:

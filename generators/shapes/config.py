@@ -44,7 +44,11 @@ class ShapesConfig:
         max_triples = len(SHAPES) ** 2 * (len(RELATIONS) // 2) // 2
         if not 0 <= self.heldout_triples <= max_triples:
             raise ValueError(f"heldout_triples must be in [0, {max_triples}], got {self.heldout_triples!r}")
-        if self.n_test > 0 and self.heldout_pairs == 0 and (self.heldout_triples == 0 or self.max_objects < 2):
+        if (
+            self.n_test > 0
+            and self.heldout_pairs == 0
+            and (self.heldout_triples == 0 or self.max_objects < 2)
+        ):
             raise ValueError(
                 "n_test > 0 needs held-out combinations: set heldout_pairs > 0, or heldout_triples > 0 "
                 f"with max_objects >= 2, got heldout_pairs={self.heldout_pairs!r}, "

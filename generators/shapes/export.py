@@ -119,7 +119,9 @@ def export_retrieval(config: ShapesConfig, out_dir: str | os.PathLike, split: st
     return str(out / "retrieval" / f"{split}.jsonl")
 
 
-def export_sugarcrepe(config: ShapesConfig, out_dir: str | os.PathLike, split: str = "test") -> dict[str, str]:
+def export_sugarcrepe(
+    config: ShapesConfig, out_dir: str | os.PathLike, split: str = "test"
+) -> dict[str, str]:
     """SugarCrepe-format compositional benchmark from the exact scene graphs.
 
     One entry per (scene, type) where the type applies to the scene's first
@@ -195,9 +197,11 @@ def export_zero_shot(config: ShapesConfig, out_dir: str | os.PathLike, split: st
     n_images = 0
     for folder, _name, fixed_color in classes:
         shape = folder.split("_")[-1]
-        colors = [fixed_color] if fixed_color else [
-            c for c in sorted(COLORS) if split == "test" or (c, shape) not in held
-        ]
+        colors = (
+            [fixed_color]
+            if fixed_color
+            else [c for c in sorted(COLORS) if split == "test" or (c, shape) not in held]
+        )
         for j in range(config.zero_shot_per_class):
             rng = random.Random(stable_seed(config.seed, SOURCE, "zero-shot", split, folder, j))
             scene = single_object_scene(rng, shape, rng.choice(colors), rng.choice(sorted(SIZES)))
@@ -243,7 +247,9 @@ def materialise(config: ShapesConfig, out_dir: str | os.PathLike, workers: int =
         counts[split] = _write_split(out, config, split, _items(config, split, workers))
         logger.info("%s: %d images, %d records", split, counts[split]["images"], counts[split]["records"])
     world["counts"] = counts
-    world["sugarcrepe"] = {t: Path(p).name for t, p in export_sugarcrepe(config, out / "sugarcrepe", "test").items()}
+    world["sugarcrepe"] = {
+        t: Path(p).name for t, p in export_sugarcrepe(config, out / "sugarcrepe", "test").items()
+    }
     zs = export_zero_shot(config, out / "zero_shot", "val")
     world["zero_shot"] = {"n_images": zs["n_images"], "n_classes": zs["n_classes"]}
     _write_json(out / "world.json", world)

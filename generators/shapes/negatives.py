@@ -141,11 +141,17 @@ def _edit(before: str, after: str) -> Edit:
     s = 0
     while s < min(len(before), len(after)) - p and before[-1 - s] == after[-1 - s]:
         s += 1
-    return Edit(start=p, end=len(before) - s, before=before[p : len(before) - s], after=after[p : len(after) - s])
+    return Edit(
+        start=p, end=len(before) - s, before=before[p : len(before) - s], after=after[p : len(after) - s]
+    )
 
 
 def true_negatives(
-    spec: CaptionSpec, scene: Scene, rng: random.Random, types: tuple[str, ...] = WORLD_TYPES, per_type: int = 1
+    spec: CaptionSpec,
+    scene: Scene,
+    rng: random.Random,
+    types: tuple[str, ...] = WORLD_TYPES,
+    per_type: int = 1,
 ) -> list[Negative]:
     """Up to ``per_type`` negatives of each type, chosen with ``rng``, each false of the scene."""
     positive, _ = write_caption(spec)

@@ -17,8 +17,10 @@ from .scene import PlacedObject, Scene
 
 #: Unit polygons (radius 1, pointing up, y down) for every non-circle shape.
 _STAR = [
-    (math.cos(math.radians(-90 + 36 * k)) * (1.0 if k % 2 == 0 else 0.45),
-     math.sin(math.radians(-90 + 36 * k)) * (1.0 if k % 2 == 0 else 0.45))
+    (
+        math.cos(math.radians(-90 + 36 * k)) * (1.0 if k % 2 == 0 else 0.45),
+        math.sin(math.radians(-90 + 36 * k)) * (1.0 if k % 2 == 0 else 0.45),
+    )
     for k in range(10)
 ]
 _CROSS_W = 0.36
@@ -28,9 +30,18 @@ _POLYGONS: dict[str, list[tuple[float, float]]] = {
     "star": _STAR,
     "diamond": [(0.0, -1.0), (0.68, 0.0), (0.0, 1.0), (-0.68, 0.0)],
     "cross": [
-        (-_CROSS_W, -1.0), (_CROSS_W, -1.0), (_CROSS_W, -_CROSS_W), (1.0, -_CROSS_W),
-        (1.0, _CROSS_W), (_CROSS_W, _CROSS_W), (_CROSS_W, 1.0), (-_CROSS_W, 1.0),
-        (-_CROSS_W, _CROSS_W), (-1.0, _CROSS_W), (-1.0, -_CROSS_W), (-_CROSS_W, -_CROSS_W),
+        (-_CROSS_W, -1.0),
+        (_CROSS_W, -1.0),
+        (_CROSS_W, -_CROSS_W),
+        (1.0, -_CROSS_W),
+        (1.0, _CROSS_W),
+        (_CROSS_W, _CROSS_W),
+        (_CROSS_W, 1.0),
+        (-_CROSS_W, 1.0),
+        (-_CROSS_W, _CROSS_W),
+        (-1.0, _CROSS_W),
+        (-1.0, -_CROSS_W),
+        (-_CROSS_W, -_CROSS_W),
     ],
     "hexagon": [(math.cos(math.radians(60 * k)), math.sin(math.radians(60 * k))) for k in range(6)],
 }
@@ -43,7 +54,10 @@ def _draw_object(draw: ImageDraw.ImageDraw, obj: PlacedObject, shape: str, side:
         return
     theta = math.radians(obj.rotation)
     cos_t, sin_t = math.cos(theta), math.sin(theta)
-    points = [(cx + r * (px * cos_t - py * sin_t), cy + r * (px * sin_t + py * cos_t)) for px, py in _POLYGONS[shape]]
+    points = [
+        (cx + r * (px * cos_t - py * sin_t), cy + r * (px * sin_t + py * cos_t))
+        for px, py in _POLYGONS[shape]
+    ]
     draw.polygon(points, fill=obj.rgb)
 
 

@@ -74,7 +74,7 @@ class HeldOut:
 
 
 def canonical_triple(subject: str, relation: str, obj: str) -> tuple[str, str, str]:
-    """"B right of A" and "A left of B" are one fact: write it with "left"/"above"."""
+    """ "B right of A" and "A left of B" are one fact: write it with "left"/"above"."""
     if relation in ("right", "below"):
         return (obj, INVERSE[relation], subject)
     return (subject, relation, obj)
@@ -113,7 +113,7 @@ def _holds(a: PlacedObject, b: PlacedObject, relation: str) -> bool:
 
 
 def group_relation_holds(scene: Scene, subject: int, relation: str, obj: int) -> bool:
-    """"group ``subject`` is ``relation`` group ``obj``": true when it holds for every object pair."""
+    """ "group ``subject`` is ``relation`` group ``obj``": true when it holds for every object pair."""
     subs = [o for o in scene.objects if o.group == subject]
     objs = [o for o in scene.objects if o.group == obj]
     return bool(subs and objs) and all(_holds(a, b, relation) for a in subs for b in objs)
@@ -202,7 +202,9 @@ def _jitter_rgb(rng: random.Random, rgb: tuple[int, int, int], amount: int) -> t
     return (r, g, b)
 
 
-def _layout(rng: random.Random, groups: tuple[Group, ...], relation: str | None) -> tuple[PlacedObject, ...] | None:
+def _layout(
+    rng: random.Random, groups: tuple[Group, ...], relation: str | None
+) -> tuple[PlacedObject, ...] | None:
     placed: list[PlacedObject] = []
     for gi, (group, box) in enumerate(zip(groups, _regions(rng, relation), strict=True)):
         base = SIZES[group.size]
@@ -212,7 +214,9 @@ def _layout(rng: random.Random, groups: tuple[Group, ...], relation: str | None)
             return None
         for (x, y), r in zip(centers, radii, strict=True):
             rotation = 0.0 if group.shape == "circle" else rng.uniform(-_ROTATION_DEG, _ROTATION_DEG)
-            placed.append(PlacedObject(gi, x, y, r, rotation, _jitter_rgb(rng, COLORS[group.color], _COLOR_JITTER)))
+            placed.append(
+                PlacedObject(gi, x, y, r, rotation, _jitter_rgb(rng, COLORS[group.color], _COLOR_JITTER))
+            )
     return tuple(placed)
 
 
