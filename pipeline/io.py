@@ -119,7 +119,7 @@ def expand_inputs(patterns: Sequence[str]) -> list[str]:
     """Expand files, globs and directories (recursively) into a sorted, de-duplicated list.
 
     Directories contribute files with a known extension only, so a folder of
-    shards with a stray README works. A pattern that matches nothing raises
+    shards with a stray README works; hidden files are skipped as a shell would. A pattern that matches nothing raises
     ``FileNotFoundError`` naming it.
     """
     paths: set[str] = set()
@@ -129,7 +129,9 @@ def expand_inputs(patterns: Sequence[str]) -> list[str]:
             # A directory: match its contents recursively.
             base = pattern.rstrip("/")
             inside = [m.path for r in FileSystems.match([base + "/**"]) for m in r.metadata_list]
-            matched = [p for p in inside if _is_known(p) and not posixpath.basename(p).startswith(".")]
+            matched = [p for p in inside if _is_known(p)]
+        # Like a shell glob, skip hidden files (and our own .tmp-* files of unfinished writes).
+        matched = [p for p in matched if not posixpath.basename(p).startswith(".")]
         if not matched:
             raise FileNotFoundError(f"input {pattern!r} matches no file")
         paths.update(matched)

@@ -121,7 +121,8 @@ def config_from_args(args: argparse.Namespace):
     )
 
 
-def print_summary(manifest: dict, output: str, file=sys.stdout) -> None:
+def print_summary(manifest: dict, output: str, file=None) -> None:
+    file = file or sys.stdout
     c = manifest["counts"]
     print(f"\nnegforge build → {output}", file=file)
     print(f"  read {c['read']}  written {c['written']}  dead-lettered {c['dead_lettered']}"
