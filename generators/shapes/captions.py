@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from negforge.schemas import Attribute, Relation, SceneGraph, SceneObject
 
-from .scene import Scene, group_relation_holds
+from .scene import HeldOut, Scene, canonical_triple, group_relation_holds
 from .vocab import INVERSE, NUMBER_WORDS, RELATION_PHRASES, SHAPES, article
 
 TEMPLATES: tuple[str, ...] = ("plain", "there")
@@ -171,3 +171,12 @@ def scene_specs(scene: Scene, rng: random.Random, n: int, size_prob: float) -> l
         if len(specs) == n:
             break
     return specs
+
+
+def names_heldout(spec: CaptionSpec, held: HeldOut) -> bool:
+    """Whether the caption itself states a held-out color-shape pair or relation triple."""
+    if any((np.color, np.shape) in held.pairs for np in spec.nps):
+        return True
+    if spec.relation is None:
+        return False
+    return canonical_triple(spec.nps[0].shape, spec.relation, spec.nps[1].shape) in held.triples
