@@ -1,0 +1,278 @@
+"""open_clip models for FSC-CLIP: creation, token features (DESIGN §6) and LoRA.
+
+Three things the trainer and evaluator need from a model, kept in one place:
+
+- :func:`create_model` builds any open_clip model by name with a ``pretrained`` tag or
+  checkpoint path, or the built-in ``tiny`` config (random init, trains on CPU in minutes).
+- :func:`encode_image_tokens` / :func:`encode_text_tokens` return the global embedding *and*
+  the per-token features the Local HN loss needs, taken exactly as the FSC-CLIP reference code
+  takes them from open_clip: patch tokens ``ln_post(x)[:, 1:] @ visual.proj`` and text tokens
+  ``ln_final(x) @ text_projection`` at every position, with mask ``ids > 0`` and position 0
+  (SOT) cleared so the EOT token is kept.
+- :func:`apply_lora` adds low-rank adapters to attention and MLP projection weights through
+  ``torch.nn.utils.parametrize``. Parametrising the *weight* (not wrapping the module) matters:
+  ``nn.MultiheadAttention`` reads ``in_proj_weight`` and ``out_proj.weight`` directly, so a
+  wrapped ``out_proj`` module would never be called.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from torch.nn.utils import parametrize
+
+logger = logging.getLogger(__name__)
+
+#: A small open_clip CLIP config (ViT 32 px / patch 4 → 64 patches, 2 layers, width 64; text
+#: 2 layers, width 64, context 32) that trains on two CPU cores in minutes.
+TINY_MODEL_CFG: dict[str, Any] = {
+    "embed_dim": 64,
+    "vision_cfg": {"image_size": 32, "patch_size": 4, "width": 64, "layers": 2, "head_width": 32},
+    "text_cfg": {"context_length": 32, "vocab_size": 49408, "width": 64, "heads": 2, "layers": 2},
+}
+BUILTIN_CONFIGS: dict[str, dict[str, Any]] = {"tiny": TINY_MODEL_CFG}
+
+LORA_TARGETS = ("attn", "mlp")
+
+
+def import_open_clip():
+    """open_clip, imported after the torchvision shim (open_clip imports torchvision)."""
+    from negforge.schemas.compat import ensure_torchvision_importable
+
+    ensure_torchvision_importable()
+    import open_clip
+
+    return open_clip
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Which model to fine-tune and how."""
+
+    # open_clip model name ("ViT-B-32", "hf-hub:…") or a built-in config ("tiny")
+    name: str = "tiny"
+    # open_clip pretrained tag ("openai", "laion2b_s34b_b79k") or a checkpoint file; None = random init
+    pretrained: str | None = None
+    # LoRA rank on attention/MLP projections; 0 = full fine-tuning
+    lora_rank: int = 0
+    # LoRA scale numerator (delta = B @ A * alpha / rank)
+    lora_alpha: float = 16.0
+    # which projections get adapters: "attn" (qkv + out) and/or "mlp" (c_fc, c_proj)
+    lora_targets: tuple[str, ...] = LORA_TARGETS
+    # open_clip config overrides for built-in configs, e.g. {"vision_cfg": {"layers": 4}}
+    overrides: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.name:
+            raise ValueError(f"name must be a model name, got {self.name!r}")
+        if self.lora_rank < 0:
+            raise ValueError(f"lora_rank must be >= 0, got {self.lora_rank!r}")
+        if self.lora_alpha <= 0:
+            raise ValueError(f"lora_alpha must be > 0, got {self.lora_alpha!r}")
+        bad = [t for t in self.lora_targets if t not in LORA_TARGETS]
+        if bad or not self.lora_targets:
+            raise ValueError(
+                f"lora_targets must be a non-empty subset of {LORA_TARGETS}, got {self.lora_targets!r}"
+            )
+        if self.overrides and self.name not in BUILTIN_CONFIGS:
+            raise ValueError(
+                f"overrides apply to built-in configs {sorted(BUILTIN_CONFIGS)}, got name {self.name!r}"
+            )
+
+
+def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+@dataclass
+class ModelBundle:
+    """A model with the image transform and tokenizer that belong to it."""
+
+    model: nn.Module
+    preprocess: Any  # PIL.Image -> Tensor[3, H, W]
+    tokenizer: Any  # list[str] -> LongTensor[N, context_length]
+    config: ModelConfig
+
+
+def create_model(config: ModelConfig, device: str | torch.device = "cpu") -> ModelBundle:
+    """Build the model, its eval-time image transform and tokenizer; add LoRA if asked.
+
+    Built-in names construct an ``open_clip.CLIP`` from the config dict (random init; a
+    ``pretrained`` path is then loaded as a state dict). Other names go through
+    ``open_clip.create_model`` (which resolves pretrained tags from its cache or hub, or
+    loads a local file).
+    """
+    open_clip = import_open_clip()
+    if config.name in BUILTIN_CONFIGS:
+        cfg = _merge(BUILTIN_CONFIGS[config.name], config.overrides)
+        model = open_clip.CLIP(**cfg)
+        if config.pretrained:
+            state = torch.load(config.pretrained, map_location="cpu", weights_only=True)
+            state = state.get("model", state) if isinstance(state, dict) else state
+            model.load_state_dict(state)
+        context_length = cfg["text_cfg"]["context_length"]
+        tokenizer = open_clip.tokenizer.SimpleTokenizer(context_length=context_length)
+    else:
+        model = open_clip.create_model(config.name, pretrained=config.pretrained)
+        tokenizer = open_clip.get_tokenizer(config.name)
+    visual = model.visual
+    preprocess = open_clip.image_transform(
+        visual.image_size,
+        is_train=False,
+        mean=getattr(visual, "image_mean", None),
+        std=getattr(visual, "image_std", None),
+    )
+    if config.lora_rank > 0:
+        n = apply_lora(model, config.lora_rank, config.lora_alpha, config.lora_targets)
+        logger.info("LoRA rank %d on %d weights", config.lora_rank, n)
+    return ModelBundle(model=model.to(device), preprocess=preprocess, tokenizer=tokenizer, config=config)
+
+
+# ---------------------------------------------------------------------------
+# Token features
+# ---------------------------------------------------------------------------
+
+
+def encode_image_tokens(model: nn.Module, images: Tensor) -> tuple[Tensor, Tensor]:
+    """Global image embedding (B, D) and patch tokens (B, P, D), both unnormalised.
+
+    Tokens are ``ln_post(x)[:, 1:] @ visual.proj``: the same LayerNorm and projection as the
+    pooled CLS embedding, so patches live in the joint embedding space. Needs open_clip's
+    ``VisionTransformer`` with token pooling (every ViT CLIP); other towers raise.
+    """
+    visual = model.visual
+    if not all(hasattr(visual, a) for a in ("_embeds", "_pool", "transformer", "proj")):
+        raise ValueError(f"patch tokens need an open_clip VisionTransformer, got {type(visual).__name__}")
+    if getattr(visual, "attn_pool", None) is not None or getattr(visual, "pool_type", "tok") != "tok":
+        raise ValueError("patch tokens need a ViT with CLS-token pooling (pool_type='tok', no attn_pool)")
+    x = visual._embeds(images)  # (B, 1+P, W)
+    x = visual.transformer(x)
+    pooled, tokens = visual._pool(x)  # (B, W), (B, P, W): ln_post applied to both
+    if visual.proj is not None:
+        pooled = pooled @ visual.proj  # (B, D)
+        tokens = tokens @ visual.proj  # (B, P, D)
+    return pooled, tokens
+
+
+def text_token_mask(text: Tensor) -> Tensor:
+    """``(ids > 0)`` with position 0 (SOT) cleared: content tokens and EOT, no padding (N, T)."""
+    mask = text > 0
+    mask[:, 0] = False
+    return mask
+
+
+def encode_text_tokens(model: nn.Module, text: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """Global text embedding (N, D), token features (N, T, D) and token mask (N, T).
+
+    Mirrors ``open_clip.CLIP.encode_text`` but keeps every position: tokens are
+    ``ln_final(x) @ text_projection``, unnormalised; the pooled embedding is the usual EOT
+    (argmax) feature, so it equals ``model.encode_text(text)``.
+    """
+    open_clip = import_open_clip()
+    if isinstance(model, open_clip.CLIP):
+        tower, attn_mask = model, model.attn_mask
+        x = model.token_embedding(text).to(model.transformer.get_cast_dtype())  # (N, T, W)
+        x = x + model.positional_embedding.to(x.dtype)
+    elif hasattr(model, "text") and hasattr(model.text, "_embeds") and model.text.cls_emb is None:
+        tower = model.text
+        x, attn_mask = tower._embeds(text)
+    else:
+        raise ValueError(f"text tokens need an open_clip text transformer, got {type(model).__name__}")
+    x = tower.transformer(x, attn_mask=attn_mask)
+    x = tower.ln_final(x)  # (N, T, W)
+    proj = tower.text_projection
+    if proj is None:
+        tokens = x
+    elif isinstance(proj, nn.Linear):
+        tokens = proj(x)
+    else:
+        tokens = x @ proj  # (N, T, D)
+    pool_type = getattr(tower, "text_pool_type", None) or getattr(tower, "pool_type", "argmax")
+    pooled = open_clip.transformer.text_global_pool(
+        tokens, text, pool_type, eos_token_id=getattr(tower, "text_eos_id", getattr(tower, "eos_id", None))
+    )  # (N, D)
+    return pooled, tokens, text_token_mask(text)
+
+
+# ---------------------------------------------------------------------------
+# LoRA
+# ---------------------------------------------------------------------------
+
+
+class LoRADelta(nn.Module):
+    """``W ↦ W + (B A) · alpha / rank`` as a weight parametrisation (Hu et al., 2021).
+
+    ``B`` starts at zero, so a freshly adapted model computes exactly what the base model did.
+    """
+
+    def __init__(self, out_features: int, in_features: int, rank: int, alpha: float) -> None:
+        super().__init__()
+        self.lora_A = nn.Parameter(torch.empty(rank, in_features))
+        self.lora_B = nn.Parameter(torch.zeros(out_features, rank))
+        nn.init.kaiming_uniform_(self.lora_A, a=math.sqrt(5))
+        self.scaling = alpha / rank
+
+    def forward(self, weight: Tensor) -> Tensor:
+        return weight + (self.lora_B @ self.lora_A).to(weight.dtype) * self.scaling
+
+
+def _lora_sites(model: nn.Module, targets: tuple[str, ...]) -> list[tuple[nn.Module, str]]:
+    sites: list[tuple[nn.Module, str]] = []
+    for name, module in model.named_modules():
+        if "attn" in targets and hasattr(module, "in_proj_weight") and hasattr(module, "out_proj"):
+            if isinstance(module.in_proj_weight, Tensor):
+                sites.append((module, "in_proj_weight"))
+            sites.append((module.out_proj, "weight"))
+        if (
+            "mlp" in targets
+            and isinstance(module, nn.Linear)
+            and name.rsplit(".", 1)[-1] in ("c_fc", "c_proj")
+        ):
+            sites.append((module, "weight"))
+    return sites
+
+
+def apply_lora(
+    model: nn.Module, rank: int, alpha: float = 16.0, targets: tuple[str, ...] = LORA_TARGETS
+) -> int:
+    """Freeze ``model`` and add trainable LoRA adapters; returns the number of adapted weights."""
+    if rank <= 0:
+        raise ValueError(f"rank must be > 0, got {rank!r}")
+    for p in model.parameters():
+        p.requires_grad_(False)
+    sites = _lora_sites(model, targets)
+    if not sites:
+        raise ValueError(f"no LoRA targets {targets!r} found in {type(model).__name__}")
+    for module, attr in sites:
+        weight = getattr(module, attr)
+        out_features, in_features = weight.shape
+        delta = LoRADelta(out_features, in_features, rank, alpha).to(weight.device)
+        parametrize.register_parametrization(module, attr, delta)
+    return len(sites)
+
+
+def merge_lora(model: nn.Module) -> nn.Module:
+    """Fold every adapter into its weight (plain open_clip model again, same outputs)."""
+    for module in list(model.modules()):
+        if parametrize.is_parametrized(module):
+            for attr in list(module.parametrizations.keys()):
+                parametrize.remove_parametrizations(module, attr, leave_parametrized=True)
+    for p in model.parameters():
+        p.requires_grad_(True)
+    return model
+
+
+def trainable_parameters(model: nn.Module) -> list[tuple[str, nn.Parameter]]:
+    return [(n, p) for n, p in model.named_parameters() if p.requires_grad]

@@ -1,0 +1,497 @@
+"""FSC-CLIP fine-tuning loop (single process or ``torchrun`` DDP).
+
+Read top to bottom: set up (distributed, seed, model, data, optimizer, schedule) → maybe
+resume → for each step: ``grad_accum`` micro-batches of forward (token features, FSC-CLIP
+losses) and backward → clip, step, schedule → log, checkpoint. Exact resume: a checkpoint
+holds model, optimizer, scheduler, AMP scaler, step, RNG states and config, and the data
+stream is a pure function of (seed, batch index) (see ``data.py``), so resuming at step s
+continues with the very batches an uninterrupted run would have seen.
+
+Contrastive in-batch negatives are per rank (no cross-rank feature gathering: each rank's
+batch already carries K hard negatives per image); DDP averages the gradients.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import json
+import logging
+import math
+import os
+import random
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+import yaml
+from torch import Tensor, nn
+
+from .config import TrainConfig
+from .data import DataConfig, ShardBatches, make_loader
+from .losses import LOSS_KEYS, FSCCLIPLoss
+from .model import ModelConfig, create_model, encode_image_tokens, encode_text_tokens
+
+logger = logging.getLogger(__name__)
+
+CHECKPOINT_DIR = "checkpoints"
+LAST = "last.pt"
+METRICS = "metrics.jsonl"
+
+
+# ---------------------------------------------------------------------------
+# Pieces the evaluator and tests reuse
+# ---------------------------------------------------------------------------
+
+
+def model_config(config: TrainConfig) -> ModelConfig:
+    return ModelConfig(
+        name=config.model,
+        pretrained=config.pretrained,
+        lora_rank=config.lora_rank,
+        lora_alpha=config.lora_alpha,
+        overrides=dict(config.model_overrides),
+    )
+
+
+def build_loss(config: TrainConfig) -> FSCCLIPLoss:
+    """The FSC-CLIP objective, or CLIP-only (both λ = 0: hard-negative terms are skipped)."""
+    fsc = config.loss == "fsc"
+    return FSCCLIPLoss(
+        lambda_global=config.lambda_global if fsc else 0.0,
+        lambda_local=config.lambda_local if fsc else 0.0,
+        gamma=config.gamma,
+        beta=config.beta,
+        missing=config.missing,
+        backend=config.backend,
+        normalizer=config.normalizer,
+    )
+
+
+class TokenFeatures(nn.Module):
+    """The model's forward for FSC-CLIP: global and token features of images and texts.
+
+    One module (rather than calls into ``model.visual`` etc.) so DDP can wrap it: DDP only
+    synchronises gradients of computations that ran through its own ``forward``. The logit
+    scale is returned from here for the same reason.
+    """
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, images: Tensor, text: Tensor) -> tuple[Tensor, ...]:
+        image_features, image_tokens = encode_image_tokens(self.model, images)  # (B, D), (B, P, D)
+        text_features, text_tokens, token_mask = encode_text_tokens(self.model, text)  # (N, D), (N, T, D)
+        return (
+            image_features,
+            image_tokens,
+            text_features,
+            text_tokens,
+            token_mask,
+            self.model.logit_scale.exp(),
+        )
+
+
+def compute_losses(features: nn.Module, loss_fn: FSCCLIPLoss, batch: dict[str, Any]) -> dict[str, Tensor]:
+    """Forward one batch: token features for images and every *valid* candidate, then the loss.
+
+    ``features`` is a :class:`TokenFeatures` (or DDP around one). Missing negatives are never
+    encoded; their slots hold zero features (the reference code's convention) and
+    ``neg_mask`` tells the loss to mask them (or keep them as logit 0). The CLIP-only
+    baseline encodes positives only.
+    """
+    images, text, neg_mask = batch["images"], batch["text"], batch["neg_mask"]
+    B, C, _ = text.shape  # C = 1 + K
+    if loss_fn.lambda_global > 0 or loss_fn.lambda_local > 0:
+        valid = torch.cat([torch.ones_like(neg_mask[:, :1]), neg_mask], dim=1)  # (B, C)
+    else:
+        valid = torch.zeros(B, C, dtype=torch.bool, device=text.device)
+        valid[:, 0] = True
+    image_features, image_tokens, pooled, tokens, mask, logit_scale = features(images, text[valid])
+    text_features = pooled.new_zeros(B, C, pooled.shape[-1])  # (B, C, D)
+    text_features[valid] = pooled
+    text_tokens = tokens.new_zeros(B, C, *tokens.shape[1:])  # (B, C, T, D)
+    text_tokens[valid] = tokens
+    token_mask = torch.zeros(B, C, mask.shape[-1], dtype=torch.bool, device=mask.device)  # (B, C, T)
+    token_mask[valid] = mask
+    # Losses in fp32 even under autocast: softmax over logit_scale-sized logits.
+    with torch.autocast(device_type=images.device.type, enabled=False):
+        return loss_fn(
+            image_features.float(),
+            text_features.float(),
+            image_tokens.float(),
+            text_tokens.float(),
+            token_mask,
+            neg_mask,
+            logit_scale.float(),
+        )
+
+
+def cosine_schedule(warmup: int, total: int, min_ratio: float):
+    """Linear warmup to 1, then cosine to ``min_ratio`` at ``total`` (a picklable-free lambda)."""
+
+    def factor(step: int) -> float:
+        if warmup > 0 and step < warmup:
+            return (step + 1) / warmup
+        progress = min(1.0, (step - warmup) / max(1, total - warmup))
+        return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+
+    return factor
+
+
+def param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
+    """AdamW groups: no decay on biases, norms, embeddings, 1-d tensors and the logit scale."""
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
+        skip = p.ndim < 2 or "embedding" in name or "logit_scale" in name or name.endswith(".bias")
+        (no_decay if skip else decay).append(p)
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+
+
+# ---------------------------------------------------------------------------
+# Distributed and RNG
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Dist:
+    rank: int
+    world_size: int
+    local_rank: int
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+
+def init_distributed() -> Dist:
+    """Join the process group when launched by ``torchrun`` (WORLD_SIZE > 1)."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return Dist(0, 1, 0)
+    if not dist.is_initialized():
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+        dist.init_process_group(backend=backend)
+    return Dist(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def rng_state() -> dict[str, Any]:
+    """RNG states as tensors/lists only, so checkpoints load with ``weights_only=True``."""
+    np_state = np.random.get_state()
+    state: dict[str, Any] = {
+        "python": random.getstate(),
+        "numpy": [np_state[0], torch.from_numpy(np_state[1].astype(np.int64)), *np_state[2:]],
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
+    name, keys, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state((name, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+# ---------------------------------------------------------------------------
+# Checkpoints
+# ---------------------------------------------------------------------------
+
+
+def save_checkpoint(path: str, payload: dict[str, Any]) -> None:
+    """Write atomically: a crash mid-save never leaves a truncated ``last.pt``."""
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    tmp = f"{path}.tmp.{os.getpid()}"
+    torch.save(payload, tmp)
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: str) -> dict[str, Any]:
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def latest_checkpoint(output: str) -> str | None:
+    path = os.path.join(output, CHECKPOINT_DIR, LAST)
+    return path if os.path.exists(path) else None
+
+
+def _prune(output: str, keep: int) -> None:
+    steps = sorted(glob.glob(os.path.join(output, CHECKPOINT_DIR, "step-*.pt")))
+    for path in steps[: max(0, len(steps) - keep)]:
+        os.remove(path)
+
+
+# ---------------------------------------------------------------------------
+# Metrics
+# ---------------------------------------------------------------------------
+
+
+class MetricsWriter:
+    """Append-only JSONL (one object per logged step), mirrored to TensorBoard if asked."""
+
+    def __init__(self, output: str, tensorboard: bool, resume_step: int) -> None:
+        self.path = os.path.join(output, METRICS)
+        # On resume drop lines past the checkpoint, so the file tells one consistent history.
+        if os.path.exists(self.path):
+            with open(self.path, encoding="utf-8") as f:
+                kept = [line for line in f if line.strip() and json.loads(line)["step"] <= resume_step]
+            with open(self.path, "w", encoding="utf-8") as f:
+                f.writelines(kept)
+        self.file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
+        self.tb = None
+        if tensorboard:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+
+                self.tb = SummaryWriter(os.path.join(output, "tensorboard"))
+            except ImportError:
+                logger.warning("tensorboard is not installed; metrics go to %s only", self.path)
+
+    def write(self, record: dict[str, Any]) -> None:
+        self.file.write(json.dumps(record, sort_keys=True) + "\n")
+        self.file.flush()
+        if self.tb is not None:
+            for key, value in record.items():
+                if key != "step" and isinstance(value, (int, float)):
+                    self.tb.add_scalar(key, value, record["step"])
+
+    def close(self) -> None:
+        self.file.close()
+        if self.tb is not None:
+            self.tb.close()
+
+
+def read_metrics(output: str) -> list[dict[str, Any]]:
+    path = os.path.join(output, METRICS)
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def plot_losses(runs: dict[str, list[dict[str, Any]]], path: str) -> str:
+    """One panel per loss term, one line per run; PNG via matplotlib's Agg backend."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(LOSS_KEYS), figsize=(4 * len(LOSS_KEYS), 3.2), squeeze=False)
+    for ax, key in zip(axes[0], LOSS_KEYS, strict=True):
+        for label, records in runs.items():
+            points = [(r["step"], r[key]) for r in records if key in r]
+            if points:
+                ax.plot(*zip(*points, strict=True), label=label)
+        ax.set_title(key)
+        ax.set_xlabel("step")
+        ax.grid(alpha=0.3)
+    axes[0][-1].legend()
+    fig.tight_layout()
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+# ---------------------------------------------------------------------------
+# The loop
+# ---------------------------------------------------------------------------
+
+
+def _device(config: TrainConfig, d: Dist) -> torch.device:
+    if config.device == "auto":
+        return torch.device(f"cuda:{d.local_rank}" if torch.cuda.is_available() else "cpu")
+    if config.device == "cuda":
+        return torch.device(f"cuda:{d.local_rank}")
+    return torch.device(config.device)
+
+
+def train(config: TrainConfig, resume: bool = True) -> dict[str, Any]:
+    """Train to ``config.max_steps``, resuming from ``output/checkpoints/last.pt`` if present.
+
+    Returns a summary: final step, last logged losses, wall time, checkpoint path.
+    """
+    d = init_distributed()
+    device = _device(config, d)
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+    os.makedirs(config.output, exist_ok=True)
+    seed_everything(config.seed)
+
+    bundle = create_model(model_config(config), device=device)
+    model = bundle.model
+    if not config.train_logit_scale:
+        model.logit_scale.requires_grad_(False)
+    loss_fn = build_loss(config)
+    optimizer = torch.optim.AdamW(
+        param_groups(model, config.weight_decay), lr=config.lr, betas=(0.9, 0.98), eps=1e-6
+    )
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, cosine_schedule(config.warmup_steps, config.max_steps, config.min_lr_ratio)
+    )
+    amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(config.amp)
+    use_amp = device.type == "cuda" and amp_dtype is not None
+    scaler = torch.amp.GradScaler("cuda", enabled=use_amp and amp_dtype == torch.float16)
+
+    step = 0
+    ckpt_path = latest_checkpoint(config.output) if resume else None
+    if ckpt_path:
+        ckpt = load_checkpoint(ckpt_path)
+        saved = TrainConfig(**ckpt["config"])
+        if model_config(saved) != model_config(config):
+            raise ValueError(f"checkpoint {ckpt_path} was trained with a different model config")
+        model.load_state_dict(ckpt["model"])
+        optimizer.load_state_dict(ckpt["optimizer"])
+        scheduler.load_state_dict(ckpt["scheduler"])
+        scaler.load_state_dict(ckpt["scaler"])
+        step = int(ckpt["step"])
+        rngs = ckpt["rng"]
+        set_rng_state(rngs[d.rank] if d.rank < len(rngs) else rngs[0])
+        logger.info("resumed from %s at step %d", ckpt_path, step)
+    if step >= config.max_steps:
+        logger.info("already at step %d >= max_steps %d", step, config.max_steps)
+
+    features: nn.Module = TokenFeatures(model)
+    if d.world_size > 1:
+        features = nn.parallel.DistributedDataParallel(
+            features, device_ids=[device.index] if device.type == "cuda" else None
+        )
+
+    data_cfg = DataConfig(
+        data_dir=config.data,
+        split=config.split,
+        batch_size=config.batch_size,
+        num_negatives=config.num_negatives if config.loss == "fsc" else 0,
+        type_weights=tuple(sorted(config.negative_types.items())),
+        shuffle_buffer=config.shuffle_buffer,
+        seed=config.seed,
+    )
+    dataset = ShardBatches(
+        data_cfg,
+        bundle.preprocess,
+        bundle.tokenizer,
+        rank=d.rank,
+        world_size=d.world_size,
+        start_batch=step * config.grad_accum,
+        num_workers=config.num_workers,
+    )
+    batches = iter(make_loader(dataset, config.num_workers))
+
+    metrics = MetricsWriter(config.output, config.tensorboard and d.main, step) if d.main else None
+    if d.main:
+        with open(os.path.join(config.output, "config.yaml"), "w", encoding="utf-8") as f:
+            yaml.safe_dump(config.to_dict(), f, sort_keys=False)
+    bar = None
+    if d.main and config.progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=config.max_steps, initial=step, desc=f"train[{config.loss}]", dynamic_ncols=True)
+
+    start_time = time.perf_counter()
+    window_time, window_samples = time.perf_counter(), 0
+    last: dict[str, float] = {}
+    model.train()
+    while step < config.max_steps:
+        sums = dict.fromkeys(LOSS_KEYS, 0.0)
+        for micro in range(config.grad_accum):
+            batch = next(batches)
+            batch = {
+                k: v.to(device, non_blocking=True) if isinstance(v, Tensor) else v for k, v in batch.items()
+            }
+            sync = micro == config.grad_accum - 1 or d.world_size == 1
+            ctx = contextlib.nullcontext() if sync else features.no_sync()
+            with (
+                ctx,
+                torch.autocast(device_type=device.type, dtype=amp_dtype or torch.float32, enabled=use_amp),
+            ):
+                losses = compute_losses(features, loss_fn, batch)
+                scaler.scale(losses["loss"] / config.grad_accum).backward()
+            for key in LOSS_KEYS:
+                sums[key] += float(losses[key].detach()) / config.grad_accum
+            window_samples += batch["images"].shape[0] * d.world_size
+        if config.grad_clip > 0:
+            scaler.unscale_(optimizer)
+            torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+        scaler.step(optimizer)
+        scaler.update()
+        optimizer.zero_grad(set_to_none=True)
+        scheduler.step()
+        with torch.no_grad():
+            model.logit_scale.clamp_(0, math.log(100))
+        step += 1
+        last = sums
+
+        if step % config.log_every == 0 or step == config.max_steps:
+            now = time.perf_counter()
+            record = {
+                "step": step,
+                **{k: round(v, 6) for k, v in sums.items()},
+                "lr": scheduler.get_last_lr()[0],
+                "logit_scale": float(model.logit_scale.detach().exp()),
+                "samples_per_s": round(window_samples / max(now - window_time, 1e-9), 2),
+            }
+            window_time, window_samples = now, 0
+            if metrics is not None:
+                metrics.write(record)
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(loss=f"{sums['loss']:.4f}", hn=f"{sums['global_hn']:.3f}")
+        if (config.save_every and step % config.save_every == 0) or step == config.max_steps:
+            _save(config, d, model, optimizer, scheduler, scaler, step)
+
+    if bar is not None:
+        bar.close()
+    if metrics is not None:
+        metrics.close()
+    summary = {
+        "step": step,
+        "last": last,
+        "seconds": round(time.perf_counter() - start_time, 2),
+        "checkpoint": os.path.join(config.output, CHECKPOINT_DIR, LAST),
+    }
+    if d.main and os.path.exists(os.path.join(config.output, METRICS)):
+        summary["plot"] = plot_losses(
+            {config.loss: read_metrics(config.output)}, os.path.join(config.output, "loss.png")
+        )
+    if d.world_size > 1:
+        dist.barrier()
+    return summary
+
+
+def _save(config: TrainConfig, d: Dist, model, optimizer, scheduler, scaler, step: int) -> None:
+    states = [rng_state()]
+    if d.world_size > 1:
+        gathered: list[Any] = [None] * d.world_size
+        dist.all_gather_object(gathered, states[0])
+        states = gathered
+    if not d.main:
+        return
+    payload = {
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "scheduler": scheduler.state_dict(),
+        "scaler": scaler.state_dict(),
+        "step": step,
+        "rng": states,
+        "config": config.to_dict(),
+    }
+    ckpt_dir = os.path.join(config.output, CHECKPOINT_DIR)
+    save_checkpoint(os.path.join(ckpt_dir, LAST), payload)
+    if config.keep_checkpoints and step != config.max_steps:
+        save_checkpoint(os.path.join(ckpt_dir, f"step-{step:08d}.pt"), payload)
+        _prune(config.output, config.keep_checkpoints)
