@@ -192,32 +192,37 @@ def _example_rows(path: str, limit: int) -> list[dict[str, Any]]:
 
 
 def pick_examples(rows: Iterable[Mapping[str, Any]], limit: int = MAX_EXAMPLES) -> list[dict[str, Any]]:
-    """Up to ``limit`` (caption, negative) pairs, each showing a negative type not shown yet.
+    """Up to ``limit`` (caption, negative) pairs from distinct records, new negative types first.
 
-    Deterministic: rows are taken in file order (shards are sorted by id), negatives
-    in record order, types in taxonomy order when a record has several new ones.
+    A first pass shows each type once (taxonomy order within a record); when the
+    rows hold fewer types than ``limit``, further records fill the table with
+    their first negative. Deterministic: rows in file order (shards are sorted by
+    id), negatives in record order.
     """
     order = {name: i for i, name in enumerate(NEGATIVE_TYPES)}
+    rows = [r for r in rows if r.get("negatives")]
     shown: set[str] = set()
+    used: set[int] = set()
     examples: list[dict[str, Any]] = []
-    for row in rows:
-        negatives = sorted(row.get("negatives") or (), key=lambda n: order.get(n["type"], len(order)))
-        for neg in negatives:
-            if neg["type"] in shown:
-                continue
-            shown.add(neg["type"])
-            examples.append(
-                {
-                    "caption": row["caption"],
-                    "type": neg["type"],
-                    "negative": neg["text"],
-                    "generator": neg["generator"],
-                }
-            )
-            break  # one pair per record keeps the examples varied
+    for i, row in enumerate(rows):
+        if len(examples) >= limit:
+            return examples
+        for neg in sorted(row["negatives"], key=lambda n: order.get(n["type"], len(order))):
+            if neg["type"] not in shown:
+                shown.add(neg["type"])
+                used.add(i)
+                examples.append(_example(row, neg))
+                break  # one pair per record keeps the examples varied
+    for i, row in enumerate(rows):
         if len(examples) >= limit:
             break
+        if i not in used:
+            examples.append(_example(row, row["negatives"][0]))
     return examples
+
+
+def _example(row: Mapping[str, Any], neg: Mapping[str, Any]) -> dict[str, Any]:
+    return {"caption": row["caption"], "type": neg["type"], "negative": neg["text"], "generator": neg["generator"]}
 
 
 # ---------------------------------------------------------------------------

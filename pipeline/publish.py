@@ -40,6 +40,8 @@ MANIFEST_NAME = "manifest.json"
 #: What a build folder contributes to the repo. Anything else (temp files, Beam
 #: staging dirs, ``.cache/``) stays local.
 UPLOAD_PATTERNS: tuple[str, ...] = ("data/*.parquet", "errors/*.parquet", MANIFEST_NAME, card.CARD_NAME)
+#: Hidden files (the sinks' unfinished ``.tmp-*`` writes) never leave the folder.
+IGNORE_PATTERNS: tuple[str, ...] = (".*", "data/.*", "errors/.*")
 #: Remote files replaced wholesale by a publish: stale shards go.
 DELETE_PATTERNS: tuple[str, ...] = ("data/*.parquet", "errors/*.parquet")
 #: Above this many files, ``upload_large_folder`` (huggingface_hub < 2, resumable,
@@ -194,6 +196,8 @@ def plan_files(output_dir: str) -> list[UploadFile]:
         match = FileSystems.match([FileSystems.join(root, pattern)])[0]
         for meta in match.metadata_list:
             rel = meta.path[len(root):].lstrip("/").replace("\\", "/")
+            if rel.rsplit("/", 1)[-1].startswith("."):
+                continue  # unfinished atomic writes (.tmp-*) and other hidden files
             if any(fnmatch.fnmatchcase(rel, p) for p in UPLOAD_PATTERNS):
                 files[rel] = UploadFile(path_in_repo=rel, source=meta.path, size=int(meta.size_in_bytes))
     if not any(f.path_in_repo.startswith("data/") for f in files.values()):
@@ -299,7 +303,8 @@ def _upload(api, config: PublishConfig, folder: str, n_files: int, message: str)
         # huggingface_hub < 2: resumable multi-commit upload (it cannot delete; stale shards
         # are removed by a follow-up commit below).
         large(repo_id=config.repo_id, folder_path=folder, repo_type="dataset",
-              revision=config.revision, private=config.private, allow_patterns=list(UPLOAD_PATTERNS))
+              revision=config.revision, private=config.private, allow_patterns=list(UPLOAD_PATTERNS),
+              ignore_patterns=list(IGNORE_PATTERNS))
         return _delete_stale(api, config, folder, message)
     return api.upload_folder(
         repo_id=config.repo_id,
@@ -308,6 +313,7 @@ def _upload(api, config: PublishConfig, folder: str, n_files: int, message: str)
         revision=config.revision,
         commit_message=message,
         allow_patterns=list(UPLOAD_PATTERNS),
+        ignore_patterns=list(IGNORE_PATTERNS),
         delete_patterns=list(DELETE_PATTERNS),
     )
 

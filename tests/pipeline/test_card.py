@@ -104,7 +104,7 @@ def test_publish_options_change_title_license_and_snippet(tmp_path):
     assert 'load_dataset("acme/neg-coco")' in text and "# Neg COCO" in text
 
 
-def test_pick_examples_one_new_type_per_record_in_order():
+def test_pick_examples_new_types_first_then_fill():
     rows = [
         {"caption": "a", "negatives": [{"type": "swap_att", "text": "a1", "generator": "g"},
                                        {"type": "replace_obj", "text": "a2", "generator": "g"}]},
@@ -114,9 +114,11 @@ def test_pick_examples_one_new_type_per_record_in_order():
         {"caption": "d", "negatives": []},
     ]
     examples = card.pick_examples(rows, limit=5)
-    # Taxonomy order inside a record: replace_obj before swap_att.
-    assert [(e["caption"], e["type"]) for e in examples] == [("a", "replace_obj"), ("c", "count")]
+    # Taxonomy order inside a record (replace_obj before swap_att); then unused records fill up.
+    assert [(e["caption"], e["type"]) for e in examples] == [("a", "replace_obj"), ("c", "count"),
+                                                              ("b", "replace_obj")]
     assert card.pick_examples(rows, limit=1) == examples[:1]
+    assert card.pick_examples(rows, limit=2) == examples[:2]
 
 
 def test_card_markdown_escapes_pipes():

@@ -53,13 +53,14 @@ def _local_files(folder: Path) -> dict[str, bytes]:
     return {
         p.relative_to(folder).as_posix(): p.read_bytes()
         for p in folder.rglob("*")
-        if p.is_file() and p.suffix in (".parquet", ".json", ".md")
+        if p.is_file() and p.suffix in (".parquet", ".json", ".md") and not p.name.startswith(".")
     }
 
 
 def test_publish_creates_repo_and_uploads_the_folder(hub_env, out, tmp_path, capsys, caplog):
     hub_env.setenv("HF_TOKEN", TOKEN)
     caplog.set_level(logging.DEBUG)
+    (out / "data" / ".tmp-0123-train-00000-of-00002.parquet").write_bytes(b"half a shard")
     with FakeHub(token=TOKEN) as hub:
         rc = main(["publish", str(out), "--repo-id", REPO, "--endpoint", hub.endpoint])
         assert rc == 0
