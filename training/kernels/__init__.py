@@ -28,7 +28,10 @@ __all__ = ["fused_clip_loss", "fused_local_scores", "fused_scr_loss", "triton_av
 
 def triton_available() -> bool:
     """True when the ``triton`` package can be imported (it is only looked up, not loaded)."""
-    return importlib.util.find_spec("triton") is not None
+    try:
+        return importlib.util.find_spec("triton") is not None
+    except (ImportError, ValueError):  # a broken or deliberately blocked install
+        return False
 
 
 def _require_triton() -> None:

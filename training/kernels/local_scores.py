@@ -165,7 +165,9 @@ def _lhn_fwd_kernel(
 
     # Token blocks of pure padding cost nothing (their cos stays 0 and is masked downstream).
     if tl.sum(live.to(tl.int32), axis=0) > 0:
-        w_ptrs = W_ptr + b * stride_wb + c * stride_wc + offs_t[:, None] * stride_wt + offs_d[None, :] * stride_wd
+        w_ptrs = (
+            W_ptr + b * stride_wb + c * stride_wc + offs_t[:, None] * stride_wt + offs_d[None, :] * stride_wd
+        )
         w = tl.load(w_ptrs, mask=live[:, None] & d_in[None, :], other=0.0)  # (BT, BD)
         x_base = X_ptr + b * stride_xb
 
@@ -281,7 +283,11 @@ def _lhn_bwd_kernel(
             live = t_in & (keep != 0)
             if tl.sum(live.to(tl.int32), axis=0) > 0:
                 w_ptrs = (
-                    W_ptr + b * stride_wb + c * stride_wc + offs_t[:, None] * stride_wt + offs_d[None, :] * stride_wd
+                    W_ptr
+                    + b * stride_wb
+                    + c * stride_wc
+                    + offs_t[:, None] * stride_wt
+                    + offs_d[None, :] * stride_wd
                 )
                 w = tl.load(w_ptrs, mask=live[:, None] & d_in[None, :], other=0.0)  # (BT, BD)
                 row = (b * C + c) * T + offs_t
