@@ -1,4 +1,4 @@
-"""The build pipeline: read → dedup → parse → generate → [LLM] → [score] → shard + write.
+"""The build pipeline: read → dedup → [embed images] → parse → generate → [LLM] → [score] → shard + write.
 
 Beam is orchestration only: every step calls a plain function from
 ``pipeline.io``, ``generators`` or ``pipeline.sinks``. DoFns load heavy state
@@ -62,6 +62,7 @@ class BuildConfig:
     shapes: Any = None  # negforge.generators.shapes.ShapesConfig when format == "shapes"
     llm: Any = None  # LLM stage config (pipeline.stages.llm), None = off
     scoring: Any = None  # scoring stage config (pipeline.stages.score), None = off
+    embed_images: bool = False  # copy referenced image bytes into the shards (default: keep references)
     overwrite: bool = False  # replace an existing build in `output`
 
     def __post_init__(self) -> None:
@@ -156,6 +157,25 @@ class _DedupDoFn(beam.DoFn):
                     raw=dup.record.caption,
                 ),
             )
+
+
+class _EmbedImageDoFn(beam.DoFn):
+    """Copy the referenced image into the record; an unreadable image dead-letters the record."""
+
+    def __init__(self) -> None:
+        self._embedded = Metrics.counter(METRICS_NAMESPACE, "images_embedded")
+
+    def process(self, record: CaptionRecord) -> Iterator[Any]:
+        from .images import ImageError, embed_image
+
+        try:
+            out = embed_image(record)
+        except (ImageError, OSError) as exc:
+            uri = record.image.uri if record.image else None
+            yield beam.pvalue.TaggedOutput(DEAD, DeadLetter(uri or record.id, "image", str(exc), record.id, record.caption))
+            return
+        self._embedded.inc()
+        yield out
 
 
 class _NlpHolder:
@@ -312,9 +332,14 @@ def build_pipeline(p: beam.Pipeline, config: BuildConfig, files: Sequence[str]) 
         | "Dedup" >> beam.ParDo(_DedupDoFn()).with_outputs(DEAD, main="records")
     )
     dead_parts.append(dedup[DEAD])
+    records = dedup["records"]
+    if config.embed_images:
+        embedded = records | "EmbedImages" >> beam.ParDo(_EmbedImageDoFn()).with_outputs(DEAD, main="records")
+        dead_parts.append(embedded[DEAD])
+        records = embedded["records"]
 
     parsed = (
-        dedup["records"]
+        records
         | "BatchForParse" >> beam.BatchElements(min_batch_size=8, max_batch_size=config.parse_batch_size)
         | "Parse" >> beam.ParDo(_ParseDoFn(config.spacy_model)).with_outputs(DEAD, main="records")
     )

@@ -45,6 +45,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     io.add_argument("--source", default=None, help="value of the `source` column (default: input file name)")
     io.add_argument("--split", default="train", help="split for rows that name none (default train)")
     io.add_argument("--image-root", default=None, help="prefix for relative image paths in the input")
+    io.add_argument("--embed-images", action="store_true",
+                    help="copy referenced image files into the shards (default: keep paths/URLs)")
     io.add_argument("--max-caption-chars", type=int, default=2000,
                     help="longer captions are dead-lettered (default 2000)")
     gen = parser.add_argument_group("negatives")
@@ -117,6 +119,7 @@ def config_from_args(args: argparse.Namespace):
         shapes=shapes,
         llm=llm_config_from_args(args, llm_types),
         scoring=scoring_config_from_args(args),
+        embed_images=args.embed_images,
         overwrite=args.overwrite,
     )
 

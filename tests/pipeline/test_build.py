@@ -178,3 +178,20 @@ def test_byte_identical_shards_across_running_modes_and_workers(mixed_build, tmp
         first = {p.name: p.read_bytes() for p in (out / sub).glob("*.parquet")}
         second = {p.name: p.read_bytes() for p in (out2 / sub).glob("*.parquet")}
         assert first == second, f"{sub}/ differs between in_memory and multi_processing x2"
+
+
+def test_embed_images_copies_bytes_and_dead_letters_missing_files(tmp_path):
+    from PIL import Image
+
+    img_dir = tmp_path / "img"
+    img_dir.mkdir()
+    Image.new("RGB", (12, 7), (200, 10, 10)).save(img_dir / "red.png")
+    inp = tmp_path / "caps.csv"
+    inp.write_text("id,caption,image_path\nok,A red square.,red.png\nmissing,A blue square.,blue.png\n")
+    out = tmp_path / "out"
+    assert _build(inp, out, "--embed-images", "--image-root", str(img_dir), "--types", "swap_obj") == 0
+    (row,) = _rows(out)
+    assert row["id"] == "ok" and row["image"]["bytes"] == (img_dir / "red.png").read_bytes()
+    assert (row["image"]["width"], row["image"]["height"]) == (12, 7)
+    (err,) = pq.read_table(out / "errors" / "errors-00000-of-00001.parquet").to_pylist()
+    assert err["stage"] == "image" and "does not exist" in err["error"] and err["record_id"] == "missing"
