@@ -141,14 +141,29 @@ class TrainConfig:
         return dataclasses.replace(self, **changes)
 
 
-def _coerce(name: str, raw: str) -> Any:
-    """Parse a ``--set name=value`` string as YAML, checked against the field's type."""
+_SCALARS = {"int": int, "float": float, "str": str}
+
+
+def _coerce(name: str, value: Any) -> Any:
+    """Check a value against the field's type (YAML reads ``5e-6`` as a string; fix that)."""
     fields = {f.name: f for f in dataclasses.fields(TrainConfig)}
     if name not in fields:
         raise ValueError(f"unknown config field {name!r}; known: {sorted(fields)}")
-    value = yaml.safe_load(raw)
-    if fields[name].type in ("str", "str | None") and value is not None:
-        value = str(raw)
+    kind = str(fields[name].type)
+    if value is None:
+        if "None" not in kind:
+            raise ValueError(f"{name} must not be null")
+        return None
+    base = kind.replace(" | None", "")
+    if base in _SCALARS:
+        try:
+            return _SCALARS[base](value)
+        except (TypeError, ValueError):
+            raise ValueError(f"{name} must be {base}, got {value!r}") from None
+    if base == "bool" and not isinstance(value, bool):
+        raise ValueError(f"{name} must be true or false, got {value!r}")
+    if base.startswith("dict") and not isinstance(value, dict):
+        raise ValueError(f"{name} must be a mapping, got {value!r}")
     return value
 
 
@@ -170,9 +185,5 @@ def load_config(
         if "=" not in item:
             raise ValueError(f"--set expects name=value, got {item!r}")
         name, raw = item.split("=", 1)
-        values[name.strip()] = _coerce(name.strip(), raw)
-    known = {f.name for f in dataclasses.fields(TrainConfig)}
-    unknown = sorted(set(values) - known)
-    if unknown:
-        raise ValueError(f"unknown config fields {unknown}; known: {sorted(known)}")
-    return TrainConfig(**values)
+        values[name.strip()] = yaml.safe_load(raw) if raw.strip() else ""
+    return TrainConfig(**{name: _coerce(name, value) for name, value in values.items()})

@@ -4,17 +4,18 @@ Shards are ``DIR/data/{split}-{i:05d}-of-{N:05d}.parquet`` (schema v1). The data
 infinite, deterministic stream of *batches*, which is what makes exact resume cheap:
 
 - Consumers: every (distributed rank, DataLoader worker) pair is one consumer; consumer
-  ``j = rank · W + worker`` of ``n = world · W``. With at least n shards, each consumer reads its
-  own shards (``shards[j::n]`` of the epoch's shuffled shard order); with fewer, every consumer
-  scans all shards and keeps rows ``j::n``. Either way consumers are disjoint and together
-  cover every row once per epoch.
+  ``j = rank · W + worker`` of ``n = world · W``. When n divides the number of shards, each
+  consumer reads only its own shards (``shards[j::n]`` of the epoch's shuffled shard order);
+  otherwise every consumer scans all shards and keeps rows ``j::n`` (balanced, more reading).
+  Either way consumers are disjoint and together cover every row once per epoch.
 - Order: per epoch, the shard order and a shuffle buffer are seeded from
   ``(seed, epoch, consumer)``; negatives are sampled with an rng seeded from
   ``(seed, epoch, record id)``, so the stream does not depend on how it is consumed.
 - Batching happens inside the worker (use ``DataLoader(batch_size=None)``). DataLoader
   takes batches from workers round-robin, so global batch ``i`` is worker ``i mod W``'s
-  ``⌊i / W⌋``-th batch; resuming at batch ``s`` lets each worker skip its share without
-  decoding a single image.
+  ``⌊i / W⌋``-th batch. A loader resumed at batch ``s`` starts again at worker 0, so its
+  worker w plays the part of worker ``(w + s) mod W`` and skips that worker's share of the
+  first s batches without decoding a single image.
 """
 
 from __future__ import annotations
@@ -175,20 +176,24 @@ class ShardBatches(IterableDataset):
 
     # -- row stream ------------------------------------------------------------------------
 
-    def _consumer(self) -> tuple[int, int, int]:
-        """(consumer index, number of consumers, this worker's index among W workers)."""
+    def _consumer(self) -> tuple[int, int, int, int]:
+        """(consumer index, number of consumers, worker role, number of workers W).
+
+        The role is the worker of the uninterrupted run whose batches this worker produces.
+        """
         info = get_worker_info()
         worker, n_workers = (0, 1) if info is None else (info.id, info.num_workers)
         if info is not None and self.num_workers and n_workers != self.num_workers:
             raise ValueError(f"dataset built for {self.num_workers} workers, DataLoader has {n_workers}")
-        return self.rank * n_workers + worker, self.world_size * n_workers, worker
+        role = (worker + self.start_batch) % n_workers
+        return self.rank * n_workers + role, self.world_size * n_workers, role, n_workers
 
     def _epoch_rows(self, epoch: int, consumer: int, n_consumers: int) -> Iterator[dict[str, Any]]:
         import pyarrow.parquet as pq
 
         order = list(self.shards)
         random.Random(_seed(self.config.seed, epoch, "shards")).shuffle(order)
-        by_shard = len(order) >= n_consumers
+        by_shard = len(order) % n_consumers == 0
         mine = order[consumer::n_consumers] if by_shard else order
         position = 0
         for path in mine:
@@ -261,10 +266,9 @@ class ShardBatches(IterableDataset):
         }
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
-        consumer, n_consumers, worker = self._consumer()
-        n_workers = n_consumers // self.world_size
-        # Global batches 0..start_batch-1 already consumed; this worker produced those ≡ worker mod W.
-        skip = max(0, (self.start_batch - worker + n_workers - 1) // n_workers)
+        consumer, n_consumers, role, n_workers = self._consumer()
+        # Batches 0..start_batch-1 are consumed; worker `role` produced those ≡ role (mod W).
+        skip = max(0, (self.start_batch - role + n_workers - 1) // n_workers)
         batch: list[tuple[int, dict[str, Any]]] = []
         for item in self._rows(consumer, n_consumers):
             batch.append(item)

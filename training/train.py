@@ -321,8 +321,11 @@ def _device(config: TrainConfig, d: Dist) -> torch.device:
     return torch.device(config.device)
 
 
-def train(config: TrainConfig, resume: bool = True) -> dict[str, Any]:
+def train(config: TrainConfig, resume: bool = True, stop_at: int | None = None) -> dict[str, Any]:
     """Train to ``config.max_steps``, resuming from ``output/checkpoints/last.pt`` if present.
+
+    ``stop_at`` ends the run early at that step with a checkpoint, as an interruption would
+    (the schedule still runs to ``max_steps``); used to test and demonstrate exact resume.
 
     Returns a summary: final step, last logged losses, wall time, checkpoint path.
     """
@@ -406,7 +409,8 @@ def train(config: TrainConfig, resume: bool = True) -> dict[str, Any]:
     window_time, window_samples = time.perf_counter(), 0
     last: dict[str, float] = {}
     model.train()
-    while step < config.max_steps:
+    end = config.max_steps if stop_at is None else min(stop_at, config.max_steps)
+    while step < end:
         sums = dict.fromkeys(LOSS_KEYS, 0.0)
         for micro in range(config.grad_accum):
             batch = next(batches)
@@ -436,7 +440,7 @@ def train(config: TrainConfig, resume: bool = True) -> dict[str, Any]:
         step += 1
         last = sums
 
-        if step % config.log_every == 0 or step == config.max_steps:
+        if step % config.log_every == 0 or step == end:
             now = time.perf_counter()
             record = {
                 "step": step,
@@ -451,7 +455,7 @@ def train(config: TrainConfig, resume: bool = True) -> dict[str, Any]:
         if bar is not None:
             bar.update(1)
             bar.set_postfix(loss=f"{sums['loss']:.4f}", hn=f"{sums['global_hn']:.3f}")
-        if (config.save_every and step % config.save_every == 0) or step == config.max_steps:
+        if (config.save_every and step % config.save_every == 0) or step == end:
             _save(config, d, model, optimizer, scheduler, scaler, step)
 
     if bar is not None:

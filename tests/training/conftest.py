@@ -63,3 +63,9 @@ def write_shards(root: str, n: int, num_shards: int, split: str = "train", seed:
 @pytest.fixture(scope="session")
 def shard_dir(tmp_path_factory) -> str:
     return write_shards(str(tmp_path_factory.mktemp("shards")), n=48, num_shards=3)
+
+
+@pytest.fixture(scope="session")
+def make_shards():
+    """``write_shards`` as a fixture (test modules here are not a package, so no imports)."""
+    return write_shards

@@ -1,0 +1,72 @@
+"""Trainer: config loading, checkpoints, exact resume, baseline mode."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+import torch
+
+from negforge.training.config import TrainConfig, load_config
+from negforge.training.train import load_checkpoint, read_metrics, train
+
+
+def _cfg(shard_dir, output, **kw):
+    base = dict(
+        data=shard_dir,
+        output=str(output),
+        batch_size=4,
+        num_negatives=2,
+        max_steps=4,
+        lr=1e-3,
+        warmup_steps=1,
+        log_every=1,
+        shuffle_buffer=8,
+        progress=False,
+        backend="reference",
+        model_overrides={"vision_cfg": {"layers": 1}, "text_cfg": {"layers": 1}},
+    )
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def test_resume_equals_straight_run(shard_dir, tmp_path):
+    straight = _cfg(shard_dir, tmp_path / "straight", max_steps=6, grad_accum=2)
+    train(straight)
+    part = _cfg(shard_dir, tmp_path / "resumed", max_steps=6, grad_accum=2)
+    train(part, stop_at=3)
+    ckpt = load_checkpoint(str(tmp_path / "resumed" / "checkpoints" / "last.pt"))
+    assert ckpt["step"] == 3 and set(ckpt) >= {"model", "optimizer", "scheduler", "rng", "config"}
+    train(part)
+    a, b = read_metrics(straight.output), read_metrics(str(tmp_path / "resumed"))
+    assert [r["step"] for r in b] == list(range(1, 7))
+    for ra, rb in zip(a, b, strict=True):
+        for key in ("loss", "clip", "global_hn", "local_hn", "lr"):
+            assert ra[key] == pytest.approx(rb[key], rel=1e-5, abs=1e-6), (ra["step"], key)
+    wa = load_checkpoint(os.path.join(straight.output, "checkpoints", "last.pt"))["model"]
+    wb = load_checkpoint(str(tmp_path / "resumed" / "checkpoints" / "last.pt"))["model"]
+    for k in wa:
+        torch.testing.assert_close(wa[k], wb[k], rtol=1e-5, atol=1e-6)
+    assert os.path.getsize(os.path.join(straight.output, "loss.png")) > 1000
+
+
+def test_clip_baseline_skips_hard_negative_terms(shard_dir, tmp_path):
+    summary = train(_cfg(shard_dir, tmp_path, loss="clip", max_steps=2, lora_rank=2))
+    assert summary["last"]["global_hn"] == 0.0 and summary["last"]["local_hn"] == 0.0
+    assert summary["last"]["loss"] == pytest.approx(summary["last"]["clip"])
+
+
+def test_load_config_layers(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("batch_size: 16\nlr: 1.0e-4\nnegative_types: {replace_att: 2.0}\n")
+    cfg = load_config(str(path), overrides={"max_steps": 7, "seed": None}, sets=["lr=3e-4", "model=tiny"])
+    assert (cfg.batch_size, cfg.max_steps, cfg.lr, cfg.seed) == (16, 7, 3e-4, 0)
+    assert cfg.negative_types == {"replace_att": 2.0}
+    assert load_config("tiny").model == "tiny"
+    assert load_config(sets=["lr=5e-6", "pretrained=null"]).lr == 5e-6
+    with pytest.raises(ValueError, match="bogus"):
+        load_config(sets=["bogus=1"])
+    with pytest.raises(ValueError, match="'hinge'"):
+        TrainConfig(loss="hinge")
+    json.dumps(cfg.to_dict())
