@@ -35,6 +35,11 @@ NUMBER_NAMES = ("zero", "one", "two", "three", "four", "five", "six", "seven", "
 _AUX_PLURAL = {"is": "are", "was": "were", "has": "have", "does": "do", "isn't": "aren't",
                "wasn't": "weren't", "doesn't": "don't", "hasn't": "haven't"}
 _AUX_SINGULAR = {v: k for k, v in _AUX_PLURAL.items()}
+#: Where lemminflect's first choice is not the everyday form ("persons", "glass" for "glasses").
+_IRREGULAR_PLURAL = {"person": "people", "glasses": "glasses", "sunglasses": "sunglasses", "jeans": "jeans",
+                     "shorts": "shorts", "scissors": "scissors", "pants": "pants", "skis": "skis"}
+_IRREGULAR_SINGULAR = {"people": "person", "glasses": "glasses", "sunglasses": "sunglasses", "jeans": "jeans",
+                       "shorts": "shorts", "scissors": "scissors", "pants": "pants", "bus": "bus", "news": "news"}
 
 
 def needs_an(word: str) -> bool:
@@ -74,6 +79,9 @@ def pluralize(noun: str) -> str:
     from lemminflect import getInflection
 
     head, sep, last = noun.rpartition(" ")
+    if last.lower() in _IRREGULAR_PLURAL:
+        plural = _IRREGULAR_PLURAL[last.lower()]
+        return f"{head}{sep}{match_case(plural, last)}"
     forms = getInflection(last, tag="NNS") if last else ()
     plural = forms[0] if forms else last + "s"
     return f"{head}{sep}{match_case(plural, last)}" if sep else match_case(plural, last)
@@ -85,6 +93,8 @@ def singularize(noun: str) -> str:
     from lemminflect import getLemma
 
     head, sep, last = noun.rpartition(" ")
+    if last.lower() in _IRREGULAR_SINGULAR:
+        return f"{head}{sep}{match_case(_IRREGULAR_SINGULAR[last.lower()], last)}"
     lemmas = getLemma(last, upos="NOUN") if last else ()
     single = lemmas[0] if lemmas else last
     return f"{head}{sep}{match_case(single, last)}" if sep else match_case(single, last)
@@ -124,8 +134,10 @@ def verb_lemma_and_tag(word: str) -> tuple[str, str] | None:
     w = word.lower()
     lemmas = getLemma(w, upos="VERB")
     for lemma in lemmas:
-        for tag, forms in getAllInflections(lemma, upos="VERB").items():
-            if w in forms and tag in ("VBG", "VBZ", "VBN", "VBD"):
+        inflections = getAllInflections(lemma, upos="VERB")
+        # VBN before VBD: captions use participles ("is chased", "parked"), rarely the past tense
+        for tag in ("VBG", "VBZ", "VBN", "VBD"):
+            if w in inflections.get(tag, ()):
                 return lemma, tag
     return None
 

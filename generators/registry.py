@@ -58,9 +58,10 @@ def _load_builtin() -> None:
 
 
 def available() -> dict[str, GeneratorSpec]:
-    """All registered generators by name, in registration order."""
+    """All registered generators by name, in taxonomy order (DESIGN §3), then by name."""
     _load_builtin()
-    return dict(_REGISTRY)
+    order = {t: k for k, t in enumerate(NEGATIVE_TYPES)}
+    return dict(sorted(_REGISTRY.items(), key=lambda kv: (order[kv[1].type], kv[0])))
 
 
 def select(names: Sequence[str] | None) -> list[GeneratorSpec]:

@@ -1,33 +1,131 @@
-"""Swap generators: exchange two objects (SugarCrepe ``swap_obj``)."""
+"""Swaps keep the bag of words and change who is where (SugarCrepe ``swap_obj``/``swap_att``).
+
+swap_obj exchanges two objects' names, re-inflected for the slot they move to
+("two dogs near a cat" → "two cats near a dog"), preferring pairs linked by a
+relation ("a man riding a horse" → "a horse riding a man"). Pairs joined only
+by "and"/"or"/"," are symmetric ("a dog and a cat") and skipped.
+
+swap_att exchanges the attributes of two different objects ("a red car and a
+blue truck" → "a blue car and a red truck"), preferring attributes of the same
+group (color↔color) so the phrase stays idiomatic; when only one object has a
+(non-numeric) attribute, the attribute moves to the other object instead.
+Swaps between objects with the same name are skipped (same meaning).
+"""
 
 from __future__ import annotations
 
 import random
+import re
 from typing import Any
 
-from negforge.schemas import Edit, Negative, SceneGraph
+from negforge.schemas import Edit, Negative, SceneGraph, SceneObject
 
+from ..grammar import apply_edit, fix_articles
 from ..registry import register
+from .common import Candidate, finish, inflect_like, object_lemma
+from .replace_att import is_replaceable
+
+VERSION = 1
+SWAP_OBJ = f"rule:swap_obj@{VERSION}"
+SWAP_ATT = f"rule:swap_att@{VERSION}"
+_SYMMETRIC_GAP = re.compile(r"^[\s,]*(?:(?:and|or|&)\s+)?(?:(?:a|an|the|one|two|three|some|another)\s+)?$", re.I)
 
 
-@register("swap_obj", type="swap_obj", version=1)
+def _two_span_edit(caption: str, a: tuple[int, int, str], b: tuple[int, int, str]) -> tuple[str, Edit]:
+    """Replace two non-overlapping spans (a before b) with one edit covering both; fix articles."""
+    (a0, a1, a_new), (b0, b1, b_new) = a, b
+    middle = fix_articles(caption[a1:b0] + b_new)
+    text, edit = apply_edit(caption, a0, b1, a_new + middle)
+    return text, edit
+
+
+def _movable(caption: str, att, obj: SceneObject) -> bool:
+    """A pre-noun, non-numeric attribute that is not part of a coordination ("red and white")."""
+    if not is_replaceable(att) or att.end > obj.start:
+        return False
+    before, after = caption[max(0, att.start - 5) : att.start], caption[att.end : att.end + 5]
+    return not re.search(r"(\band|,)\s*$", before) and not re.match(r"\s*(and\b|,)", after)
+
+
+def _obj_kind(obj: SceneObject, resources: Any) -> str:
+    groups = resources.groups_of_noun(object_lemma(obj))
+    if any(g.startswith("place") for g in groups):
+        return "place"
+    return "thing"
+
+
+@register("swap_obj", type="swap_obj", version=VERSION)
 def swap_obj(caption: str, graph: SceneGraph, rng: random.Random, resources: Any) -> list[Negative]:
-    """Exchange the texts of two different objects; the edit spans both."""
+    """Exchange two different objects (re-inflected to their new slots); skip symmetric pairs."""
     objs = graph.objects
-    pairs = [
-        (i, j)
-        for i in range(len(objs))
-        for j in range(i + 1, len(objs))
-        if objs[i].text.lower() != objs[j].text.lower()
-    ]
-    rng.shuffle(pairs)
-    out: list[Negative] = []
-    for i, j in pairs:
+    linked = {frozenset((r.subject, r.object)) for r in graph.relations}
+    container_of = {frozenset((r.subject, r.object)) for r in graph.relations if r.predicate.lower() == "of"}
+    ranked: list[tuple[int, float, int, int]] = []
+    for i in range(len(objs)):
+        for j in range(i + 1, len(objs)):
+            a, b = objs[i], objs[j]
+            if object_lemma(a) == object_lemma(b) or a.end > b.start or 0 in (a.count, b.count):
+                continue
+            if frozenset((i, j)) in container_of:  # "a plate of food" -> "a food of plate"
+                continue
+            if _SYMMETRIC_GAP.match(caption[a.end : b.start]):
+                continue
+            same_kind = _obj_kind(a, resources) == _obj_kind(b, resources)
+            rank = (0 if frozenset((i, j)) in linked else 1) + (0 if same_kind else 2)
+            ranked.append((rank, rng.random(), i, j))
+    ranked.sort()
+    cands: list[Candidate] = []
+    for _, _, i, j in ranked:
         a, b = objs[i], objs[j]
-        start, end = a.start, b.end
-        before = caption[start:end]
-        after = b.text + caption[a.end : b.start] + a.text
-        text = caption[:start] + after + caption[end:]
-        if text != caption:
-            out.append(Negative(text, "swap_obj", "rule:swap_obj@1", Edit(start, end, before, after)))
-    return out
+        new_a = inflect_like(object_lemma(b), a)
+        new_b = inflect_like(object_lemma(a), b)
+        text, edit = _two_span_edit(caption, (a.start, a.end, new_a), (b.start, b.end, new_b))
+        cands.append(Candidate(text, edit))
+    return finish(caption, cands, "swap_obj", SWAP_OBJ, resources)
+
+
+@register("swap_att", type="swap_att", version=VERSION)
+def swap_att(caption: str, graph: SceneGraph, rng: random.Random, resources: Any) -> list[Negative]:
+    """Exchange attributes of two different objects, or move one to an object without it."""
+    objs = graph.objects
+    ranked: list[tuple[int, float, Candidate]] = []
+    for i in range(len(objs)):
+        for j in range(len(objs)):
+            if i == j:
+                continue
+            a, b = objs[i], objs[j]
+            if object_lemma(a) == object_lemma(b):
+                continue
+            a_atts = [t for t in a.attributes if _movable(caption, t, a)]
+            b_atts = [t for t in b.attributes if _movable(caption, t, b)]
+            if i < j:
+                for x in a_atts:
+                    for y in b_atts:
+                        if x.text.lower() == y.text.lower() or any(
+                            t.text.lower() == y.text.lower() for t in a_atts
+                        ) or any(t.text.lower() == x.text.lower() for t in b_atts):
+                            continue
+                        gx = set(resources.adjective_group.get(x.lemma, ()))
+                        gy = set(resources.adjective_group.get(y.lemma, ()))
+                        rank = 0 if gx & gy else 1
+                        text, edit = _two_span_edit(caption, (x.start, x.end, y.text), (y.start, y.end, x.text))
+                        ranked.append((rank, rng.random(), Candidate(text, edit)))
+            if a_atts and not b_atts and b.start > 0:
+                # move a's attribute to b: remove it before a, insert before b's name
+                x = a_atts[-1]
+                gx = set(resources.adjective_group.get(x.lemma, ()))
+                if not gx & set(resources.vocab["adjective_groups"]) - {"quality"}:
+                    continue
+                rm_end = x.end + (1 if caption[x.end : x.end + 1] == " " else 0)
+                if rm_end != a.start and not (len(a_atts) > 1 and rm_end <= a.start):
+                    continue
+                if x.start < b.start:
+                    middle = caption[rm_end : b.start] + x.text + " "
+                    after = fix_articles(middle)
+                    text, edit = apply_edit(caption, x.start, b.start, after)
+                else:
+                    seg = x.text + " " + caption[b.start : x.start] + caption[rm_end : a.end]
+                    text, edit = apply_edit(caption, b.start, a.end, fix_articles(seg))
+                ranked.append((2, rng.random(), Candidate(text, edit)))
+    ranked.sort(key=lambda t: (t[0], t[1]))
+    return finish(caption, [c for *_, c in ranked], "swap_att", SWAP_ATT, resources)

@@ -1,0 +1,148 @@
+"""Helpers every rule family shares: building checked negatives and reading the graph.
+
+``Candidate`` collects edits; ``finish`` turns them into ``Negative``s after the
+same ``check_negative`` the LLM stage uses, so a rule never returns text that the
+checks would reject, and the edit span always reproduces the negative exactly.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from negforge.schemas import Edit, Negative, SceneGraph, SceneObject
+
+from ..checks import check_negative
+from ..grammar import WORD_RE, is_plural_noun, match_case, pluralize, singularize, verb_lemma_and_tag
+
+logger = logging.getLogger(__name__)
+
+#: Verb forms that agree with a subject and that rules adjust (is → are, sits → sit).
+FINITE_VERBS = {"is", "are", "was", "were", "has", "have", "does", "do"}
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One proposed negative: the full text and the edit that produced it."""
+
+    text: str
+    edit: Edit | None
+
+
+def edit_ok(caption: str, text: str, edit: Edit | None) -> bool:
+    """The edit reproduces ``text`` from ``caption`` exactly (the schema's contract)."""
+    if edit is None:
+        return True
+    if not (0 <= edit.start <= edit.end <= len(caption)):
+        return False
+    return (
+        caption[edit.start : edit.end] == edit.before
+        and caption[: edit.start] + edit.after + caption[edit.end :] == text
+    )
+
+
+def finish(
+    caption: str,
+    candidates: Iterable[Candidate],
+    neg_type: str,
+    generator: str,
+    resources: Any,
+    check: bool = True,
+) -> list[Negative]:
+    """Checked, de-duplicated negatives in candidate order."""
+    out: list[Negative] = []
+    seen = {caption}
+    for cand in candidates:
+        if cand.text in seen or not edit_ok(caption, cand.text, cand.edit):
+            continue
+        if check:
+            reason = check_negative(caption, cand.text, resources)
+            if reason is not None:
+                logger.debug("%s rejected %r: %s", generator, cand.text, reason)
+                continue
+        seen.add(cand.text)
+        out.append(Negative(cand.text, neg_type, generator, cand.edit))
+    return out
+
+
+def head_word(obj: SceneObject) -> str:
+    """The last word of the object's name ("racket" in "tennis racket")."""
+    return obj.text.rsplit(" ", 1)[-1]
+
+
+def is_plural(obj: SceneObject) -> bool:
+    """Plurality of an object mention from its count, else from its word form."""
+    if obj.count is not None and obj.count != 1 and obj.count != 0:
+        return True
+    if obj.count == 1:
+        return False
+    return is_plural_noun(head_word(obj).lower())
+
+
+def inflect_like(new_lemma: str, obj: SceneObject) -> str:
+    """``new_lemma`` with the plurality and casing of the object's text."""
+    word = pluralize(new_lemma) if is_plural(obj) else singularize(new_lemma) if " " not in new_lemma else new_lemma
+    return match_case(word, obj.text)
+
+
+def object_lemma(obj: SceneObject) -> str:
+    """Lower-case singular name of an object ("tennis racket")."""
+    return obj.lemma.lower() if obj.lemma else singularize(obj.text.lower())
+
+
+def word_after(caption: str, pos: int) -> tuple[str, int, int] | None:
+    """The next word at or after ``pos`` (skipping spaces only): (word, start, end)."""
+    m = re.compile(r"\s*([A-Za-z][A-Za-z'-]*)").match(caption, pos)
+    if m is None:
+        return None
+    return m.group(1), m.start(1), m.end(1)
+
+
+def words_with_spans(caption: str, start: int = 0) -> list[tuple[str, int, int]]:
+    """Every word from ``start`` with its span."""
+    return [(m.group(0), m.start(), m.end()) for m in WORD_RE.finditer(caption, start)]
+
+
+def all_words(caption: str) -> set[str]:
+    return {w.lower() for w, _, _ in words_with_spans(caption)}
+
+
+def pick(rng: Any, items: list, k: int) -> list:
+    """Up to ``k`` items in a seeded random order (input sorted by the caller)."""
+    items = list(items)
+    rng.shuffle(items)
+    return items[:k]
+
+
+_CLAUSE_STOP = {"and", "or", "but", "while", "as"}
+
+
+def agreeing_verb(caption: str, graph: SceneGraph, index: int, resources: Any) -> tuple[int, int, str] | None:
+    """The finite verb that agrees with object ``index``: (start, end, word) or None.
+
+    For the first object (the usual subject of a caption) it is the first finite
+    verb after it ("A man with a hat *is* ..."); for any other object only one
+    introduced by a relative pronoun right after it ("dogs *that are*"), because
+    a verb after a prepositional object belongs to the subject ("a man with a hat is").
+    """
+    obj = graph.objects[index]
+    first_obj = all(o.start >= obj.start for o in graph.objects)
+    following = words_with_spans(caption, obj.end)
+    for k, (word, start, end) in enumerate(following):
+        low = word.lower()
+        if low in _CLAUSE_STOP or k > 8:
+            return None
+        if not first_obj and k == 0 and low not in ("that", "which", "who"):
+            return None
+        is_finite = low in FINITE_VERBS
+        if not is_finite:
+            tagged = verb_lemma_and_tag(low)
+            is_finite = tagged is not None and tagged[1] == "VBZ" and tagged[0] in resources.verb_group
+        if is_finite:
+            return start, end, word
+        if not first_obj and k >= 1:
+            return None
+    return None

@@ -1,0 +1,158 @@
+"""count: change how many there are, with agreement ("a dog is" → "two dogs are"; "three" → "four").
+
+Handled forms of an object mention:
+
+- a numeral ("two", "3") → a nearby other number in the same spelling; going
+  to one singularises the noun ("two dogs are" → "one dog is");
+- "a/an/one" + singular → "two"/"three" + plural; "the dog" → "the two dogs";
+- quantifier phrases and words ("a pair of", "several", bare plurals) → "one"
+  + singular.
+
+The noun is inflected with lemminflect, the article before the number is
+fixed, and the verb that agrees with the mention is changed too: for the first
+object (the usual subject) the first finite verb after it, for any other
+object only a finite verb right after it ("dogs that are" / "dogs are"), and
+"there is" / "there are" before it.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from typing import Any
+
+from negforge.schemas import Negative, SceneGraph, SceneObject
+
+from ..grammar import (
+    NUMBER_WORDS,
+    agree_verb,
+    apply_edit,
+    match_case,
+    number_word,
+    pluralize,
+    singularize,
+)
+from ..registry import register
+from .common import Candidate, agreeing_verb, finish, is_plural
+
+NAME, VERSION = "count", 1
+GENERATOR = f"rule:{NAME}@{VERSION}"
+_ARTICLE_BEFORE = re.compile(r"\b([Aa]n?|[Oo]ne)(\s+)$")
+_THE_BEFORE = re.compile(r"\b([Tt]he)(\s+)$")
+_QUANT_BEFORE = re.compile(
+    r"\b((?:[Aa]\s+)?(?:pair|couple|group|herd|flock|bunch|crowd|lot|number|few|team|row|line|set)\s+of"
+    r"|[Ss]everal|[Mm]any|[Ss]ome|[Mm]ultiple|[Nn]umerous|[Vv]arious|[Ll]ots\s+of)(\s+)$"
+)
+_THERE_BEFORE = re.compile(r"\b([Tt]here\s+)(is|are|was|were)(\s+)$")
+
+
+def _rewrite(
+    caption: str,
+    graph: SceneGraph,
+    index: int,
+    start: int,
+    new_prefix: str,
+    plural: bool,
+    resources: Any,
+) -> Candidate:
+    """Replace caption[start:obj.start] by ``new_prefix`` and re-inflect noun, verb and "there is"."""
+    obj = graph.objects[index]
+    noun = pluralize(obj.text) if plural else singularize(obj.text)
+    noun = match_case(noun, obj.text)
+    if obj.start == start == 0 and new_prefix:  # the number now starts the sentence
+        noun = noun[:1].lower() + noun[1:]
+    end = obj.end
+    after = new_prefix + noun  # new_prefix covers caption[start:obj.start]
+    was_plural = is_plural(obj)
+    if plural != was_plural:
+        verb = agreeing_verb(caption, graph, index, resources)
+        if verb is not None:
+            v_start, v_end, word = verb
+            after += caption[obj.end : v_start] + agree_verb(word, plural)
+            end = v_end
+        there = _THERE_BEFORE.search(caption[:start])
+        if there is not None:
+            be = {"is": "are", "are": "is", "was": "were", "were": "was"}[there.group(2).lower()]
+            after = there.group(1) + match_case(be, there.group(2)) + there.group(3) + caption[there.end() : start] + after
+            start = there.start()
+    text, edit = apply_edit(caption, start, end, after)
+    return Candidate(text, edit)
+
+
+def _number_choices(n: int, rng: random.Random) -> list[int]:
+    options = [m for m in (n + 1, n - 1, n + 2, n - 2) if m >= 1 and m != n]
+    rng.shuffle(options)
+    return options[:2]
+
+
+def _object_candidates(caption: str, graph: SceneGraph, index: int, rng: random.Random, resources: Any) -> list:
+    obj: SceneObject = graph.objects[index]
+    out: list[Candidate] = []
+    numerals = [a for a in obj.attributes if a.text.lower() in NUMBER_WORDS or a.text.isdigit()]
+    numerals = [a for a in numerals if a.end <= obj.start]
+    if numerals:
+        att = numerals[0]
+        n = NUMBER_WORDS.get(att.text.lower()) if not att.text.isdigit() else int(att.text)
+        if n is None or n > 1000:
+            return out
+        for m in _number_choices(n, rng):
+            spelled = str(m) if att.text.isdigit() else match_case(number_word(m), att.text)
+            if m == 1 or n == 1:
+                middle = caption[att.end : obj.start]
+                out.append(_rewrite(caption, graph, index, att.start, spelled + middle, m > 1, resources))
+            else:
+                out.append(Candidate(*apply_edit(caption, att.start, att.end, spelled)))
+        return out
+    first_pre = min([a.start for a in obj.attributes if a.end <= obj.start] + [obj.start])
+    head = caption[:first_pre]
+    middle = caption[first_pre : obj.start]
+    if obj.count == 1 or not is_plural(obj):
+        art = _ARTICLE_BEFORE.search(head)
+        the = _THE_BEFORE.search(head)
+        for m in sorted({2, 3, rng.choice((2, 3, 4))})[:2]:
+            word = number_word(m)
+            if art is not None:
+                spelled = match_case(word, art.group(1))
+                out.append(_rewrite(caption, graph, index, art.start(), spelled + art.group(2) + middle, True,
+                                    resources))
+            elif the is not None:
+                out.append(_rewrite(caption, graph, index, first_pre, word + " " + middle, True, resources))
+        return out
+    if obj.count == 0:
+        return out
+    quant = _QUANT_BEFORE.search(head)
+    quant_att = next((a for a in obj.attributes if a.text.lower() in ("several", "many", "some", "multiple")), None)
+    if quant is not None:
+        start, prefix = quant.start(), match_case("one", quant.group(1)) + quant.group(2)
+    elif quant_att is not None:
+        start, prefix = quant_att.start, match_case("one", quant_att.text) + caption[quant_att.end : obj.start]
+    elif not re.search(r"\b(the|these|those|his|her|their|its|my|our|your|no)\s+$", head, re.I):
+        start, prefix = first_pre, match_case("one ", caption[first_pre : first_pre + 1])
+        if first_pre == 0 and caption[:1].isupper():
+            middle = middle[:1].lower() + middle[1:] if middle else middle
+    else:
+        return out
+    singular = singularize(obj.text)
+    if singular.lower() == obj.text.lower() and obj.text.lower() not in ("sheep", "deer", "fish"):
+        return out  # mass noun or unknown plural: "one broccoli" is not a count edit
+    rest = "" if quant_att is not None else middle
+    cand = _rewrite(caption, graph, index, start, prefix + rest, False, resources)
+    if start == 0 and cand.text[:1].islower() and caption[:1].isupper():
+        return out
+    out.append(cand)
+    return out
+
+
+@register(NAME, type="count", version=VERSION)
+def count(caption: str, graph: SceneGraph, rng: random.Random, resources: Any) -> list[Negative]:
+    """Change a numeral, article or quantifier of one object, keeping agreement."""
+    order = list(range(len(graph.objects)))
+    rng.shuffle(order)
+    # objects with an explicit number first: those edits are the most informative
+    order.sort(key=lambda i: {None: 1, 1: 2}.get(graph.objects[i].count, 0))
+    cands: list[Candidate] = []
+    for i in order:
+        if not graph.objects[i].text[:1].isalpha():
+            continue
+        cands.extend(_object_candidates(caption, graph, i, rng, resources))
+    return finish(caption, cands, "count", GENERATOR, resources)

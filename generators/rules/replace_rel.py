@@ -1,0 +1,130 @@
+"""replace_rel: a relation word changes ("on" → "under", "riding" → "feeding", "left of" → "right of").
+
+A predicate is a preposition ("next to"), a verb ("riding"), or a participle
+plus preposition ("sitting on"). Spatial prepositions go to their opposite
+first, then to another relation of the same group that is not a synonym
+("under"/"beneath" never replace each other). Verbs go to a curated opposite,
+then to a sibling in the same verb group, inflected like the original with
+lemminflect. When the parser linked no relation, known spatial phrases in the
+text are still edited, so captions with a mis-parsed object keep coverage.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from typing import Any
+
+from negforge.schemas import Negative, SceneGraph
+
+from ..grammar import apply_edit, inflect_verb, match_case, verb_lemma_and_tag
+from ..registry import register
+from .common import Candidate, finish, pick
+
+NAME, VERSION = "replace_rel", 1
+GENERATOR = f"rule:{NAME}@{VERSION}"
+PER_RELATION = 2
+
+
+def preposition_candidates(prep: str, resources: Any) -> list[str]:
+    """Opposite first, then non-synonymous members of the same spatial group."""
+    rel = resources.vocab["relations"]
+    low = prep.lower()
+    same = {low}
+    for syn in rel["synonyms"]:
+        if low in syn:
+            same.update(syn)
+    out: list[str] = []
+    opposite = rel["opposites"].get(low)
+    if opposite and opposite not in same and low not in ("with", "without"):
+        out.append(opposite)
+    group = resources.relation_group.get(low)
+    if group:
+        out.extend(sorted(p for p in rel["groups"][group] if p not in same and p not in out))
+    return out
+
+
+def verb_candidates(lemma: str, with_particle: bool, resources: Any) -> list[str]:
+    """Opposite first, then same-group siblings that are not WordNet synonyms."""
+    out: list[str] = []
+    opposite = resources.vocab["verb_opposites"].get(lemma)
+    if opposite:
+        out.append(opposite)
+    siblings: set[str] = set()
+    for group in resources.verb_group.get(lemma, ()):
+        siblings.update(resources.vocab["verb_groups"][group])
+    for cand in sorted(siblings):
+        if cand == lemma or cand in out or (with_particle and " " in cand):
+            continue
+        if resources.lexical_relation(lemma, cand, "v") is not None:
+            continue
+        out.append(cand)
+    return out
+
+
+def _split_predicate(predicate: str) -> tuple[str | None, str, int]:
+    """(verb or None, preposition part, offset of the preposition part within the predicate)."""
+    first, _, rest = predicate.partition(" ")
+    tagged = verb_lemma_and_tag(first)
+    if tagged is not None and first.lower() not in ("left", "right", "close"):
+        return first, rest, len(first) + 1 if rest else len(predicate)
+    return None, predicate, 0
+
+
+def _fallback_spans(caption: str, resources: Any) -> list[tuple[int, int, str]]:
+    """Known spatial phrases followed by a determiner or number: (start, end, phrase)."""
+    rel = resources.vocab["relations"]
+    phrases = sorted(set(rel["opposites"]) - {"with", "without", "by", "up", "down"}, key=len, reverse=True)
+    pattern = r"\b(" + "|".join(re.escape(p) for p in phrases) + r")\b(?=\s+(?:a|an|the|two|three|some|his|her|its|their)\b)"
+    return [(m.start(1), m.end(1), m.group(1)) for m in re.finditer(pattern, caption, flags=re.IGNORECASE)]
+
+
+@register(NAME, type="replace_rel", version=VERSION)
+def replace_rel(caption: str, graph: SceneGraph, rng: random.Random, resources: Any) -> list[Negative]:
+    """Replace a relation's preposition or verb with an opposite or a non-synonymous sibling."""
+    spans: list[tuple[int, int, str, str]] = []  # (start, end, text, kind)
+    for rel in graph.relations:
+        verb, prep, offset = _split_predicate(rel.predicate)
+        tagged = verb_lemma_and_tag(verb) if verb else None
+        if tagged is not None and prep and f"{tagged[0]} {prep.lower()}" in resources.verb_group:
+            spans.append((rel.start, rel.end, rel.predicate, "phrase"))  # "looking at" as one verb
+            continue
+        if verb is not None:
+            spans.append((rel.start, rel.start + len(verb), verb, "verb+prep" if prep else "verb"))
+        passive_agent = verb is not None and prep.lower() == "by"  # "chased by": the agent stays
+        if prep and not passive_agent and prep.lower() != "of":
+            spans.append((rel.start + offset, rel.end, prep, "prep"))
+    if not any(kind == "prep" for *_, kind in spans):
+        spans.extend((s, e, t, "prep") for s, e, t in _fallback_spans(caption, resources))
+    rng.shuffle(spans)
+    cands: list[Candidate] = []
+    for start, end, word, kind in spans:
+        if caption[start:end] != word:
+            continue
+        if kind == "prep":
+            options = [match_case(p, word) for p in preposition_candidates(word, resources)]
+        elif kind == "phrase":
+            verb, _, prep = word.partition(" ")
+            tagged = verb_lemma_and_tag(verb)
+            if tagged is None:
+                continue
+            lemma, tag = tagged
+            options = [
+                match_case(inflect_verb(v, tag), word)
+                for v in verb_candidates(f"{lemma} {prep.lower()}", False, resources)
+            ]
+        else:
+            tagged = verb_lemma_and_tag(word)
+            if tagged is None:
+                continue
+            lemma, tag = tagged
+            options = [
+                match_case(inflect_verb(v, tag), word)
+                for v in verb_candidates(lemma, kind == "verb+prep", resources)
+            ]
+        if not options:
+            continue
+        for new in options[:1] + pick(rng, options[1:], PER_RELATION - 1):
+            text, edit = apply_edit(caption, start, end, new)
+            cands.append(Candidate(text, edit))
+    return finish(caption, cands, "replace_rel", GENERATOR, resources)
