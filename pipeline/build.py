@@ -178,6 +178,29 @@ class _EmbedImageDoFn(beam.DoFn):
         yield out
 
 
+class _Progress:
+    """Per-worker progress lines on long runs, at most one every ``every_s`` seconds."""
+
+    def __init__(self, what: str, every_s: float = 30.0):
+        self._what = what
+        self._every_s = every_s
+        self._count = 0
+        self._start = self._last = None
+
+    def add(self, n: int) -> None:
+        now = time.monotonic()
+        if self._start is None:
+            self._start = self._last = now
+        self._count += n
+        if now - self._last >= self._every_s:
+            self._last = now
+            rate = self._count / max(now - self._start, 1e-9)
+            logger.info("%s %d captions on this worker (%.0f/s)", self._what, self._count, rate)
+
+    def __getstate__(self) -> dict:  # fresh counters on every worker
+        return {"_what": self._what, "_every_s": self._every_s, "_count": 0, "_start": None, "_last": None}
+
+
 class _NlpHolder:
     """Weak-referenceable holder so ``shared.Shared`` can cache one pipeline per process."""
 
@@ -196,6 +219,7 @@ class _ParseDoFn(beam.DoFn):
         self._parsed = Metrics.counter(METRICS_NAMESPACE, "parsed_captions")
         self._latency = Metrics.distribution(METRICS_NAMESPACE, "parse_batch_latency_ms")
         self._nlp = None
+        self._progress = _Progress("parsed")
 
     def setup(self) -> None:
         self._nlp = self._shared.acquire(lambda: _NlpHolder(self._model), tag=f"spacy:{self._model}").nlp
@@ -215,6 +239,7 @@ class _ParseDoFn(beam.DoFn):
         except Exception:  # noqa: BLE001 - isolate the bad record below
             graphs = None
         self._latency.update(int((time.monotonic() - started) * 1000))
+        self._progress.add(len(todo))
         if graphs is not None:
             self._parsed.inc(len(todo))
             for record, graph in zip(todo, graphs, strict=True):

@@ -56,14 +56,32 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _DropBeamImportNoise(logging.Filter):
+    """Beam warns at import that optional GCP client libraries are missing; irrelevant locally."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("apitools not found")
+
+
+def _configure_logging(verbose: bool) -> None:
+    # force=True: importing Beam may already have configured the root logger.
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        force=True,
+    )
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_DropBeamImportNoise())
+    # Beam's own INFO lines (type-hint conversions, optional GCP modules) drown the progress output.
+    logging.getLogger("apache_beam").setLevel(logging.DEBUG if verbose else logging.WARNING)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    _configure_logging("-v" in argv or "--verbose" in argv)
     parser = build_parser()
     # Unknown --flags are passed to Beam's PipelineOptions by `build`.
     args, extra = parser.parse_known_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
     if args.command is None:
         parser.print_help()
         return 2
