@@ -50,6 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
             help=module.HELP,
             description=getattr(module, "DESCRIPTION", module.HELP),
             formatter_class=argparse.RawDescriptionHelpFormatter,
+            # No prefix matching: `build` hands unknown flags to Beam, and an abbreviation
+            # of one of ours must not swallow a Beam option.
+            allow_abbrev=False,
         )
         module.add_arguments(cmd)
         cmd.set_defaults(_run=module.run)
