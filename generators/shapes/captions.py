@@ -173,10 +173,16 @@ def scene_specs(scene: Scene, rng: random.Random, n: int, size_prob: float) -> l
     return specs
 
 
+def heldout_signature(spec: CaptionSpec, held: HeldOut) -> tuple[int, bool]:
+    """(held-out color-shape pairs named, whether the stated relation triple is held out)."""
+    pairs = sum((np.color, np.shape) in held.pairs for np in spec.nps)
+    triple = spec.relation is not None and (
+        canonical_triple(spec.nps[0].shape, spec.relation, spec.nps[1].shape) in held.triples
+    )
+    return pairs, triple
+
+
 def names_heldout(spec: CaptionSpec, held: HeldOut) -> bool:
     """Whether the caption itself states a held-out color-shape pair or relation triple."""
-    if any((np.color, np.shape) in held.pairs for np in spec.nps):
-        return True
-    if spec.relation is None:
-        return False
-    return canonical_triple(spec.nps[0].shape, spec.relation, spec.nps[1].shape) in held.triples
+    pairs, triple = heldout_signature(spec, held)
+    return pairs > 0 or triple

@@ -20,6 +20,7 @@ class ShapesConfig:
     max_objects: int = 4  # most objects in one scene (1..4)
     heldout_pairs: int = 7  # color-shape pairs ("red triangle") that never appear in train/val
     heldout_triples: int = 8  # (shape, relation, shape) facts that never appear in train/val
+    truth_negatives_per_type: int = 0  # exact negatives ("shapes:truth@1") attached to each record, per type
     size_mention_prob: float = 0.5  # chance that a caption names an object's size
     supersample: int = 4  # render at this multiple of image_size, then downsample (anti-aliasing)
     png_compress_level: int = 6  # zlib level of the PNG encoder (fixed: bytes must be reproducible)
@@ -53,6 +54,10 @@ class ShapesConfig:
                 "n_test > 0 needs held-out combinations: set heldout_pairs > 0, or heldout_triples > 0 "
                 f"with max_objects >= 2, got heldout_pairs={self.heldout_pairs!r}, "
                 f"heldout_triples={self.heldout_triples!r}, max_objects={self.max_objects!r}"
+            )
+        if not 0 <= self.truth_negatives_per_type <= 8:
+            raise ValueError(
+                f"truth_negatives_per_type must be in [0, 8], got {self.truth_negatives_per_type!r}"
             )
         if not 0.0 <= self.size_mention_prob <= 1.0:
             raise ValueError(f"size_mention_prob must be in [0, 1], got {self.size_mention_prob!r}")

@@ -5,6 +5,7 @@ Layout written by :func:`materialise` (``negforge shapes``)::
     out/
       world.json                         config, vocabulary, held-out combinations, counts
       {train,val,test}.jsonl             {"id","caption","image_path","split","scene_id","scene_graph"}
+                                         (+ "negatives" when truth_negatives_per_type > 0)
       images/{split}/<scene id>.png
       retrieval/{val,test}.jsonl         {"image_path","captions":[...]}, one line per image
       sugarcrepe/<type>.json             {id: {"filename","caption","negative_caption"}}
@@ -28,12 +29,12 @@ from pathlib import Path
 from typing import Any
 
 from negforge.generators.seeding import stable_seed
-from negforge.schemas import scene_graph_to_row
+from negforge.schemas.record import negative_to_row, scene_graph_to_row
 
-from .captions import names_heldout, write_caption
+from .captions import heldout_signature, names_heldout, write_caption
 from .config import ShapesConfig
 from .negatives import WORLD_TYPES, negative_specs
-from .records import SOURCE, SceneItem, iter_scene_items, scene_item, split_sizes
+from .records import SOURCE, SceneItem, item_records, iter_scene_items, scene_item, split_sizes
 from .render import render_png
 from .scene import SPLITS, heldout, single_object_scene
 from .vocab import COLORS, RELATIONS, SHAPES, SIZES
@@ -88,17 +89,18 @@ def _write_split(out: Path, config: ShapesConfig, split: str, items: Iterable[Sc
                 _write_bytes(out / rel, item.png)
                 n_images += 1
                 captions = []
-                for j, spec in enumerate(item.specs):
-                    caption, graph = write_caption(spec)
-                    captions.append(caption)
+                for record in item_records(config, item):
+                    captions.append(record.caption)
                     row = {
-                        "id": item.record_id(j),
-                        "caption": caption,
+                        "id": record.id,
+                        "caption": record.caption,
                         "image_path": rel,
                         "split": split,
                         "scene_id": item.scene_id,
-                        "scene_graph": scene_graph_to_row(graph),
+                        "scene_graph": scene_graph_to_row(record.scene_graph),
                     }
+                    if record.negatives:
+                        row["negatives"] = [negative_to_row(n) for n in record.negatives]
                     f.write(json.dumps(row, ensure_ascii=False) + "\n")
                     n_records += 1
                 if retrieval is not None:
@@ -146,6 +148,12 @@ def export_sugarcrepe(
             candidates = negative_specs(spec, item.scene, type)
             if not candidates:
                 continue
+            # Blind-prior balance: a negative that swaps a held-out pair for one seen in training
+            # is spotted by a text-only model that merely prefers familiar phrases. Prefer
+            # negatives that name as many held-out combinations as the positive.
+            signature = heldout_signature(spec, held)
+            balanced = [c for c in candidates if heldout_signature(c, held) == signature]
+            candidates = balanced or candidates
             rng = random.Random(stable_seed(config.seed, SOURCE, "sugarcrepe", split, item.index, type))
             negative, _ = write_caption(rng.choice(candidates))
             tables[type][item.record_id(j)] = {

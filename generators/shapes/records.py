@@ -5,11 +5,12 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from negforge.generators.seeding import stable_seed
+from negforge.generators.seeding import rng_for, stable_seed
 from negforge.schemas import CaptionRecord, ImageRef
 
 from .captions import CaptionSpec, scene_specs, write_caption
 from .config import ShapesConfig
+from .negatives import true_negatives
 from .render import render_png
 from .scene import SPLITS, Scene, sample_scene
 
@@ -72,6 +73,10 @@ def item_records(config: ShapesConfig, item: SceneItem) -> list[CaptionRecord]:
     out = []
     for j, spec in enumerate(item.specs):
         caption, graph = write_caption(spec)
+        negatives = ()
+        if config.truth_negatives_per_type:
+            rng = rng_for(config.seed, item.record_id(j), "shapes-truth")
+            negatives = tuple(true_negatives(spec, item.scene, rng, per_type=config.truth_negatives_per_type))
         out.append(
             CaptionRecord(
                 id=item.record_id(j),
@@ -80,6 +85,7 @@ def item_records(config: ShapesConfig, item: SceneItem) -> list[CaptionRecord]:
                 split=item.split,
                 image=image,
                 scene_graph=graph,
+                negatives=negatives,
             )
         )
     return out

@@ -44,6 +44,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="shape",
         help="zero-shot classes: the shape, or the color-shape pair (default shape)",
     )
+    parser.add_argument(
+        "--truth-negatives",
+        type=int,
+        default=0,
+        help="exact negatives per type attached to every JSONL row (shapes:truth@1; default 0)",
+    )
     parser.add_argument("--workers", type=int, default=1, help="rendering processes (default 1)")
 
 
@@ -61,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
             captions_per_image=args.captions_per_image,
             zero_shot_per_class=args.zero_shot_per_class,
             zero_shot_classes=args.zero_shot_classes,
+            truth_negatives_per_type=args.truth_negatives,
         )
         if args.workers < 1:
             raise ValueError(f"workers must be >= 1, got {args.workers!r}")

@@ -224,3 +224,22 @@ def test_caption_rng_is_per_scene():
     a = scene_records(SMALL, "train", 4, 5)
     random.seed(999)
     assert scene_records(SMALL, "train", 4, 5) == a
+
+
+def test_records_can_carry_exact_negatives():
+    config = replace(SMALL, truth_negatives_per_type=2)
+    records = scene_records(config, "test", 0, 10)
+    assert scene_records(config, "test", 0, 10) == records  # seeded per record id
+    assert [r.caption for r in records] == [r.caption for r in scene_records(SMALL, "test", 0, 10)]
+    types = set()
+    for r in records:
+        assert r.negatives
+        per_type = {}
+        for neg in r.negatives:
+            per_type[neg.type] = per_type.get(neg.type, 0) + 1
+            assert neg.text != r.caption and neg.generator == "shapes:truth@1"
+            assert r.caption[: neg.edit.start] + neg.edit.after + r.caption[neg.edit.end :] == neg.text
+        assert max(per_type.values()) <= 2
+        types |= set(per_type)
+    assert {"replace_obj", "replace_att", "add_obj"} <= types
+    assert records_to_table(records).num_rows == len(records)
