@@ -24,11 +24,31 @@ _STAR = [
     for k in range(10)
 ]
 _CROSS_W = 0.36
+
+
+def _heart(n: int = 28) -> list[tuple[float, float]]:
+    """The classic parametric heart, scaled to radius 1 and centred on its bounding box."""
+    pts = []
+    for k in range(n):
+        t = 2 * math.pi * k / n
+        pts.append(
+            (
+                16 * math.sin(t) ** 3,
+                -(13 * math.cos(t) - 5 * math.cos(2 * t) - 2 * math.cos(3 * t) - math.cos(4 * t)),
+            )
+        )
+    xs, ys = [p[0] for p in pts], [p[1] for p in pts]
+    cx, cy = (max(xs) + min(xs)) / 2, (max(ys) + min(ys)) / 2
+    half = max(max(xs) - min(xs), max(ys) - min(ys)) / 2
+    return [((x - cx) / half, (y - cy) / half) for x, y in pts]
+
+
+_HEART = _heart()
 _POLYGONS: dict[str, list[tuple[float, float]]] = {
     "square": [(-0.82, -0.82), (0.82, -0.82), (0.82, 0.82), (-0.82, 0.82)],
     "triangle": [(0.0, -1.0), (0.94, 0.72), (-0.94, 0.72)],
     "star": _STAR,
-    "diamond": [(0.0, -1.0), (0.68, 0.0), (0.0, 1.0), (-0.68, 0.0)],
+    "diamond": [(0.0, -1.0), (0.74, 0.0), (0.0, 1.0), (-0.74, 0.0)],
     "cross": [
         (-_CROSS_W, -1.0),
         (_CROSS_W, -1.0),
@@ -43,7 +63,7 @@ _POLYGONS: dict[str, list[tuple[float, float]]] = {
         (-1.0, -_CROSS_W),
         (-_CROSS_W, -_CROSS_W),
     ],
-    "hexagon": [(math.cos(math.radians(60 * k)), math.sin(math.radians(60 * k))) for k in range(6)],
+    "heart": _HEART,
 }
 
 

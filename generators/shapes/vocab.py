@@ -15,7 +15,7 @@ SHAPES: dict[str, str] = {
     "star": "stars",
     "diamond": "diamonds",
     "cross": "crosses",
-    "hexagon": "hexagons",
+    "heart": "hearts",
 }
 
 #: Color names -> base RGB. Well separated in hue/lightness; none is a background tone.
@@ -32,8 +32,8 @@ COLORS: dict[str, tuple[int, int, int]] = {
 
 #: Size names -> radius as a fraction of the image side.
 SIZES: dict[str, float] = {
-    "small": 0.07,
-    "large": 0.12,
+    "small": 0.085,
+    "large": 0.13,
 }
 
 #: Neutral background tones (no object color is close to any of them).

@@ -243,3 +243,31 @@ def test_records_can_carry_exact_negatives():
         types |= set(per_type)
     assert {"replace_obj", "replace_att", "add_obj"} <= types
     assert records_to_table(records).num_rows == len(records)
+
+
+_DIGEST = """
+import hashlib, sys
+from negforge.generators.shapes import ShapesConfig, scene_records
+h = hashlib.sha256()
+for split in ("train", "test"):
+    for r in scene_records(ShapesConfig(n_train=8, n_test=8, truth_negatives_per_type=1), split, 0, 8):
+        h.update(r.id.encode() + r.caption.encode() + r.image.bytes + repr(r.scene_graph).encode())
+        h.update(repr(r.negatives).encode())
+sys.stdout.write(h.hexdigest())
+"""
+
+
+def test_identical_bytes_across_processes_and_hash_seeds():
+    """Beam workers are separate processes with their own PYTHONHASHSEED: the world must not care."""
+    import os
+    import subprocess
+    import sys
+
+    digests = set()
+    for hash_seed in ("1", "2"):
+        env = {**os.environ, "PYTHONHASHSEED": hash_seed}
+        out = subprocess.run(
+            [sys.executable, "-c", _DIGEST], env=env, capture_output=True, text=True, check=True
+        )
+        digests.add(out.stdout)
+    assert len(digests) == 1
