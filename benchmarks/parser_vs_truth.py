@@ -79,8 +79,22 @@ def score(captions: list[str], truths: list[SceneGraph], preds: list[SceneGraph]
     lemma_ok = lemma_n = 0
     shown = 0
     exact_graphs = 0
+    spurious: Counter[str] = Counter()  # predicted object texts that are not objects
+    missed_rel: Counter[str] = Counter()  # relation phrases of missed relations
+    missed_obj_after: Counter[str] = Counter()  # the word before a missed object's head
     for caption, truth, pred in zip(captions, truths, preds, strict=True):
         ok = t.add("objects", _objects(pred), _objects(truth))
+        true_spans = _objects(truth)
+        spurious.update(o.text.lower() for o in pred.objects if (o.start, o.end) not in true_spans)
+        pred_spans = _objects(pred)
+        for o in truth.objects:
+            if (o.start, o.end) not in pred_spans:
+                missed_obj_after[caption[: o.start].split()[-1] if o.start else "<start>"] += 1
+        found = _relations(pred, False)
+        for r in truth.relations:
+            s, o = truth.objects[r.subject], truth.objects[r.object]
+            if ((s.start, s.end), relation_of_phrase(r.predicate), (o.start, o.end)) not in found:
+                missed_rel[r.predicate] += 1
         ok &= t.add("attributes", _attributes(pred, False), _attributes(truth, False))
         t.add("attributes_incl_numerals", _attributes(pred, True), _attributes(truth, True))
         pred_by_span = {(o.start, o.end): o for o in pred.objects}
@@ -108,6 +122,9 @@ def score(captions: list[str], truths: list[SceneGraph], preds: list[SceneGraph]
     result = {name: t.prf(name) for name in names}
     result["object_lemma_accuracy"] = round(lemma_ok / lemma_n, 4) if lemma_n else 0.0
     result["captions_fully_correct"] = round(exact_graphs / len(captions), 4)
+    result["top_spurious_objects"] = dict(spurious.most_common(8))
+    result["top_missed_objects_by_previous_word"] = dict(missed_obj_after.most_common(8))
+    result["top_missed_relation_phrases"] = dict(missed_rel.most_common(8))
     return result
 
 
