@@ -105,6 +105,12 @@ class Resources:
         for hypernym/hyponym tests, so rare senses do not block common words.
         """
         a, b = original.lower().strip(), candidate.lower().strip()
+        key = ("rel", a, b, pos)
+        if key not in self._cache:
+            self._cache[key] = self._lexical_relation(a, b, pos)
+        return self._cache[key]
+
+    def _lexical_relation(self, a: str, b: str, pos: str) -> str | None:
         if a == b:
             return "same"
         from .grammar import singularize

@@ -103,6 +103,11 @@ def _object_candidates(caption: str, graph: SceneGraph, index: int, rng: random.
             else:
                 out.append(Candidate(*apply_edit(caption, att.start, att.end, spelled)))
         return out
+    lemma = obj.lemma.lower()
+    if lemma in resources.vocab["mass_nouns"] or any(
+        g.startswith("place") for g in resources.groups_of_noun(lemma)
+    ):
+        return out  # "two grounds", "three skies": not a count a caption would make
     first_pre = min([a.start for a in obj.attributes if a.end <= obj.start] + [obj.start])
     head = caption[:first_pre]
     middle = caption[first_pre : obj.start]

@@ -34,17 +34,20 @@ _THERE = re.compile(
     r"(?:(a|an|one|some|two|three|four|five|several|many|the)\s+)?(?=[A-Za-z])",
 )
 _AUX = re.compile(r"\b(is|are|was|were|Is|Are)(\s+)(not\s+)?([a-z]+)\b")
-_SPATIAL_OK = {"on", "in", "under", "near", "behind", "above", "below", "inside", "next to", "in front of",
-               "on top of", "beside", "by", "at", "along", "across", "outside"}
 
 
 _NEGATED = re.compile(r"\b(no|not|without|nobody|nothing|never|none|n't)\b", re.I)
 
 
-def _candidates(caption: str, graph: SceneGraph) -> list[tuple[int, Candidate]]:
+def _candidates(caption: str, graph: SceneGraph, resources: Any) -> list[tuple[int, Candidate]]:
     out: list[tuple[int, Candidate]] = []
+    spatial = set(resources.vocab["relations"]["opposites"]) - {"with", "without"}
+    spatial_first = {p.split(" ", 1)[0] for p in spatial}
     negated = _NEGATED.search(caption) is not None  # only remove negations then: no double negatives
     for m in _WITH.finditer(caption):
+        prev = caption[: m.start()].rstrip().rsplit(" ", 1)[-1].lower()
+        if not m.group(2) and prev.endswith("ed") and prev not in ("red",):
+            continue  # "topped with", "filled with": "topped without" is not English
         if m.group(2):  # without -> with
             text, edit = apply_edit(caption, m.start(), m.end(), m.group(1))
         elif negated:
@@ -71,7 +74,8 @@ def _candidates(caption: str, graph: SceneGraph) -> list[tuple[int, Candidate]]:
             continue
         tagged = verb_lemma_and_tag(word)
         is_participle = tagged is not None and tagged[1] in ("VBG", "VBN")
-        if is_participle or word in _SPATIAL_OK or word in ("next",):
+        is_adjective = word in resources.adjective_group
+        if is_participle or is_adjective or word in spatial_first or word in ("next",):
             pos = m.start(4)
             text, edit = apply_edit(caption, pos, pos, "not ")
             out.append((1, Candidate(text, edit)))
@@ -81,16 +85,17 @@ def _candidates(caption: str, graph: SceneGraph) -> list[tuple[int, Candidate]]:
             out.append((1, Candidate(text, edit)))
     if negated:
         return out
-    objects_end = {o.end for o in graph.objects}
+    for m in re.finditer(r"\b(and)(\s+)(a|an|one|two|three|some)\s+(?=[a-z])", caption):
+        out.append((2, Candidate(*apply_edit(caption, m.start(3), m.end(), "no "))))  # "and a cat" -> "and no cat"
     for rel in graph.relations:
         first = rel.predicate.split(" ", 1)[0]
-        gap = caption[graph.objects[rel.subject].end : rel.start]
-        if rel.start - len(gap) not in objects_end or gap.strip():
-            continue  # only directly after its subject: "a man riding", "a dog on"
+        prev = caption[: rel.start].rstrip().rsplit(" ", 1)[-1].lower()
+        if not caption[: rel.start].endswith(" ") or prev in ("is", "are", "was", "were", "be", "not", "and"):
+            continue
         tagged = verb_lemma_and_tag(first)
-        if tagged is not None and tagged[1] == "VBG":
+        if tagged is not None and tagged[1] in ("VBG", "VBN"):
             out.append((2, Candidate(*apply_edit(caption, rel.start, rel.start, "not "))))
-        elif rel.predicate.lower() in _SPATIAL_OK:
+        elif rel.predicate.lower() in spatial:
             out.append((3, Candidate(*apply_edit(caption, rel.start, rel.start, "not "))))
     return out
 
@@ -98,6 +103,6 @@ def _candidates(caption: str, graph: SceneGraph) -> list[tuple[int, Candidate]]:
 @register(NAME, type="negation", version=VERSION)
 def negation(caption: str, graph: SceneGraph, rng: random.Random, resources: Any) -> list[Negative]:
     """Negate one statement of the caption (or remove an existing negation)."""
-    ranked = [(rank, rng.random(), cand) for rank, cand in _candidates(caption, graph)]
+    ranked = [(rank, rng.random(), cand) for rank, cand in _candidates(caption, graph, resources)]
     ranked.sort(key=lambda t: (t[0], t[1]))
     return finish(caption, [c for *_, c in ranked], "negation", GENERATOR, resources)

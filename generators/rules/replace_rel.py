@@ -24,6 +24,8 @@ from .common import Candidate, finish, pick
 NAME, VERSION = "replace_rel", 1
 GENERATOR = f"rule:{NAME}@{VERSION}"
 PER_RELATION = 2
+#: Subjects for which "with" is a spatial relation that "next to" can replace.
+WITH_SUBJECT_GROUPS = {"kitchen_item", "food_dish", "furniture", "fruit", "vegetable", "indoor_object"}
 
 
 def preposition_candidates(prep: str, resources: Any) -> list[str]:
@@ -79,11 +81,33 @@ def _fallback_spans(caption: str, resources: Any) -> list[tuple[int, int, str]]:
     return [(m.start(1), m.end(1), m.group(1)) for m in re.finditer(pattern, caption, flags=re.IGNORECASE)]
 
 
+def _with_is_spatial(graph: SceneGraph, subject: int, resources: Any) -> bool:
+    """"A plate with eggs" can become "a plate next to eggs"; "a man with a beard" cannot."""
+    groups = set(resources.groups_of_noun(graph.objects[subject].lemma))
+    return bool(groups & WITH_SUBJECT_GROUPS)
+
+
+def _fallback_verbs(caption: str, graph: SceneGraph, resources: Any) -> list[tuple[int, int, str, str]]:
+    """Participles right after an object ("a man skiing down ...") when the parser linked nothing."""
+    out = []
+    for obj in graph.objects:
+        m = re.match(r"\s+([a-z]+ing)\b", caption[obj.end :])
+        if m is None:
+            continue
+        tagged = verb_lemma_and_tag(m.group(1))
+        if tagged is not None and tagged[0] in resources.verb_group:
+            start = obj.end + m.start(1)
+            out.append((start, start + len(m.group(1)), m.group(1), "verb+prep"))
+    return out
+
+
 @register(NAME, type="replace_rel", version=VERSION)
 def replace_rel(caption: str, graph: SceneGraph, rng: random.Random, resources: Any) -> list[Negative]:
     """Replace a relation's preposition or verb with an opposite or a non-synonymous sibling."""
     spans: list[tuple[int, int, str, str]] = []  # (start, end, text, kind)
     for rel in graph.relations:
+        if rel.predicate.lower() == "with" and not _with_is_spatial(graph, rel.subject, resources):
+            continue
         verb, prep, offset = _split_predicate(rel.predicate)
         tagged = verb_lemma_and_tag(verb) if verb else None
         if tagged is not None and prep and f"{tagged[0]} {prep.lower()}" in resources.verb_group:
@@ -94,8 +118,10 @@ def replace_rel(caption: str, graph: SceneGraph, rng: random.Random, resources: 
         passive_agent = verb is not None and prep.lower() == "by"  # "chased by": the agent stays
         if prep and not passive_agent and prep.lower() != "of":
             spans.append((rel.start + offset, rel.end, prep, "prep"))
-    if not any(kind == "prep" for *_, kind in spans):
-        spans.extend((s, e, t, "prep") for s, e, t in _fallback_spans(caption, resources))
+    covered = {(s, e) for s, e, *_ in spans}
+    spans.extend((s, e, t, "prep") for s, e, t in _fallback_spans(caption, resources) if (s, e) not in covered)
+    if not graph.relations:
+        spans.extend(_fallback_verbs(caption, graph, resources))
     rng.shuffle(spans)
     cands: list[Candidate] = []
     for start, end, word, kind in spans:

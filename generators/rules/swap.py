@@ -48,8 +48,10 @@ def _movable(caption: str, att, obj: SceneObject) -> bool:
 
 
 def _obj_kind(obj: SceneObject, resources: Any) -> str:
-    groups = resources.groups_of_noun(object_lemma(obj))
-    if any(g.startswith("place") for g in groups):
+    """"place" (street, field, kitchen, grass) or "thing": swaps stay within a kind."""
+    lemma = object_lemma(obj)
+    groups = resources.groups_of_noun(lemma)
+    if any(g.startswith("place") for g in groups) or lemma in resources.vocab["mass_nouns"]:
         return "place"
     return "thing"
 
@@ -70,8 +72,9 @@ def swap_obj(caption: str, graph: SceneGraph, rng: random.Random, resources: Any
                 continue
             if _SYMMETRIC_GAP.match(caption[a.end : b.start]):
                 continue
-            same_kind = _obj_kind(a, resources) == _obj_kind(b, resources)
-            rank = (0 if frozenset((i, j)) in linked else 1) + (0 if same_kind else 2)
+            if _obj_kind(a, resources) != _obj_kind(b, resources):
+                continue  # "two fields standing in a sheep": absurd, a blind model spots it
+            rank = 0 if frozenset((i, j)) in linked else 1
             ranked.append((rank, rng.random(), i, j))
     ranked.sort()
     cands: list[Candidate] = []
