@@ -246,8 +246,9 @@ def publish(config: PublishConfig, *, dry_run: bool = False, token: str | None =
             card.write_text(FileSystems.join(config.output_dir, card.CARD_NAME), card_text)
     files = plan_files(config.output_dir)
     if dry_run:
-        if config.update_card and not any(f.path_in_repo == card.CARD_NAME for f in files):
-            files = sorted([*files, UploadFile(card.CARD_NAME, "(generated)", len(card_text.encode()))],
+        if config.update_card:  # show the card that would be written, not the one on disk
+            generated = UploadFile(card.CARD_NAME, "(generated)", len(card_text.encode()))
+            files = sorted([f for f in files if f.path_in_repo != card.CARD_NAME] + [generated],
                            key=lambda f: f.path_in_repo)
         return PublishResult(repo_id=config.repo_id, files=tuple(files), dry_run=True, card_text=card_text)
 

@@ -80,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
     for f in result.files:
         print(f"  {f.path_in_repo:<48} {_human(f.size):>10}")
     if result.dry_run:
-        print("dry run: nothing written or sent" + ("; README.md regenerated from manifest.json"
+        print("dry run: nothing written or sent" + ("; README.md would be regenerated from manifest.json"
                                                      if config.update_card else ""))
     else:
         print(f"repo:   {result.repo_url}")
