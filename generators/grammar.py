@@ -138,7 +138,8 @@ def verb_lemma_and_tag(word: str) -> tuple[str, str] | None:
         # VBN before VBD: captions use participles ("is chased", "parked"), rarely the past tense
         for tag in ("VBG", "VBZ", "VBN", "VBD"):
             if w in inflections.get(tag, ()):
-                return lemma, tag
+                # lemminflect lists no VBN when it equals the past tense ("chased")
+                return lemma, "VBN" if tag == "VBD" and "VBN" not in inflections else tag
     return None
 
 

@@ -209,7 +209,10 @@ class _Builder:
                 det_word = prev.lower_
         # predicate adjectives: "the dog is brown"
         if head.dep_ in ("nsubj", "nsubjpass") and head.head.lemma_ == "be":
-            attrs.extend(c for c in head.head.children if c.dep_ == "acomp" and c.pos_ == "ADJ")
+            for comp in head.head.children:
+                if comp.dep_ == "acomp" and comp.pos_ == "ADJ":
+                    attrs.append(comp)
+                    attrs.extend(c for c in comp.children if c.dep_ == "conj" and c.pos_ == "ADJ")
         plural = is_plural_noun(head.lower_)
         if head.i in self.quant_of:
             q_i, q_count = self.quant_of[head.i]
@@ -227,7 +230,7 @@ class _Builder:
         seen: set[int] = set()
         out: list[Attribute] = []
         for a in sorted(attrs, key=lambda t: t.i):
-            if a.i in seen or not a.text[:1].isalnum():
+            if a.i in seen or not a.text[:1].isalnum() or obj["start_tok"] <= a.i <= head.i:
                 continue
             seen.add(a.i)
             out.append(Attribute(a.text, a.lemma_.lower(), a.idx, a.idx + len(a.text)))
@@ -240,6 +243,9 @@ class _Builder:
             return None
         if tok.i in self.head_to_obj:
             return self.head_to_obj[tok.i]
+        for noun_i, (q_i, _) in self.quant_of.items():  # "a couple of dogs running": the dogs run
+            if q_i == tok.i and noun_i in self.head_to_obj:
+                return self.head_to_obj[noun_i]
         if tok.pos_ in ("VERB", "AUX") or tok.tag_.startswith("VB"):
             for child in tok.children:
                 if child.dep_ in ("nsubj", "nsubjpass", "expl"):

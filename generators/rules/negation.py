@@ -21,7 +21,7 @@ from typing import Any
 
 from negforge.schemas import Negative, SceneGraph
 
-from ..grammar import apply_edit, verb_lemma_and_tag
+from ..grammar import apply_edit, match_case, verb_lemma_and_tag
 from ..registry import register
 from .common import Candidate, finish
 
@@ -95,6 +95,10 @@ def _candidates(caption: str, graph: SceneGraph, resources: Any) -> list[tuple[i
         tagged = verb_lemma_and_tag(first)
         if tagged is not None and tagged[1] in ("VBG", "VBN"):
             out.append((2, Candidate(*apply_edit(caption, rel.start, rel.start, "not "))))
+        elif tagged is not None and tagged[1] == "VBZ" and caption[rel.start : rel.start + len(first)] == first:
+            # "a dog chases a cat" -> "a dog does not chase a cat"
+            after = match_case("does not ", first) + tagged[0]
+            out.append((1, Candidate(*apply_edit(caption, rel.start, rel.start + len(first), after))))
         elif rel.predicate.lower() in spatial:
             out.append((3, Candidate(*apply_edit(caption, rel.start, rel.start, "not "))))
     return out
