@@ -40,14 +40,19 @@ MAX_NEGATIVE_CHARS = 300
 def negative_json_schema(max_chars: int = MAX_NEGATIVE_CHARS) -> dict[str, Any]:
     """JSON schema the engine constrains decoding to (``negative`` + ``edited_words``)."""
     # xgrammar's JSON grammar lets raw control characters into strings (invalid
-    # JSON); the patterns keep decoding to printable text and bound the lengths.
+    # JSON): the pattern keeps decoding to printable text. Lengths cannot be in the
+    # schema: vLLM rejects pattern+maxLength for xgrammar, and bounded repeats
+    # ({1,200}) crash xgrammar 0.2.8's compiler. max_tokens bounds the output and
+    # validation rejects what is too long ("too_long"), so ``max_chars`` is
+    # documented here but enforced there.
+    printable = "^[^\\x00-\\x1f\\x7f]+$"
     return {
         "type": "object",
         "properties": {
-            "negative": {"type": "string", "pattern": f"^[^\\x00-\\x1f\\x7f]{{1,{max_chars}}}$"},
+            "negative": {"type": "string", "pattern": printable},
             "edited_words": {
                 "type": "array",
-                "items": {"type": "string", "pattern": "^[^\\x00-\\x1f\\x7f]{1,40}$"},
+                "items": {"type": "string", "pattern": printable},
                 "maxItems": 8,
             },
         },
