@@ -80,9 +80,10 @@ def _rewrite(
 
 
 def _number_choices(n: int, rng: random.Random) -> list[int]:
-    options = [m for m in (n + 1, n - 1, n + 2, n - 2) if m >= 1 and m != n]
+    """One number up and one down when possible ("two" -> "three", "one"), in seeded order."""
+    options = [n + 1, n - 1 if n - 1 >= 1 else n + 2]
     rng.shuffle(options)
-    return options[:2]
+    return options
 
 
 def _object_candidates(caption: str, graph: SceneGraph, index: int, rng: random.Random, resources: Any) -> list:
