@@ -57,6 +57,7 @@ train: setup
 
 lint: setup
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/hadolint Dockerfile
 
 clean:
 	rm -rf out .pytest_cache
