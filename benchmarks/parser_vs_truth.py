@@ -10,7 +10,15 @@ parser (``negforge.generators.scene_graph``) can be scored exactly:
 - relations: (subject span, relation, object span); ``exact`` also needs the
   predicate span, ``canonical`` maps the predicate to left/right/above/below
 
+With ``--rules``, the rule generators also run on every caption, once with
+the exact graph (what ``negforge build --format shapes`` does) and once with the
+parser's graph, and each negative is judged against the scene
+(:func:`negforge.generators.shapes.judge.judge`): ``false`` is a valid negative,
+``true`` is a false negative (the "negative" describes the image), ``outside``
+left the world's grammar or vocabulary (a blind model can spot it).
+
     .venv/bin/python benchmarks/parser_vs_truth.py --n 2000 --show 5
+    .venv/bin/python benchmarks/parser_vs_truth.py --n 500 --rules
 """
 
 from __future__ import annotations
@@ -22,7 +30,9 @@ from collections import Counter
 from dataclasses import replace
 
 from negforge.generators.scene_graph import load_nlp, parse_captions
-from negforge.generators.shapes import ShapesConfig, scene_records
+from negforge.generators.shapes import ShapesConfig
+from negforge.generators.shapes.judge import VERDICTS, judge
+from negforge.generators.shapes.records import item_records, iter_scene_items
 from negforge.generators.shapes.vocab import NUMBER_WORDS, relation_of_phrase
 from negforge.schemas import SceneGraph
 
@@ -128,6 +138,39 @@ def score(captions: list[str], truths: list[SceneGraph], preds: list[SceneGraph]
     return result
 
 
+def judge_rules(records, scenes, graphs_by_name: dict[str, list[SceneGraph]], seed: int) -> dict:
+    """Per graph source and negative type: share of negatives that are false / true / outside."""
+    from negforge.generators import registry
+    from negforge.generators.config import GenerationConfig
+    from negforge.generators.resources import load_resources
+
+    resources = load_resources()
+    specs = registry.select(None)
+    config = GenerationConfig(seed=seed)
+    out = {}
+    for name, graphs in graphs_by_name.items():
+        tally: dict[str, Counter[str]] = {}
+        examples: dict[str, list[str]] = {}
+        outside: dict[str, list[str]] = {}
+        for record, scene, graph in zip(records, scenes, graphs, strict=True):
+            for neg in registry.generate(record.caption, graph, record.id, specs, resources, config):
+                verdict = judge(neg.text, scene)
+                tally.setdefault(neg.type, Counter())[verdict] += 1
+                if verdict == "true" and len(examples.setdefault(neg.type, [])) < 2:
+                    examples[neg.type].append(f"{record.caption!r} -> {neg.text!r}")
+                if verdict == "outside" and len(outside.setdefault(neg.type, [])) < 3:
+                    outside[neg.type].append(neg.text)
+        table = {}
+        for type, c in sorted(tally.items()):
+            n = sum(c.values())
+            table[type] = {"n": n, **{v: round(c[v] / n, 4) for v in VERDICTS}}
+        total = sum((c for c in tally.values()), Counter())
+        n = sum(total.values())
+        table["all"] = {"n": n, **{v: round(total[v] / n, 4) if n else 0.0 for v in VERDICTS}}
+        out[name] = {"per_type": table, "false_negative_examples": examples, "outside_examples": outside}
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -138,12 +181,15 @@ def main() -> None:
     parser.add_argument("--captions-per-image", type=int, default=2)
     parser.add_argument("--spacy-model", default=None)
     parser.add_argument("--show", type=int, default=0, help="print this many mismatching captions")
+    parser.add_argument("--rules", action="store_true", help="also judge rule negatives against the scenes")
     args = parser.parse_args()
     config = replace(
         ShapesConfig(seed=args.seed, captions_per_image=args.captions_per_image),
         **{f"n_{args.split}": args.n},
     )
-    records = scene_records(config, args.split, 0, args.n)
+    items = list(iter_scene_items(config, args.split, 0, args.n))
+    records = [r for item in items for r in item_records(config, item)]
+    scenes = [item.scene for item in items for _ in item.specs]
     captions = [r.caption for r in records]
     truths = [r.scene_graph for r in records]
     nlp = load_nlp(args.spacy_model) if args.spacy_model else load_nlp()
@@ -152,6 +198,10 @@ def main() -> None:
     seconds = time.perf_counter() - t0
     result = {"captions": len(captions), "parse_captions_per_s": round(len(captions) / seconds, 1)}
     result.update(score(captions, truths, preds, args.show))
+    if args.rules:
+        result["rule_negatives"] = judge_rules(
+            records, scenes, {"exact_graph": truths, "parsed_graph": preds}, args.seed
+        )
     print(json.dumps(result, indent=1))
 
 

@@ -26,7 +26,7 @@ class NounPhrase:
     """ "two small blue squares": count, optional size, color, shape."""
 
     shape: str
-    color: str
+    color: str | None  # None: the caption does not say (never in the world's own captions)
     size: str | None  # None: the caption does not say
     count: int
 
@@ -70,13 +70,23 @@ class _Writer:
 
 
 def _write_np(w: _Writer, np: NounPhrase) -> SceneObject:
-    words = ([np.size] if np.size else []) + [np.color]
-    if np.count == 1:
-        w.add(article(words[0]) + " ")
-    else:
-        w.add(NUMBER_WORDS[np.count] + " ")
+    """Append "two small blue squares"; number words are attributes, as the spaCy parser has them.
+
+    Rules such as ``count`` find the numeral among the attributes, so exact
+    graphs follow the parser's convention: "two"/"three"/"four" are attributes
+    (and ``count`` holds the value); the articles "a"/"an" are not.
+    """
     attributes = []
-    for word in words:
+    if np.count == 1:
+        w.add(article(np.size or np.color or np.shape) + " ")
+    else:
+        number = NUMBER_WORDS[np.count]
+        start, end = w.add(number)
+        w.add(" ")
+        attributes.append(Attribute(text=number, lemma=number, start=start, end=end))
+    for word in (np.size, np.color):
+        if word is None:
+            continue
         start, end = w.add(word)
         w.add(" ")
         attributes.append(Attribute(text=word, lemma=word, start=start, end=end))
@@ -113,7 +123,9 @@ def _denotation(scene: Scene, np: NounPhrase) -> list[int]:
     return [
         i
         for i, g in enumerate(scene.groups)
-        if g.shape == np.shape and g.color == np.color and (np.size is None or g.size == np.size)
+        if g.shape == np.shape
+        and (np.color is None or g.color == np.color)
+        and (np.size is None or g.size == np.size)
     ]
 
 

@@ -3,7 +3,8 @@
 The world's captions come from a closed grammar (:func:`.captions.write_caption`),
 so a caption written by anyone else (a rule generator, an LLM) can be read back
 into a :class:`CaptionSpec` when it stays inside that grammar, and then checked
-exactly against the scene. That measures what no text-only check can: how many
+exactly against the scene. The reader also accepts noun phrases without a
+color ("and a circle": any color), which rule generators write. That measures what no text-only check can: how many
 "negatives" are actually true of the image (false negatives), and how many
 leave the world's vocabulary or grammar (easy for a blind model to spot).
 """
@@ -29,14 +30,15 @@ def _alt(words) -> str:
 def _patterns() -> tuple[re.Pattern[str], re.Pattern[str], dict[str, str], dict[str, int]]:
     nouns = {**{s: s for s in SHAPES}, **{p: s for s, p in SHAPES.items()}}
     numbers = {"a": 1, "an": 1, **{w: n for n, w in NUMBER_WORDS.items()}}
-    np = rf"(?:{_alt(numbers)}) (?:(?:{_alt(SIZES)}) )?(?:{_alt(COLORS)}) (?:{_alt(nouns)})"
+    np = rf"(?:{_alt(numbers)}) (?:(?:{_alt(SIZES)}) )?(?:(?:{_alt(COLORS)}) )?(?:{_alt(nouns)})"
     phrases = [p for ps in RELATION_PHRASES.values() for p in ps]
     sentence = re.compile(
         rf"(?P<there>there (?:is|are) )?(?P<first>{np})(?: (?P<phrase>{_alt(phrases)}) (?P<second>{np}))?"
         rf"(?P<rest>(?:(?:, | and ){np})*)"
     )
     np_re = re.compile(
-        rf"(?P<det>{_alt(numbers)}) (?:(?P<size>{_alt(SIZES)}) )?(?P<color>{_alt(COLORS)}) (?P<noun>{_alt(nouns)})"
+        rf"(?P<det>{_alt(numbers)}) (?:(?P<size>{_alt(SIZES)}) )?(?:(?P<color>{_alt(COLORS)}) )?"
+        rf"(?P<noun>{_alt(nouns)})"
     )
     return sentence, np_re, nouns, numbers
 
@@ -50,7 +52,7 @@ def _read_np(text: str) -> NounPhrase | None:
     shape = nouns[noun]
     if (count == 1) != (noun == shape):  # "two red circle", "a red circles"
         return None
-    if count == 1 and m["det"] != article(m["size"] or m["color"]):  # "a orange circle"
+    if count == 1 and m["det"] != article(m["size"] or m["color"] or noun):  # "a orange circle"
         return None
     return NounPhrase(shape=shape, color=m["color"], size=m["size"], count=count)
 

@@ -15,7 +15,7 @@ from negforge.generators.shapes.vocab import COLORS, RELATION_PHRASES, SHAPES, S
 _np = st.builds(
     NounPhrase,
     shape=st.sampled_from(sorted(SHAPES)),
-    color=st.sampled_from(sorted(COLORS)),
+    color=st.sampled_from([None, *sorted(COLORS)]),  # rules write color-less phrases ("and a circle")
     size=st.sampled_from([None, *sorted(SIZES)]),
     count=st.integers(1, 4),
 )
@@ -44,6 +44,7 @@ def test_parse_spec_rejects_what_the_world_never_says():
         "there is two red circles",
         "there are a red circle",
         "a red circle and a blue ring",  # vocabulary
+        "an circle",
         "a crimson circle",
         "a red circle, a blue square",  # list without "and"
         "a red circle.",  # punctuation

@@ -21,7 +21,14 @@ from negforge.generators.shapes.scene import (
     scene_triples,
     uses_heldout,
 )
-from negforge.generators.shapes.vocab import COLORS, RELATION_PHRASES, SHAPES, SIZES, relation_of_phrase
+from negforge.generators.shapes.vocab import (
+    COLORS,
+    NUMBER_WORDS,
+    RELATION_PHRASES,
+    SHAPES,
+    SIZES,
+    relation_of_phrase,
+)
 from negforge.schemas import records_to_table
 
 SMALL = ShapesConfig(n_train=60, n_val=20, n_test=40)
@@ -135,8 +142,11 @@ def _assert_aligned(caption: str, graph) -> None:
         assert obj.text == (obj.lemma if obj.count == 1 else SHAPES[obj.lemma])
         for att in obj.attributes:
             assert caption[att.start : att.end] == att.text
-            assert att.text in COLORS or att.text in SIZES
-            assert att.end < obj.start
+            assert att.text in COLORS or att.text in SIZES or att.text in NUMBER_WORDS.values()
+        # Numerals are attributes (the parser's convention, which the count rule relies on).
+        numerals = [a.text for a in obj.attributes if a.text in NUMBER_WORDS.values()]
+        assert numerals == ([] if obj.count == 1 else [NUMBER_WORDS[obj.count]])
+        assert all(a.end < obj.start for a in obj.attributes)
     for rel in graph.relations:
         assert caption[rel.start : rel.end] == rel.predicate
         assert relation_of_phrase(rel.predicate) is not None
