@@ -21,7 +21,9 @@ Each program also writes its partial ∂L/∂s, summed in torch.
 Block sizes: the D-row of every loaded tile stays whole in registers (BLOCK_D = next power of
 two ≥ D, ≤ 1024), BLOCK_N = 32 columns per streamed tile, BLOCK_M = 32 rows per program for
 D ≤ 256 and 16 above, num_warps 4 / 8 likewise; the fp32 gradient accumulator is then
-BLOCK_M × BLOCK_D ≤ 32 KB. ``logit_scale`` is read through a pointer (no host sync).
+BLOCK_M × BLOCK_D ≤ 64 KB. Compiled for sm_90 (``benchmarks/fused_losses.py --resource-usage``)
+neither kernel spills at D = 512 or 768, bf16 or fp32 (≤ 240 registers per thread).
+``logit_scale`` is read through a pointer (no host sync).
 """
 
 from __future__ import annotations
@@ -52,8 +54,11 @@ class ContrastiveConfig:
     block_n: int = 32  # rows of the streamed side per tile
     block_d: int = 16  # embedding block: next power of two ≥ D
     num_warps: int = 4  # warps per program
+    num_stages: int = 3  # software-pipelining depth of the streamed tiles (shared memory ∝ stages)
 
     def __post_init__(self) -> None:
+        if self.num_stages < 1:
+            raise ValueError(f"num_stages must be >= 1, got {self.num_stages!r}")
         for name in ("block_m", "block_n", "block_d"):
             value = getattr(self, name)
             if value < 16 or value & (value - 1):
@@ -62,11 +67,17 @@ class ContrastiveConfig:
             raise ValueError(f"num_warps must be one of 1, 2, 4, 8, 16, got {self.num_warps!r}")
 
     @classmethod
-    def for_shape(cls, dim: int) -> ContrastiveConfig:
-        """Block sizes from D (see the module docstring)."""
+    def for_shape(cls, dim: int, element_size: int = 2) -> ContrastiveConfig:
+        """Block sizes from D and the input element size (see the module docstring)."""
         block_d = check_block_d(dim)
         small = block_d <= 256
-        return cls(block_m=32 if small else 16, block_n=32, block_d=block_d, num_warps=4 if small else 8)
+        return cls(
+            block_m=32 if small else 16,
+            block_n=32 if element_size <= 2 else 16,
+            block_d=block_d,
+            num_warps=4 if small else 8,
+            num_stages=2 if element_size > 2 and block_d > 512 else 3,
+        )
 
 
 @triton.jit
@@ -189,7 +200,7 @@ def _launch_lse(q: Tensor, k: Tensor, scale: Tensor, cfg: ContrastiveConfig) -> 
     _row_lse_kernel[(triton.cdiv(n, cfg.block_m),)](
         q, *q.stride(), k, *k.stride(), scale, lse, n, dim,
         BLOCK_M=cfg.block_m, BLOCK_N=cfg.block_n, BLOCK_D=cfg.block_d,
-        DOT_PRECISION=dot_precision(q.dtype), num_warps=cfg.num_warps,
+        DOT_PRECISION=dot_precision(q.dtype), num_warps=cfg.num_warps, num_stages=cfg.num_stages,
     )  # fmt: skip
     return lse
 
@@ -205,7 +216,7 @@ def _launch_grad(
     _row_grad_kernel[(n_prog,)](
         q, *q.stride(), k, *k.stride(), scale, lse_q, lse_k, dlse_q, dlse_k, dq, dscale, n, dim,
         BLOCK_M=cfg.block_m, BLOCK_N=cfg.block_n, BLOCK_D=cfg.block_d,
-        DOT_PRECISION=dot_precision(q.dtype), num_warps=cfg.num_warps,
+        DOT_PRECISION=dot_precision(q.dtype), num_warps=cfg.num_warps, num_stages=cfg.num_stages,
     )  # fmt: skip
     return dq, dscale.sum()
 
@@ -253,7 +264,7 @@ def fused_clip_loss(image_features: Tensor, text_features: Tensor, logit_scale: 
         raise ValueError(f"clip_loss needs at least one pair, got shape {tuple(image_features.shape)}")
     check_same_dtype(image_features=image_features, text_features=text_features)
     device = check_device(image_features=image_features, text_features=text_features)
-    cfg = ContrastiveConfig.for_shape(image_features.shape[1])
+    cfg = ContrastiveConfig.for_shape(image_features.shape[1], image_features.element_size())
     scale = scale_tensor(logit_scale, device)
     image = F.normalize(image_features, dim=-1)  # (B, D)
     text = F.normalize(text_features, dim=-1)  # (B, D)

@@ -37,9 +37,13 @@ Kernel design (for a GPU; the CPU interpreter ignores all of it):
   αᵀ·∂L/∂V into the fp32 ∂L/∂x buffer (a second pass over P). Owning the image makes the
   accumulation deterministic (no atomics); B ≥ 128 (the paper's 256) fills an H100.
 * block sizes: BLOCK_D = next power of two ≥ D (one D row per register slab, ≤ 1024);
-  BLOCK_T = 16 (the minimum ``tl.dot`` tile); BLOCK_P = 32 for D ≤ 256, else 16, and
-  num_warps = 4 for D ≤ 256, else 8, which keeps the slab + accumulator + tile under the
-  register file (16·512 fp32 accumulator + 16·512 slab + 16·512 tile ≈ 96 KB at D = 512).
+  BLOCK_T = BLOCK_P = 16 (the minimum ``tl.dot`` tile: the slab, the pooled accumulator and a
+  patch tile are all BLOCK × BLOCK_D); num_warps = 4 for BLOCK_D ≤ 256, else 8. Compiled for
+  sm_90 with Triton 3.9 (``benchmarks/fused_losses.py --resource-usage``, no GPU needed) the
+  bf16 kernels use 150–190 registers per thread and no spill at D = 256 and 512; BLOCK_P = 32
+  spills at both. D = 768 (BLOCK_D = 1024) spills 72–184 bytes per thread, and fp32 inputs
+  (exact fp32 products, no tensor cores) spill ~1.4 KB in the backward: correct, not fast —
+  train under bf16 / fp16 autocast for speed.
 * ``tl.dot`` accumulates in fp32; fp32 inputs use exact ("ieee") products to match torch's
   default (TF32 off for matmul); α is rounded to the input dtype before the pooling product,
   as the reference does.
@@ -79,7 +83,7 @@ class LocalScoresConfig:
     normalizer: str = "minmax"  # "minmax" (FSC-CLIP default) or "softmax" over patches
     minmax_eps: float = MINMAX_EPS  # clamp of max−min and of Σ_p Ã in the min-max normaliser
     block_t: int = 16  # text tokens per program (≥ 16: tl.dot's minimum tile)
-    block_p: int = 16  # patches per streamed tile (≥ 16)
+    block_p: int = 16  # patches per streamed tile (≥ 16; 32 spills registers at D ≥ 256)
     block_d: int = 16  # embedding dim block: next power of two ≥ D (whole rows in registers)
     num_warps: int = 4  # warps per program
 
@@ -102,7 +106,7 @@ class LocalScoresConfig:
         return cls(
             normalizer=normalizer,
             block_t=16,
-            block_p=32 if block_d <= 256 else 16,
+            block_p=16,
             block_d=block_d,
             num_warps=4 if block_d <= 256 else 8,
         )
