@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from .config import ShapesConfig
 from .export import export_retrieval, export_sugarcrepe, export_zero_shot, materialise
-from .records import SOURCE, scene_records, split_sizes
+from .judge import judge
+from .records import SOURCE, scene_of, scene_records, split_sizes
 from .scene import SPLITS, heldout
 
 __all__ = [
@@ -21,7 +22,9 @@ __all__ = [
     "export_sugarcrepe",
     "export_zero_shot",
     "heldout",
+    "judge",
     "materialise",
+    "scene_of",
     "scene_records",
     "split_sizes",
 ]

@@ -98,3 +98,22 @@ def scene_records(config: ShapesConfig, split: str, start: int, stop: int) -> li
     a pipeline may cut the range anywhere and generate chunks in parallel.
     """
     return [r for item in iter_scene_items(config, split, start, stop) for r in item_records(config, item)]
+
+
+def parse_record_id(record_id: str) -> tuple[str, int, int]:
+    """``"shapes-test-000123-c1"`` → ``("test", 123, 1)``; ValueError for any other id."""
+    parts = record_id.split("-")
+    if len(parts) != 4 or parts[0] != "shapes" or parts[1] not in SPLITS or not parts[3].startswith("c"):
+        raise ValueError(f"record_id must look like 'shapes-<split>-<index>-c<k>', got {record_id!r}")
+    try:
+        return parts[1], int(parts[2]), int(parts[3][1:])
+    except ValueError:
+        raise ValueError(
+            f"record_id must look like 'shapes-<split>-<index>-c<k>', got {record_id!r}"
+        ) from None
+
+
+def scene_of(config: ShapesConfig, record_id: str) -> Scene:
+    """The scene a record shows, regenerated from its id (to judge negatives made downstream)."""
+    split, index, _ = parse_record_id(record_id)
+    return sample_scene(config, split, index)

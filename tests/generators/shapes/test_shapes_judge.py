@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from negforge.generators.shapes import ShapesConfig
+from negforge.generators.shapes import ShapesConfig, scene_of, scene_records
 from negforge.generators.shapes.captions import CaptionSpec, NounPhrase, write_caption
 from negforge.generators.shapes.judge import judge, parse_spec
 from negforge.generators.shapes.negatives import WORLD_TYPES, negative_specs
@@ -65,3 +66,12 @@ def test_judge_agrees_with_the_truth():
                 for cand in negative_specs(spec, item.scene, type)[:3]:
                     assert judge(write_caption(cand)[0], item.scene) == "false"
         assert judge("a red circle and a blue ring", item.scene) == "outside"
+
+
+def test_scene_of_record_id_judges_downstream_negatives():
+    config = ShapesConfig(n_val=5)
+    for record in scene_records(config, "val", 0, 5):
+        scene = scene_of(config, record.id)
+        assert judge(record.caption, scene) == "true"
+    with pytest.raises(ValueError, match="record_id"):
+        scene_of(config, "coco-123")
