@@ -35,6 +35,7 @@ import torch.nn.functional as F
 import triton
 import triton.language as tl
 from torch import Tensor
+from torch.autograd.function import once_differentiable
 
 from negforge.training.kernels._common import (
     check_block_d,
@@ -236,6 +237,7 @@ class _PairLSE(torch.autograd.Function):
         return lse_r, lse_c
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, d_lse_r: Tensor | None, d_lse_c: Tensor | None):
         u, t, s, lse_r, lse_c = ctx.saved_tensors
         cfg: ContrastiveConfig = ctx.cfg

@@ -57,6 +57,7 @@ import torch
 import triton
 import triton.language as tl
 from torch import Tensor
+from torch.autograd.function import once_differentiable
 
 from negforge.training.kernels._common import (
     check_block_d,
@@ -384,7 +385,7 @@ class _LocalCosine(torch.autograd.Function):
     def forward(ctx, image_tokens: Tensor, text_tokens: Tensor, token_mask: Tensor, cfg: LocalScoresConfig):
         x = image_tokens.contiguous()
         w = text_tokens.contiguous()
-        mask = token_mask.to(torch.int8).contiguous()
+        mask = token_mask.to(torch.bool).to(torch.int8).contiguous()  # bool first: 256 → True, not 0
         bsz, n_cand, n_tok, dim = w.shape
         n_patch = x.shape[1]
         cos = torch.zeros((bsz, n_cand, n_tok), device=w.device, dtype=torch.float32)
@@ -408,6 +409,7 @@ class _LocalCosine(torch.autograd.Function):
         return cos
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, grad_cos: Tensor):
         x, w, mask, stats = ctx.saved_tensors
         cfg: LocalScoresConfig = ctx.cfg

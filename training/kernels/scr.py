@@ -28,6 +28,7 @@ import torch
 import triton
 import triton.language as tl
 from torch import Tensor
+from torch.autograd.function import once_differentiable
 
 from negforge.training.kernels._common import check_device, check_float_tensor, next_power_of_2
 
@@ -138,7 +139,7 @@ class _SCRLoss(torch.autograd.Function):
     @staticmethod
     def forward(ctx, logits: Tensor, neg_mask: Tensor, cfg: SCRConfig) -> Tensor:
         bsz, n_cand = logits.shape
-        nm = neg_mask.to(torch.int8)
+        nm = neg_mask.to(torch.bool).to(torch.int8)
         if nm.numel() == 0:  # K = 0: never read (all loads masked), but give the kernel memory
             nm = torch.zeros((bsz, 1), dtype=torch.int8, device=logits.device)
         row_loss = torch.empty(bsz, device=logits.device, dtype=torch.float32)
@@ -160,6 +161,7 @@ class _SCRLoss(torch.autograd.Function):
         return ((row_loss * rows).sum() / n_rows).to(logits.dtype)
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, grad_out: Tensor):
         (dz,) = ctx.saved_tensors
         return (dz * grad_out.to(torch.float32)).to(ctx.logits_dtype), None, None

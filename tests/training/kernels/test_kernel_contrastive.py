@@ -75,3 +75,20 @@ def test_bf16_and_large_batch_on_gpu(check_close):
     text = torch.randn(1000, 512, generator=g).to(torch.bfloat16).to(cuda)
     got, want = _run_pair(image, text, 100.0)
     _compare(check_close, got, want, torch.bfloat16, "bf16 B1000 D512")
+
+
+@pytest.mark.gpu
+def test_memory_is_linear_in_batch_on_gpu():
+    """At B = 16384 one B×B fp32 logit matrix is 1 GiB; the fused path holds O(B·D) (~0.2 GiB)."""
+    cuda = torch.device("cuda")
+    b, d = 16384, 512
+    image = torch.randn(b, d, device=cuda, dtype=torch.bfloat16, requires_grad=True)
+    text = torch.randn(b, d, device=cuda, dtype=torch.bfloat16, requires_grad=True)
+    torch.cuda.synchronize()
+    base = torch.cuda.memory_allocated()
+    torch.cuda.reset_peak_memory_stats()
+    fused_clip_loss(image, text, 100.0).backward()
+    torch.cuda.synchronize()
+    peak = torch.cuda.max_memory_allocated() - base
+    # Normalised copies, fp32 gradient buffers and their casts: a handful of B×D tensors, no B×B.
+    assert peak < b * b * 4 // 4, peak

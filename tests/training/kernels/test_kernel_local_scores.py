@@ -133,3 +133,26 @@ def test_bf16_and_clip_shapes_on_gpu(normalizer, check_close):
     # The backward owns one image per program (no atomics): gradients are bitwise repeatable.
     again, _ = _run_pair(x, w, mask, up, 100.0 / 8, normalizer)
     assert torch.equal(got[1], again[1]) and torch.equal(got[2], again[2])
+
+
+@pytest.mark.gpu
+def test_peak_memory_is_gradients_plus_small_state_on_gpu():
+    """No (B, C, T, P) tensor: the fused peak is the gradients plus O(B·C·T) statistics."""
+    cuda = torch.device("cuda")
+    b, c, t, p, d = 64, 5, 77, 196, 512
+    x, w, mask, up = _inputs(b, c, t, p, d, torch.bfloat16, cuda, seed=7)
+    peaks = {}
+    for name, fn in (("fused", fused_local_scores), ("reference", local_scores)):
+        xx, ww = x.clone().requires_grad_(True), w.clone().requires_grad_(True)
+        torch.cuda.synchronize()
+        base = torch.cuda.memory_allocated()
+        torch.cuda.reset_peak_memory_stats()
+        (fn(xx, ww, mask, 100.0).float() * up).sum().backward()
+        torch.cuda.synchronize()
+        peaks[name] = torch.cuda.max_memory_allocated() - base
+        del xx, ww
+    grads = b * c * t * d * 2 + b * p * d * (4 + 2)  # ∂w (bf16), ∂x (fp32 buffer + bf16 copy)
+    small = b * c * t * 4 * 16 + (8 << 20)  # cos, stats, the torch tail, allocator slack
+    one_bctp = b * c * t * p * 4
+    assert peaks["fused"] <= grads + small, peaks
+    assert peaks["reference"] > peaks["fused"] + 2 * one_bctp, peaks
