@@ -263,6 +263,11 @@ def match_format(caption: str, negative: str) -> str:
     return neg
 
 
+def _mid_word(text: str, i: int) -> bool:
+    """True when position ``i`` splits a word (alphanumerics on both sides)."""
+    return 0 < i < len(text) and text[i - 1].isalnum() and text[i].isalnum()
+
+
 def compute_edit(caption: str, negative: str) -> Edit | None:
     """The smallest word-aligned span of ``caption`` that became a span of ``negative``.
 
@@ -278,9 +283,9 @@ def compute_edit(caption: str, negative: str) -> Edit | None:
     s = 0
     while s < limit - p and caption[len(caption) - 1 - s] == negative[len(negative) - 1 - s]:
         s += 1
-    while p > 0 and (caption[p - 1].isalnum() or negative[p - 1].isalnum()):
+    while p > 0 and (_mid_word(caption, p) or _mid_word(negative, p)):
         p -= 1
-    while s > 0 and (caption[len(caption) - s].isalnum() or negative[len(negative) - s].isalnum()):
+    while s > 0 and (_mid_word(caption, len(caption) - s) or _mid_word(negative, len(negative) - s)):
         s -= 1
     start, end = p, len(caption) - s
     return Edit(start=start, end=end, before=caption[start:end], after=negative[p : len(negative) - s])
