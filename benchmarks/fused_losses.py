@@ -11,8 +11,11 @@ Goals (issue 9, on a modern GPU): LHN fused ≥ 3× faster and ≥ 10× less pea
 reference at B = 256, K = 4, P = 196; contrastive-loss memory flat in B (the ``--clip-batches``
 sweep goes where the reference's B×B logits dominate).
 
-Peak memory is ``max_memory_allocated`` during one forward+backward minus what was allocated
-before it (inputs), so it counts activations, saved tensors, scratch and the gradients.
+Memory (MiB above what was allocated before the call, i.e. above the inputs) is reported twice:
+*saved*, what stays allocated between forward and backward (activations and saved tensors, what
+a training step holds per loss term), and *peak*, ``max_memory_allocated`` over forward+backward,
+which also counts transient buffers and the input gradients that both paths must produce
+(∂w alone is B·C·T·D elements, so the peak ratio is bounded by the gradients, the saved one not).
 
     .venv/bin/python benchmarks/fused_losses.py                      # CUDA: full sweep
     .venv/bin/python benchmarks/fused_losses.py --batches 256 --negatives 4 --patches 196
@@ -47,8 +50,10 @@ class Row:
     patches: int  # P (0 where it does not apply)
     ref_ms: float  # reference forward+backward, milliseconds
     fused_ms: float  # fused forward+backward, milliseconds
-    ref_mb: float  # reference peak extra memory, MiB (nan without CUDA)
-    fused_mb: float  # fused peak extra memory, MiB
+    ref_mb: float  # reference peak extra memory over forward+backward, MiB (nan without CUDA)
+    fused_mb: float  # fused peak extra memory over forward+backward, MiB
+    ref_saved_mb: float  # reference memory held between forward and backward (activations), MiB
+    fused_saved_mb: float  # fused memory held between forward and backward, MiB
     max_abs_diff: float  # largest |fused − reference| over the output
 
 
@@ -190,29 +195,35 @@ class Bench:
 
         leaves = [x.detach().clone().requires_grad_(x.is_floating_point()) for x in inputs]
 
-        def run(fn):
-            def step():
-                for leaf in leaves:
-                    leaf.grad = None
-                out = body(*leaves, fn)
-                out.float().sum().backward()
-                return out
+        def forward(fn):
+            for leaf in leaves:
+                leaf.grad = None
+            return body(*leaves, fn)
 
-            return step
+        def backward(out):
+            out.float().sum().backward()
+
+        def step(fn):
+            return lambda: backward(forward(fn))
 
         results = {}
         for name, fn in (("ref", ref_fn), ("fused", fused_fn)):
             try:
-                out = run(fn)().detach().float()
-                results[name] = (self.time_ms(run(fn)), self.peak_mb(run(fn)), out)
+                out = forward(fn)
+                backward(out)
+                saved_mb, peak_mb = self.memory_mb(lambda fn=fn: forward(fn), backward)
+                results[name] = (self.time_ms(step(fn)), peak_mb, saved_mb, out.detach().float())
             except torch.OutOfMemoryError:
                 torch.cuda.empty_cache()
-                results[name] = (float("nan"), float("nan"), None)
-        (ref_ms, ref_mb, ref_out), (fused_ms, fused_mb, fused_out) = results["ref"], results["fused"]
+                results[name] = (float("nan"), float("nan"), float("nan"), None)
+        (ref_ms, ref_mb, ref_saved, ref_out), (fused_ms, fused_mb, fused_saved, fused_out) = (
+            results["ref"],
+            results["fused"],
+        )
         diff = float("nan")
         if ref_out is not None and fused_out is not None:
             diff = (ref_out - fused_out).abs().max().item()
-        return Row(op, batch, k, p, ref_ms, fused_ms, ref_mb, fused_mb, diff)
+        return Row(op, batch, k, p, ref_ms, fused_ms, ref_mb, fused_mb, ref_saved, fused_saved, diff)
 
     def time_ms(self, step: Callable) -> float:
         if self.device.type == "cuda":
@@ -224,31 +235,48 @@ class Bench:
         step()
         return (time.perf_counter() - t) * 1e3
 
-    def peak_mb(self, step: Callable) -> float:
+    def memory_mb(self, forward: Callable, backward: Callable) -> tuple[float, float]:
+        """(held after forward, peak over forward+backward), MiB above what was allocated before.
+
+        The first is what training keeps alive per loss between the two passes (activations and
+        saved tensors); the second adds the transient buffers and the input gradients, which
+        both paths must produce (∂w alone is B·C·T·D elements).
+        """
         import torch
 
         if self.device.type != "cuda":
-            return float("nan")
+            return float("nan"), float("nan")
         torch.cuda.synchronize(self.device)
         torch.cuda.empty_cache()
         base = torch.cuda.memory_allocated(self.device)
         torch.cuda.reset_peak_memory_stats(self.device)
-        step()
+        out = forward()
         torch.cuda.synchronize(self.device)
-        return (torch.cuda.max_memory_allocated(self.device) - base) / 2**20
+        saved = torch.cuda.memory_allocated(self.device) - base
+        backward(out)
+        del out
+        torch.cuda.synchronize(self.device)
+        peak = torch.cuda.max_memory_allocated(self.device) - base
+        return saved / 2**20, peak / 2**20
 
 
 def print_table(rows: list[Row], args: argparse.Namespace, device_name: str) -> None:
     mask = "full" if args.full_mask else "lengths 8..32"
     print(f"# {device_name}, dtype {args.dtype}, T={args.tokens}, D={args.dim}, token mask {mask}")
+    print("# time: forward+backward median; saved: held between forward and backward; peak: over both")
     print(f"{'op':5} {'B':>6} {'K':>2} {'P':>4} {'ref ms':>9} {'fused ms':>9} {'speed-up':>8} "
-          f"{'ref MiB':>9} {'fused MiB':>9} {'mem ratio':>9} {'max|diff|':>10}")  # fmt: skip
+          f"{'ref saved':>10} {'fused saved':>11} {'ratio':>8} {'ref peak':>9} {'fused peak':>10} {'ratio':>8} "
+          f"{'max|diff|':>10}")  # fmt: skip
+
+    def ratio(a: float, b: float) -> float:
+        return a / b if b > 0 else float("nan")
+
     for r in rows:
-        speed = r.ref_ms / r.fused_ms if r.fused_ms > 0 else float("nan")
-        mem = r.ref_mb / r.fused_mb if r.fused_mb > 0 else float("nan")
         print(
             f"{r.op:5} {r.batch:6d} {r.negatives:2d} {r.patches:4d} {r.ref_ms:9.3f} {r.fused_ms:9.3f} "
-            f"{speed:7.2f}x {r.ref_mb:9.1f} {r.fused_mb:9.1f} {mem:8.2f}x {r.max_abs_diff:10.3g}"
+            f"{ratio(r.ref_ms, r.fused_ms):7.2f}x {r.ref_saved_mb:10.1f} {r.fused_saved_mb:11.1f} "
+            f"{ratio(r.ref_saved_mb, r.fused_saved_mb):7.1f}x {r.ref_mb:9.1f} {r.fused_mb:10.1f} "
+            f"{ratio(r.ref_mb, r.fused_mb):7.1f}x {r.max_abs_diff:10.3g}"
         )
 
 
