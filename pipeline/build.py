@@ -1,4 +1,5 @@
-"""The build pipeline: read → dedup → [embed images] → parse → generate → [LLM] → [score] → shard + write.
+"""The build pipeline: read → dedup → [embed images] → parse → generate → [LLM] → [shapes truth filter]
+→ [score] → shard + write.
 
 Beam is orchestration only: every step calls a plain function from
 ``pipeline.io``, ``generators`` or ``pipeline.sinks``. DoFns load heavy state
@@ -62,6 +63,7 @@ class BuildConfig:
     shapes: Any = None  # negforge.generators.shapes.ShapesConfig when format == "shapes"
     llm: Any = None  # LLM stage config (pipeline.stages.llm), None = off
     scoring: Any = None  # scoring stage config (pipeline.stages.score), None = off
+    shapes_filter: str = "true"  # shapes world: drop negatives judged "true" of the scene, or "outside" too, or "none"
     embed_images: bool = False  # copy referenced image bytes into the shards (default: keep references)
     overwrite: bool = False  # replace an existing build in `output`
 
@@ -72,6 +74,8 @@ class BuildConfig:
             raise ValueError(f"format must be one of {nf_io.FORMATS}, got {self.format!r}")
         if self.format != "shapes" and not self.inputs:
             raise ValueError("inputs must name at least one file, glob or directory")
+        if self.shapes_filter not in ("none", "true", "outside"):
+            raise ValueError(f"shapes_filter must be one of none/true/outside, got {self.shapes_filter!r}")
         if self.parse_batch_size < 1:
             raise ValueError(f"parse_batch_size must be >= 1, got {self.parse_batch_size!r}")
         if isinstance(self.inputs, (str, list)):
@@ -380,6 +384,15 @@ def build_pipeline(p: beam.Pipeline, config: BuildConfig, files: Sequence[str]) 
         from .stages.llm import LLMNegatives
 
         out = records | "LLMNegatives" >> LLMNegatives(config.llm, seed=config.seed)
+        records = out.records
+        dead_parts.append(out.dead)
+        stat_parts.append(out.stats)
+    if config.format == "shapes" and config.shapes_filter != "none":
+        from .stages.shapes_filter import ShapesTruthFilter
+
+        out = records | "ShapesTruthFilter" >> ShapesTruthFilter(
+            config.shapes, drop_outside=config.shapes_filter == "outside"
+        )
         records = out.records
         dead_parts.append(out.dead)
         stat_parts.append(out.stats)

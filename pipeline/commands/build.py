@@ -62,6 +62,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     shapes.add_argument("--shapes-val", type=int, default=None, help="val scenes")
     shapes.add_argument("--shapes-test", type=int, default=None, help="compositional test scenes")
     shapes.add_argument("--image-size", type=int, default=None, help="rendered image size in pixels")
+    shapes.add_argument("--shapes-captions-per-image", type=int, default=None, help="captions (records) per scene")
+    shapes.add_argument("--shapes-max-objects", type=int, default=None, help="most objects in one scene")
+    shapes.add_argument("--shapes-truth-negatives", type=int, default=None,
+                        help="also attach N exact negatives per type made from the scene (generator shapes:truth)")
+    shapes.add_argument("--shapes-filter", choices=("none", "true", "outside"), default="true",
+                        help="drop rule/LLM negatives that are true of the scene ('true', default), also those "
+                             "outside the world's language ('outside'), or keep all ('none')")
 
     from negforge.pipeline.stages.llm import add_llm_arguments
     from negforge.pipeline.stages.score import add_scoring_arguments
@@ -93,6 +100,9 @@ def config_from_args(args: argparse.Namespace):
             "n_val": args.shapes_val,
             "n_test": args.shapes_test,
             "image_size": args.image_size,
+            "captions_per_image": args.shapes_captions_per_image,
+            "max_objects": args.shapes_max_objects,
+            "truth_negatives_per_type": args.shapes_truth_negatives,
         }
         shapes = dataclasses.replace(
             ShapesConfig(seed=args.seed), **{k: v for k, v in overrides.items() if v is not None}
@@ -120,6 +130,7 @@ def config_from_args(args: argparse.Namespace):
         llm=llm_config_from_args(args, llm_types),
         scoring=scoring_config_from_args(args),
         embed_images=args.embed_images,
+        shapes_filter=args.shapes_filter,
         overwrite=args.overwrite,
     )
 
