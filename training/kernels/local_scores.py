@@ -383,8 +383,10 @@ class _LocalCosine(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, image_tokens: Tensor, text_tokens: Tensor, token_mask: Tensor, cfg: LocalScoresConfig):
-        x = image_tokens.contiguous()
-        w = text_tokens.contiguous()
+        # The kernels take strides, so strided views (e.g. a slice of the text-token tensor) are
+        # read in place instead of copied; only the outputs below are laid out contiguously.
+        x = image_tokens
+        w = text_tokens
         mask = token_mask.to(torch.bool).to(torch.int8).contiguous()  # bool first: 256 → True, not 0
         bsz, n_cand, n_tok, dim = w.shape
         n_patch = x.shape[1]
@@ -417,7 +419,7 @@ class _LocalCosine(torch.autograd.Function):
         n_patch = x.shape[1]
         grad_cos = grad_cos.to(torch.float32).contiguous()
         dx = torch.zeros((bsz, n_patch, dim), device=x.device, dtype=torch.float32)
-        dw = torch.zeros_like(w)
+        dw = torch.zeros(w.shape, device=w.device, dtype=w.dtype)  # contiguous, whatever w's strides
         _lhn_bwd_kernel[(bsz,)](
             x, *x.stride(),
             w, *w.stride(),

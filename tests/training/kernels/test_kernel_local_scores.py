@@ -156,3 +156,16 @@ def test_peak_memory_is_gradients_plus_small_state_on_gpu():
     one_bctp = b * c * t * p * 4
     assert peaks["fused"] <= grads + small, peaks
     assert peaks["reference"] > peaks["fused"] + 2 * one_bctp, peaks
+
+
+def test_strided_views_are_read_in_place(device, check_close):
+    """Text tokens as a permuted view and image tokens as a slice: read through their strides."""
+    x, w, mask, up = _inputs(2, 3, 5, 6, 8, torch.float32, device, seed=8)
+    w_view = w.permute(0, 2, 1, 3).contiguous().permute(0, 2, 1, 3).requires_grad_(True)  # C-major
+    x_view = torch.cat([x, torch.zeros_like(x)], dim=2)[..., :8].requires_grad_(True)  # row stride 16
+    assert not w_view.is_contiguous() and not x_view.is_contiguous()
+    (fused_local_scores(x_view, w_view, mask, 6.0) * up).sum().backward()
+    x_r, w_r = x.clone().requires_grad_(True), w.clone().requires_grad_(True)
+    (local_scores(x_r, w_r, mask, 6.0) * up).sum().backward()
+    check_close("d_image_tokens", x_view.grad, x_r.grad, torch.float32, "strided views")
+    check_close("d_text_tokens", w_view.grad, w_r.grad, torch.float32, "strided views")
