@@ -69,3 +69,9 @@ def shard_dir(tmp_path_factory) -> str:
 def make_shards():
     """``write_shards`` as a fixture (test modules here are not a package, so no imports)."""
     return write_shards
+
+
+@pytest.fixture(scope="session")
+def make_png():
+    """``png(color, shape)`` as a fixture."""
+    return png
