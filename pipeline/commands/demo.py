@@ -39,8 +39,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, default=32, help="images per batch")
     parser.add_argument("--seed", type=int, default=0, help="world, build and training seed")
     parser.add_argument("--config", default="demo", help="training config (YAML file or built-in name)")
-    parser.add_argument("--set", dest="sets", action="append", default=[], metavar="NAME=VALUE",
-                        help="override a training config field for both runs, repeatable")
+    parser.add_argument(
+        "--set",
+        dest="sets",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="override a training config field for both runs, repeatable",
+    )
     parser.add_argument("--rebuild", action="store_true", help="rebuild the dataset even if it exists")
 
 
@@ -54,8 +60,9 @@ def _build(out: str, shapes_config, seed: int, rebuild: bool) -> dict:
         if manifest.get("config", {}).get("shapes") == _asdict(shapes_config):
             logger.info("reusing the dataset in %s", out)
             return manifest
-    config = BuildConfig(inputs=(), format="shapes", output=out, shards=4, seed=seed, shapes=shapes_config,
-                         overwrite=True)
+    config = BuildConfig(
+        inputs=(), format="shapes", output=out, shards=4, seed=seed, shapes=shapes_config, overwrite=True
+    )
     return run_build(config, pipeline_args=[])
 
 
@@ -74,13 +81,19 @@ def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     out = os.path.abspath(args.output)
     os.makedirs(out, exist_ok=True)
-    shapes = ShapesConfig(seed=args.seed, n_train=args.scenes, n_val=args.eval_scenes, n_test=args.eval_scenes)
+    shapes = ShapesConfig(
+        seed=args.seed, n_train=args.scenes, n_val=args.eval_scenes, n_test=args.eval_scenes
+    )
     timings: dict[str, float] = {}
 
     t = time.perf_counter()
     manifest = _build(os.path.join(out, "dataset"), shapes, args.seed, args.rebuild)
     timings["build_s"] = time.perf_counter() - t
-    logger.info("dataset: %s records, %s negatives", manifest["counts"]["written"], manifest["counts"]["negatives_total"])
+    logger.info(
+        "dataset: %s records, %s negatives",
+        manifest["counts"]["written"],
+        manifest["counts"]["negatives_total"],
+    )
 
     t = time.perf_counter()
     sugarcrepe_dir = os.path.join(out, "eval", "sugarcrepe")
@@ -123,15 +136,23 @@ def run(args: argparse.Namespace) -> int:
         "zero_shot_top1": fsc["zero_shot"]["top1"] - clip["zero_shot"]["top1"],
     }
     timings["total_s"] = time.perf_counter() - started
-    results = {"runs": runs, "delta": delta, "timings_s": {k: round(v, 1) for k, v in timings.items()},
-               "steps": args.steps, "seed": args.seed, "plot": plot}
+    results = {
+        "runs": runs,
+        "delta": delta,
+        "timings_s": {k: round(v, 1) for k, v in timings.items()},
+        "steps": args.steps,
+        "seed": args.seed,
+        "plot": plot,
+    }
     with open(os.path.join(out, "results.json"), "w", encoding="utf-8") as f:
         json.dump(results, f, indent=1)
 
     print(ev.format_table(runs))
     print()
-    print(f"FSC-CLIP − CLIP-only: compositional (SugarCrepe mean) {delta['sugarcrepe_mean']:+.1f} points, "
-          f"zero-shot top-1 {delta['zero_shot_top1']:+.1f} points")
+    print(
+        f"FSC-CLIP − CLIP-only: compositional (SugarCrepe mean) {delta['sugarcrepe_mean']:+.1f} points, "
+        f"zero-shot top-1 {delta['zero_shot_top1']:+.1f} points"
+    )
     print(f"loss curves: {plot}")
     print(f"results: {os.path.join(out, 'results.json')}  ({timings['total_s']:.0f} s)")
     return 0
