@@ -22,6 +22,8 @@ logger = logging.getLogger(__name__)
 
 #: Verb forms that agree with a subject and that rules adjust (is → are, sits → sit).
 FINITE_VERBS = {"is", "are", "was", "were", "has", "have", "does", "do"}
+#: Most negatives one rule returns for one caption (the registry caps again per config).
+MAX_NEGATIVES = 8
 
 
 @dataclass(frozen=True)
@@ -51,8 +53,13 @@ def finish(
     generator: str,
     resources: Any,
     check: bool = True,
+    limit: int = MAX_NEGATIVES,
 ) -> list[Negative]:
-    """Checked, de-duplicated negatives in candidate order."""
+    """Checked, de-duplicated negatives in candidate order, at most ``limit``.
+
+    ``candidates`` may be a lazy iterator: generators with quadratic candidate
+    sets (swaps) rank cheap keys first and build texts only as far as needed.
+    """
     out: list[Negative] = []
     seen = {caption}
     for cand in candidates:
@@ -65,6 +72,8 @@ def finish(
                 continue
         seen.add(cand.text)
         out.append(Negative(cand.text, neg_type, generator, cand.edit))
+        if len(out) >= limit:
+            break
     return out
 
 

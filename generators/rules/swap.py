@@ -77,14 +77,15 @@ def swap_obj(caption: str, graph: SceneGraph, rng: random.Random, resources: Any
             rank = 0 if frozenset((i, j)) in linked else 1
             ranked.append((rank, rng.random(), i, j))
     ranked.sort()
-    cands: list[Candidate] = []
-    for _, _, i, j in ranked:
-        a, b = objs[i], objs[j]
-        new_a = inflect_like(object_lemma(b), a)
-        new_b = inflect_like(object_lemma(a), b)
-        text, edit = _two_span_edit(caption, (a.start, a.end, new_a), (b.start, b.end, new_b))
-        cands.append(Candidate(text, edit))
-    return finish(caption, cands, "swap_obj", SWAP_OBJ, resources)
+
+    def candidates():  # lazily: long captions have quadratically many pairs
+        for _, _, i, j in ranked:
+            a, b = objs[i], objs[j]
+            new_a = inflect_like(object_lemma(b), a)
+            new_b = inflect_like(object_lemma(a), b)
+            yield Candidate(*_two_span_edit(caption, (a.start, a.end, new_a), (b.start, b.end, new_b)))
+
+    return finish(caption, candidates(), "swap_obj", SWAP_OBJ, resources)
 
 
 @register("swap_att", type="swap_att", version=VERSION)
@@ -111,8 +112,7 @@ def swap_att(caption: str, graph: SceneGraph, rng: random.Random, resources: Any
                         gx = set(resources.adjective_group.get(x.lemma, ()))
                         gy = set(resources.adjective_group.get(y.lemma, ()))
                         rank = 0 if gx & gy else 1
-                        text, edit = _two_span_edit(caption, (x.start, x.end, y.text), (y.start, y.end, x.text))
-                        ranked.append((rank, rng.random(), Candidate(text, edit)))
+                        ranked.append((rank, rng.random(), ("swap", x, y, a)))
             if a_atts and not b_atts and b.start > 0:
                 # move a's attribute to b: remove it before a, insert before b's name
                 x = a_atts[-1]
@@ -122,13 +122,18 @@ def swap_att(caption: str, graph: SceneGraph, rng: random.Random, resources: Any
                 rm_end = x.end + (1 if caption[x.end : x.end + 1] == " " else 0)
                 if rm_end != a.start and not (len(a_atts) > 1 and rm_end <= a.start):
                     continue
-                if x.start < b.start:
-                    middle = caption[rm_end : b.start] + x.text + " "
-                    after = fix_articles(middle)
-                    text, edit = apply_edit(caption, x.start, b.start, after)
-                else:
-                    seg = x.text + " " + caption[b.start : x.start] + caption[rm_end : a.end]
-                    text, edit = apply_edit(caption, b.start, a.end, fix_articles(seg))
-                ranked.append((2, rng.random(), Candidate(text, edit)))
+                ranked.append((2, rng.random(), ("move", x, b, a)))
     ranked.sort(key=lambda t: (t[0], t[1]))
-    return finish(caption, [c for *_, c in ranked], "swap_att", SWAP_ATT, resources)
+
+    def build(kind: str, x, y, a: SceneObject) -> Candidate:
+        if kind == "swap":
+            return Candidate(*_two_span_edit(caption, (x.start, x.end, y.text), (y.start, y.end, x.text)))
+        b = y  # move attribute x of object a to object b
+        rm_end = x.end + (1 if caption[x.end : x.end + 1] == " " else 0)
+        if x.start < b.start:
+            return Candidate(*apply_edit(caption, x.start, b.start, fix_articles(caption[rm_end : b.start] + x.text + " ")))
+        seg = x.text + " " + caption[b.start : x.start] + caption[rm_end : a.end]
+        return Candidate(*apply_edit(caption, b.start, a.end, fix_articles(seg)))
+
+    lazy = (build(*key) for *_, key in ranked)
+    return finish(caption, lazy, "swap_att", SWAP_ATT, resources)
