@@ -21,6 +21,7 @@ import math
 import os
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -321,11 +322,17 @@ def _device(config: TrainConfig, d: Dist) -> torch.device:
     return torch.device(config.device)
 
 
-def train(config: TrainConfig, resume: bool = True, stop_at: int | None = None) -> dict[str, Any]:
+def train(
+    config: TrainConfig,
+    resume: bool = True,
+    stop_at: int | None = None,
+    on_end: Callable[[nn.Module], None] | None = None,
+) -> dict[str, Any]:
     """Train to ``config.max_steps``, resuming from ``output/checkpoints/last.pt`` if present.
 
     ``stop_at`` ends the run early at that step with a checkpoint, as an interruption would
     (the schedule still runs to ``max_steps``); used to test and demonstrate exact resume.
+    ``on_end`` is called with the trained model on every rank (e.g. to keep it in memory).
 
     Returns a summary: final step, last logged losses, wall time, checkpoint path.
     """
@@ -472,6 +479,8 @@ def train(config: TrainConfig, resume: bool = True, stop_at: int | None = None) 
         summary["plot"] = plot_losses(
             {config.loss: read_metrics(config.output)}, os.path.join(config.output, "loss.png")
         )
+    if on_end is not None:
+        on_end(model)
     if d.world_size > 1:
         dist.barrier()
     return summary
