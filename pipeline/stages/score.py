@@ -201,6 +201,10 @@ def score_records(
                 kept.append(dataclasses.replace(neg, scores=Scores(text_sim=sim)))
                 stats.append((f"score.unscored.{neg.type}", 1))
                 continue
+            # Blind accuracy over every scored pair, before any filter (the "before" of
+            # the balance step counts only the pairs the thresholds kept).
+            stats.append((f"score.blind_total.scored.{neg.type}", 1))
+            stats.append((f"score.blind_correct.scored.{neg.type}", 1 if nll_neg > nll_pos else 0))
             reason = gen_scoring.filter_reason(nll_pos, nll_neg, sim, thresholds)
             if reason is not None:
                 stats.append((f"score.dropped.{reason}.{neg.type}", 1))

@@ -121,7 +121,8 @@ def test_score_stage_pipeline(tiny_lm):
             totals[k] += v
         for t in ("replace_att", "swap_obj", "replace_obj"):
             assert totals[f"score.scored.{t}"] == 4
-            assert totals[f"score.blind_total.before.{t}"] == 4
+            assert totals[f"score.blind_total.scored.{t}"] == 4
+            assert totals[f"score.blind_total.before.{t}"] == 4  # no threshold drops here
             after = totals[f"score.blind_total.after.{t}"]
             assert after == 4 - totals[f"score.dropped.blind_balance.{t}"]
             correct_after = totals[f"score.blind_correct.after.{t}"]
