@@ -118,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
             sets=args.sets,
         )
         t = time.perf_counter()
-        summary = train(config)
+        summary = train(config, resume=False)  # same steps and seed for both, every time
         timings[f"train_{name}_s"] = time.perf_counter() - t
         curves[name] = read_metrics(config.output)
         t = time.perf_counter()
