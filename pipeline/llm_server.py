@@ -54,7 +54,7 @@ def _free_port() -> int:
 
 def default_server_env(python: str) -> dict[str, str]:
     """vLLM settings that must not fall back to ~/.cache or a huge CPU KV cache."""
-    venv = Path(python).resolve().parent.parent if Path(python).exists() else None
+    venv = Path(python).absolute().parent.parent if Path(python).exists() else None  # symlink kept
     env = {
         "VLLM_CONFIGURE_LOGGING": "1",
         "VLLM_CPU_KVCACHE_SPACE": os.environ.get("VLLM_CPU_KVCACHE_SPACE", "1"),

