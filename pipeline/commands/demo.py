@@ -35,7 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output", required=True, help="demo folder (dataset/, eval/, runs/, results.json)")
     parser.add_argument("--scenes", type=int, default=2000, help="training scenes in the shapes world")
     parser.add_argument("--eval-scenes", type=int, default=300, help="test (and val) scenes")
-    parser.add_argument("--steps", type=int, default=400, help="training steps per model")
+    parser.add_argument("--steps", type=int, default=300, help="training steps per model")
     parser.add_argument("--batch-size", type=int, default=32, help="images per batch")
     parser.add_argument("--seed", type=int, default=0, help="world, build and training seed")
     parser.add_argument("--config", default="demo", help="training config (YAML file or built-in name)")
