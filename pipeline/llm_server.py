@@ -212,6 +212,25 @@ def release(spec: ServerSpec) -> None:
     server.stop()
 
 
+def ensure_running(server: VLLMServer) -> VLLMServer:
+    """Restart a server that was released (or died) while a cached handle still points at it.
+
+    RunInference caches the loaded "model" (this server) per worker; if a teardown
+    released it early, the next batch brings it back instead of failing every request.
+    """
+    if server.spec.url is not None or (server.process is not None and server.process.poll() is None):
+        return server
+    if server.process is not None:  # it died: clean up the group before restarting
+        server.stop()
+    with _SHARED_LOCK:
+        current, refs = _SHARED.get(server.spec, (None, 0))
+        if current is not None and current is not server:
+            server = current
+        _SHARED[server.spec] = (server, max(refs, 1))
+    logger.warning("vLLM server for %s is not running; starting it again", server.spec.model)
+    return server.start()
+
+
 def live_pids() -> list[int]:
     """Process ids of servers this process started and has not stopped (for tests)."""
     return [s.pid for s in list(_LIVE.values()) if s.pid is not None]

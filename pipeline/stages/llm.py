@@ -473,7 +473,10 @@ def _completions_handler_cls():
             return [Completion(r.choices[0].text, r.choices[0].finish_reason) for r in responses]
 
         def run_inference(self, batch, model, inference_args=None):
-            completions = asyncio.run(self._complete(batch, model.base_url))
+            from negforge.pipeline import llm_server
+
+            server = llm_server.ensure_running(model)
+            completions = asyncio.run(self._complete(batch, server.base_url))
             return [PredictionResult(r, c) for r, c in zip(batch, completions, strict=True)]
 
         def get_metrics_namespace(self) -> str:

@@ -95,7 +95,9 @@ def test_server_spec_for_cpu_venv(tmp_path):
     assert "--no-enable-chunked-prefill" in args
     assert args[args.index("--max-num-batched-tokens") + 1] == args[args.index("--max-model-len") + 1]
     assert dict(spec.env)["VLLM_ENABLE_V1_MULTIPROCESSING"] == "0"
-    gpu = LLMConfig(model="m", types=("count",), backend="server", server_python=sys.executable).server_spec(0)
+    gpu = LLMConfig(model="m", types=("count",), backend="server", server_python=sys.executable).server_spec(
+        0
+    )
     assert "--no-enable-chunked-prefill" not in gpu.args and gpu.env == ()
 
 
@@ -111,15 +113,24 @@ def test_attach_counts_every_request():
     config = LLMConfig(model="m", types=("replace_obj", "replace_att", "swap_obj", "count"), use_checks=False)
     completions = [
         ("count", None),  # the request failed
-        ("replace_att", Completion('{"negative":"A dog sitting on a blue couch.","edited_words":["blue"]}', "stop")),
-        ("replace_obj", Completion('{"negative":"A cat sitting on a red couch.","edited_words":["cat"]}', "stop")),
+        (
+            "replace_att",
+            Completion('{"negative":"A dog sitting on a blue couch.","edited_words":["blue"]}', "stop"),
+        ),
+        (
+            "replace_obj",
+            Completion('{"negative":"A cat sitting on a red couch.","edited_words":["cat"]}', "stop"),
+        ),
         ("swap_obj", Completion('{"negative":"A couch sitting', "length")),
     ]
     new, stats = attach_completions(record, completions, config, None)
     totals = Counter()
     for k, v in stats:
         totals[k] += v
-    assert [n.text for n in new.negatives] == ["A cat sitting on a red couch.", "A dog sitting on a blue couch."]
+    assert [n.text for n in new.negatives] == [
+        "A cat sitting on a red couch.",
+        "A dog sitting on a blue couch.",
+    ]
     assert new.negatives[1].generator == "llm:m@v1" and new.negatives[1].type == "replace_att"
     assert new.negatives[1].edit.before == "red" and new.negatives[1].edit.after == "blue"
     assert totals == Counter(
@@ -251,7 +262,15 @@ def test_engine_backend_in_llm_venv(vllm_python, tiny_model):
     env = {**os.environ, "NEGFORGE_TINY_LLAMA": str(tiny_model), "VLLM_CPU_KVCACHE_SPACE": "1"}
     env.pop("TRITON_INTERPRET", None)
     proc = subprocess.run(
-        [str(vllm_python), "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/pipeline/test_llm_stage_engine.py"],
+        [
+            str(vllm_python),
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "tests/pipeline/test_llm_stage_engine.py",
+        ],
         cwd=REPO,
         env=env,
         capture_output=True,

@@ -113,7 +113,9 @@ def test_engine_is_deterministic(tiny_model):
 
         def run(prompts):
             params = [
-                SamplingParams(temperature=0.7, top_p=0.95, max_tokens=48, seed=i, structured_outputs=structured)
+                SamplingParams(
+                    temperature=0.7, top_p=0.95, max_tokens=48, seed=i, structured_outputs=structured
+                )
                 for i in range(len(prompts))
             ]
             return [o.outputs[0].text for o in engine.llm.generate(prompts, params, use_tqdm=False)]
