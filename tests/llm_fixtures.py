@@ -13,7 +13,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -107,13 +106,6 @@ def llm_python() -> Path | None:
         timeout=60,
     )
     return Path(candidate) if probe.returncode == 0 else None
-
-
-def vllm_in_process() -> bool:
-    """True when this interpreter itself can import vLLM (the engine path runs here)."""
-    import importlib.util
-
-    return importlib.util.find_spec("vllm") is not None and sys.prefix.endswith(".venv-llm")
 
 
 SKIP_REASON = "needs the vLLM virtualenv: run `make setup-llm` (creates .venv-llm)"
