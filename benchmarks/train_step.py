@@ -51,6 +51,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--backend", default="reference", choices=("reference", "fused", "auto"))
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (0 = torch default)")
     parser.add_argument("--json", dest="json_out", default=None)
     args = parser.parse_args()
 
@@ -59,6 +60,8 @@ def main() -> None:
     from negforge.training.train import TokenFeatures, build_loss, compute_losses
 
     device = torch.device(args.device)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     bundle = create_model(ModelConfig(name=args.model), device=device)
     features = TokenFeatures(bundle.model).train()
@@ -114,6 +117,7 @@ def main() -> None:
         "device": str(device),
         "backend": args.backend,
         "batch_size": args.batch_size,
+        "threads": torch.get_num_threads(),
         "negatives": args.negatives,
         "step_ms": {k: round(v * 1000, 2) for k, v in median.items()},
         "fsc_over_clip_time": round(median["fsc"] / median["clip"], 3),

@@ -340,6 +340,8 @@ def train(
     device = _device(config, d)
     if device.type == "cuda":
         torch.cuda.set_device(device)
+    elif config.cpu_threads:
+        torch.set_num_threads(config.cpu_threads)
     os.makedirs(config.output, exist_ok=True)
     seed_everything(config.seed)
 
