@@ -24,22 +24,35 @@ from negforge.generators import registry
 from negforge.generators.config import GenerationConfig
 from negforge.generators.resources import load_resources
 from negforge.generators.rules.replace_att import is_replaceable
+from negforge.generators.rules.swap import swap_kind
 from negforge.generators.scene_graph import DEFAULT_SPACY_MODEL, load_nlp, parse_captions
 from negforge.schemas import SceneGraph
 
 
-def applicable(neg_type: str, graph: SceneGraph) -> bool:
-    """Whether the caption has the parts a type needs (the denominator of the goal)."""
+def applicable(neg_type: str, graph: SceneGraph, resources) -> bool:
+    """Whether the caption has the parts a type needs (the denominator of the goal).
+
+    replace_rel needs a spatial or verbal relation ("of"/"with" alone mark parts
+    and possession: "a kitchen with a stove" has no relation to turn around);
+    swap_obj needs two different objects of the same kind (thing/thing or
+    place/place: the rule refuses "two fields standing in a sheep"); add_obj
+    needs an object that is a thing.
+    """
     objs = graph.objects
     names = {o.lemma for o in objs}
-    if neg_type in ("replace_obj", "add_obj", "add_att", "count"):
+    if neg_type == "add_obj":  # a companion needs a thing, not a place or a mass noun ("the ocean")
+        return any(swap_kind(o, resources) == "thing" for o in objs)
+    if neg_type in ("replace_obj", "add_att", "count"):
         return bool(objs)
     if neg_type == "replace_att":
         return any(is_replaceable(a) for o in objs for a in o.attributes)
     if neg_type == "replace_rel":
-        return bool(graph.relations)
+        return any(r.predicate.lower() not in ("of", "with") for r in graph.relations)
     if neg_type == "swap_obj":
-        return len(names) >= 2
+        kinds = defaultdict(set)
+        for o in objs:
+            kinds[swap_kind(o, resources)].add(o.lemma)
+        return any(len(v) >= 2 for v in kinds.values())
     if neg_type == "swap_att":
         return len(names) >= 2 and any(is_replaceable(a) for o in objs for a in o.attributes)
     return True
@@ -83,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     for caption, graph, negs in zip(captions, graphs, per_caption, strict=True):
         got = {n.type for n in negs}
         for t in types:
-            app = applicable(t, graph)
+            app = applicable(t, graph, resources)
             n_app[t] += app
             covered[t] += t in got
             covered_app[t] += app and t in got

@@ -286,11 +286,14 @@ class _Builder:
         def pobj_of(prep: Token) -> Token | None:
             for child in prep.children:
                 if child.dep_ == "pobj":
-                    while child.i not in self.head_to_obj and child.i in self.prep_spans:
-                        nxt = next((c for c in child.children if c.dep_ == "prep"), None)
-                        if nxt is None:
+                    for _ in range(4):  # "in front of X": front -> of -> X (bounded: parses can be odd)
+                        if child.i in self.head_to_obj or child.i not in self.prep_spans:
                             break
-                        child = next((c for c in nxt.children if c.dep_ == "pobj"), child)
+                        nxt = next((c for c in child.children if c.dep_ == "prep"), None)
+                        deeper = None if nxt is None else next((c for c in nxt.children if c.dep_ == "pobj"), None)
+                        if deeper is None:
+                            break
+                        child = deeper
                     return child
             return None
 

@@ -34,8 +34,15 @@ PER_OBJECT = 2
 
 
 def _companions(obj: SceneObject, resources: Any) -> list[str]:
+    """Companions of the object's own kind (people with people, vehicles with vehicles).
+
+    Places and mass nouns get none: "on the ocean and a tree" attaches badly,
+    and "a bear and a tree walking" is absurd, a blind-model tell.
+    """
     lemma = object_lemma(obj)
     groups = resources.groups_of_noun(lemma) or ()
+    if lemma in resources.vocab["mass_nouns"] or any(g.startswith("place") for g in groups):
+        return []
     out: set[str] = set()
     for group in groups:
         out.update(resources.vocab["add_obj_groups"].get(group, ()))
@@ -57,21 +64,36 @@ def add_obj(caption: str, graph: SceneGraph, rng: random.Random, resources: Any)
         companions = [w for w in _companions(obj, resources) if w not in present]
         if not companions:
             continue
+        point = obj.end  # where " and a <companion>" goes
         nxt = word_after(caption, obj.end)
-        if nxt is not None and nxt[0].lower() in ("and", "or", "that", "which", "who", "of"):
-            continue  # "a dog and a ball and a cat", "a pizza and a knife that is being cut"
-        if re.search(r"\b(and|or)\s+(\w+\s+){0,3}$", caption[: obj.start]):
+        if nxt is not None and nxt[0].lower() == "of":
+            # "a bowl of fruit on a counter" -> "a bowl of fruit and a cup on a counter"
+            inner = next((o for o in objs if nxt[2] < o.start <= nxt[2] + 12 and o.end > point), None)
+            if inner is None:
+                continue
+            point = inner.end
+            nxt = word_after(caption, point)
+        if nxt is not None and nxt[0].lower() == "and" and caption[point : nxt[1]].strip() == "":
+            # a coordination already: "two squares and a circle" -> "two squares, a star and a circle"
+            for new in pick(rng, companions, PER_OBJECT):
+                cands.append(Candidate(*apply_edit(caption, point, point, f", {article_for(new)} {new}")))
             continue
+        if nxt is not None and nxt[0].lower() in ("and", "or", "that", "which", "who", "of"):
+            continue  # "a pizza and a knife that is being cut"
+        if re.search(r"\b(and|or)\s+(\w+\s+){0,3}$", caption[: obj.start]):
+            continue  # the second conjunct: the first one gets the addition
         verb = None if is_plural(obj) else agreeing_verb(caption, graph, i, resources)
+        if verb is not None and verb[0] < point:
+            continue
         for new in pick(rng, companions, PER_OBJECT):
             insert = f" and {article_for(new)} {new}"
             if verb is not None:
                 v_start, v_end, word = verb
-                after = caption[obj.start : obj.end] + insert + caption[obj.end : v_start]
+                after = caption[obj.start : point] + insert + caption[point:v_start]
                 after += agree_verb(word, plural=True)
                 text, edit = apply_edit(caption, obj.start, v_end, after)
             else:
-                text, edit = apply_edit(caption, obj.end, obj.end, insert)
+                text, edit = apply_edit(caption, point, point, insert)
             cands.append(Candidate(text, edit))
     return finish(caption, cands, "add_obj", ADD_OBJ, resources)
 

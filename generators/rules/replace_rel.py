@@ -41,8 +41,9 @@ def preposition_candidates(prep: str, resources: Any) -> list[str]:
     if opposite and opposite not in same and low not in ("with", "without"):
         out.append(opposite)
     group = resources.relation_group.get(low)
+    avoid = set(rel["avoid_as_replacement"])
     if group:
-        out.extend(sorted(p for p in rel["groups"][group] if p not in same and p not in out))
+        out.extend(sorted(p for p in rel["groups"][group] if p not in same and p not in out and p not in avoid))
     return out
 
 

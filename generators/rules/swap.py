@@ -47,7 +47,7 @@ def _movable(caption: str, att, obj: SceneObject) -> bool:
     return not re.search(r"(\band|,)\s*$", before) and not re.match(r"\s*(and\b|,)", after)
 
 
-def _obj_kind(obj: SceneObject, resources: Any) -> str:
+def swap_kind(obj: SceneObject, resources: Any) -> str:
     """"place" (street, field, kitchen, grass) or "thing": swaps stay within a kind."""
     lemma = object_lemma(obj)
     groups = resources.groups_of_noun(lemma)
@@ -72,7 +72,7 @@ def swap_obj(caption: str, graph: SceneGraph, rng: random.Random, resources: Any
                 continue
             if _SYMMETRIC_GAP.match(caption[a.end : b.start]):
                 continue
-            if _obj_kind(a, resources) != _obj_kind(b, resources):
+            if swap_kind(a, resources) != swap_kind(b, resources):
                 continue  # "two fields standing in a sheep": absurd, a blind model spots it
             rank = 0 if frozenset((i, j)) in linked else 1
             ranked.append((rank, rng.random(), i, j))

@@ -80,6 +80,15 @@ def test_generators_survive_inconsistent_graphs(data, seed, resources):
         _assert_valid(caption, spec.fn(caption, graph, random.Random(seed), resources), resources)
 
 
+def test_dangling_multiword_prepositions_terminate(parse):
+    """Regression: an unfinished "in front of" once sent the pobj walk into an endless loop."""
+    for caption in ("a dog in front of", "a cat on top of the", "in front of in front of a dog",
+                    "to the left of to the left of", "left of of of front"):
+        graph = parse(caption)
+        for rel in graph.relations:
+            assert caption[rel.start : rel.end] == rel.predicate
+
+
 def test_very_long_caption(parse, resources):
     caption = "A man riding a horse next to a red barn and " * 60 + "a dog."
     graph = parse(caption)
