@@ -50,9 +50,14 @@ def replace_obj(caption: str, graph: SceneGraph, rng: random.Random, resources: 
             continue
         lemma = object_lemma(obj)
         plural_only = set(resources.vocab["plural_only"])
+        mass = set(resources.vocab["mass_nouns"])
+        if lemma in mass and not resources.groups_of_noun(lemma):
+            continue  # "fruit" -> WordNet "leaf": mass nouns have no good countable siblings
         options = [
             w for w in noun_candidates(lemma, resources)
-            if w not in present and (w not in plural_only or is_plural(obj))
+            if w not in present
+            and (w not in plural_only or is_plural(obj))
+            and (w not in mass or lemma in mass)  # "a house" -> "a water" is not English
         ]
         for new in pick(rng, options, PER_OBJECT):
             after = inflect_like(new, obj)

@@ -106,6 +106,7 @@ def _fallback_verbs(caption: str, graph: SceneGraph, resources: Any) -> list[tup
 def replace_rel(caption: str, graph: SceneGraph, rng: random.Random, resources: Any) -> list[Negative]:
     """Replace a relation's preposition or verb with an opposite or a non-synonymous sibling."""
     spans: list[tuple[int, int, str, str]] = []  # (start, end, text, kind)
+    ground: set[tuple[int, int]] = set()  # prep spans whose object is a place: "on a field" has no "under"
     for rel in graph.relations:
         if rel.predicate.lower() == "with" and not _with_is_spatial(graph, rel.subject, resources):
             continue
@@ -118,6 +119,12 @@ def replace_rel(caption: str, graph: SceneGraph, rng: random.Random, resources: 
             spans.append((rel.start, rel.start + len(verb), verb, "verb+prep" if prep else "verb"))
         passive_agent = verb is not None and prep.lower() == "by"  # "chased by": the agent stays
         if prep and not passive_agent and prep.lower() != "of":
+            target = graph.objects[rel.object]
+            groups = resources.groups_of_noun(target.lemma)
+            if prep.lower() == "in" and "clothing" in groups:
+                continue  # "a boy in a yellow jacket": "outside a jacket" is not a relation
+            if target.lemma in resources.vocab["mass_nouns"] or any(g.startswith("place") for g in groups):
+                ground.add((rel.start + offset, rel.end))
             spans.append((rel.start + offset, rel.end, prep, "prep"))
     covered = {(s, e) for s, e, *_ in spans}
     spans.extend((s, e, t, "prep") for s, e, t in _fallback_spans(caption, resources) if (s, e) not in covered)
@@ -129,7 +136,11 @@ def replace_rel(caption: str, graph: SceneGraph, rng: random.Random, resources: 
         if caption[start:end] != word:
             continue
         if kind == "prep":
-            options = [match_case(p, word) for p in preposition_candidates(word, resources)]
+            vertical = set(resources.vocab["relations"]["groups"]["vertical"])
+            options = [
+                match_case(p, word) for p in preposition_candidates(word, resources)
+                if (start, end) not in ground or p not in vertical
+            ]
         elif kind == "phrase":
             verb, _, prep = word.partition(" ")
             tagged = verb_lemma_and_tag(verb)
