@@ -111,7 +111,9 @@ def swap_att(caption: str, graph: SceneGraph, rng: random.Random, resources: Any
                             continue
                         gx = set(resources.adjective_group.get(x.lemma, ()))
                         gy = set(resources.adjective_group.get(y.lemma, ()))
-                        rank = 0 if gx & gy else 1
+                        if not gx & gy:
+                            continue  # red <-> small gives "a blue red circle": only same-group swaps
+                        rank = 0
                         ranked.append((rank, rng.random(), ("swap", x, y, a)))
             if a_atts and not b_atts and b.start > 0:
                 # move a's attribute to b: remove it before a, insert before b's name
