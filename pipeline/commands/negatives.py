@@ -15,7 +15,7 @@ counts, relations with character spans) and every rule negative with its type.
 
 examples:
   negforge negatives "a brown dog chases a white cat"
-  negforge negatives "two dogs on a couch" --types count swap_obj --seed 3
+  negforge negatives "two dogs on a couch" --types count,swap_obj --seed 3
   negforge negatives "a red circle left of a blue square" --json
 """
 
@@ -23,7 +23,7 @@ examples:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("captions", nargs="+", metavar="CAPTION", help="caption text(s)")
     parser.add_argument("--types", nargs="+", default=None, metavar="NAME",
-                        help="generator names to run (default: all; see --list)")
+                        help="generator names to run, comma- or space-separated (default: all)")
     parser.add_argument("--seed", type=int, default=0, help="global generation seed (default 0)")
     parser.add_argument("--max-per-type", type=int, default=2, help="negatives per generator (default 2)")
     parser.add_argument("--json", action="store_true", help="one JSON object per caption instead of text")
@@ -42,7 +42,8 @@ def run(args: argparse.Namespace) -> int:
     from negforge.schemas.record import negative_to_row
 
     try:
-        specs = registry.select(args.types)
+        types = None if args.types is None else [t for v in args.types for t in v.split(",") if t]
+        specs = registry.select(types)
         config = GenerationConfig(seed=args.seed, max_per_type=args.max_per_type, max_per_caption=1000)
     except ValueError as exc:
         print(f"negforge negatives: {exc}")
