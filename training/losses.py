@@ -71,7 +71,8 @@ def scr_targets(neg_mask: Tensor, beta: float, dtype: torch.dtype) -> Tensor:
     ``ỹ_0 = (1−β) + β/(k_i+1)``, ``ỹ_c = β/(k_i+1)`` for valid negatives, 0 for missing ones, so
     every row sums to 1 and smoothing mass never lands on a negative that does not exist.
     """
-    valid = torch.cat([torch.ones_like(neg_mask[:, :1]), neg_mask], dim=1).to(dtype)  # (B, 1+K)
+    positive = neg_mask.new_ones((neg_mask.shape[0], 1))  # not neg_mask[:, :1]: K may be 0
+    valid = torch.cat([positive, neg_mask], dim=1).to(dtype)  # (B, 1+K)
     k = neg_mask.sum(dim=1, keepdim=True).to(dtype)  # (B, 1)
     targets = valid * (beta / (k + 1.0))  # (B, 1+K)
     targets[:, 0] += 1.0 - beta
@@ -104,7 +105,7 @@ def scr_loss(
             f"and {tuple(neg_mask.shape)}"
         )
     neg_mask = neg_mask.to(torch.bool)
-    valid = torch.cat([torch.ones_like(neg_mask[:, :1]), neg_mask], dim=1)  # (B, 1+K)
+    valid = torch.cat([neg_mask.new_ones((neg_mask.shape[0], 1)), neg_mask], dim=1)  # (B, 1+K); K may be 0
     if missing == "mask":
         z = logits.masked_fill(~valid, float("-inf"))  # (B, 1+K)
     else:
@@ -113,11 +114,13 @@ def scr_loss(
     # Masked entries have log p = -inf and target 0; zero them before multiplying so that
     # neither the forward value nor the backward pass sees 0 · inf.
     log_p = torch.where(valid, log_p, torch.zeros_like(log_p))
-    p = log_p.exp() * valid
+    rows = neg_mask.any(dim=1)  # (B,) rows with at least one negative
+    # Skipped rows have p_0 = 1 exactly under "mask"; (1 - p)^γ has an infinite derivative at 0
+    # for γ < 1, so their p is replaced by 0 before the focal term (they are not in the mean).
+    p = torch.where(rows[:, None], log_p.exp() * valid, torch.zeros_like(log_p))
     focal = (1.0 - p).pow(gamma) if gamma != 0 else torch.ones_like(p)  # (B, 1+K)
     targets = scr_targets(neg_mask, beta, log_p.dtype)  # (B, 1+K)
     per_row = -(targets * focal * log_p).sum(dim=-1)  # (B,)
-    rows = neg_mask.any(dim=1)  # (B,)
     n_rows = rows.sum()
     loss = (per_row * rows).sum() / n_rows.clamp_min(1)
     return loss.to(logits.dtype)

@@ -257,3 +257,22 @@ def test_validation_errors_show_the_value():
 def test_auto_backend_is_reference_on_cpu():
     assert resolve_backend("auto", torch.device("cpu")) == "reference"
     assert resolve_backend("fused", torch.device("cpu")) == "fused"
+
+
+def test_scr_loss_with_no_negative_slots_is_an_exact_zero():
+    from negforge.training.losses import scr_loss
+
+    logits = torch.randn(3, 1, requires_grad=True)
+    loss = scr_loss(logits, torch.zeros(3, 0, dtype=torch.bool))
+    loss.backward()
+    assert loss.item() == 0.0 and torch.equal(logits.grad, torch.zeros_like(logits))
+
+
+def test_scr_loss_gradients_stay_finite_for_skipped_rows_with_small_gamma():
+    from negforge.training.losses import scr_loss
+
+    logits = torch.randn(3, 3, dtype=torch.float64, requires_grad=True)
+    neg_mask = torch.tensor([[True, False], [False, False], [True, True]])
+    scr_loss(logits, neg_mask, gamma=0.5).backward()
+    assert torch.isfinite(logits.grad).all()
+    assert torch.equal(logits.grad[1], torch.zeros(3, dtype=torch.float64))  # skipped row: no signal
