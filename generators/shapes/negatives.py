@@ -12,22 +12,14 @@ import random
 from collections.abc import Callable
 from dataclasses import replace
 
-from negforge.schemas import Edit, Negative
+from negforge.schemas import SUGARCREPE_TYPES, Edit, Negative
 
 from .captions import CaptionSpec, NounPhrase, spec_holds, write_caption
 from .scene import Scene
 from .vocab import COLORS, RELATION_PHRASES, RELATIONS, SHAPES, SIZES
 
-#: The SugarCrepe types this world can produce, in export order.
-WORLD_TYPES: tuple[str, ...] = (
-    "replace_obj",
-    "replace_att",
-    "replace_rel",
-    "swap_obj",
-    "swap_att",
-    "add_obj",
-    "add_att",
-)
+#: The SugarCrepe types this world can produce (all seven), in export order.
+WORLD_TYPES: tuple[str, ...] = SUGARCREPE_TYPES
 GENERATOR_ID = "shapes:truth@1"
 
 
