@@ -48,20 +48,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="override a training config field for both runs, repeatable",
     )
     parser.add_argument("--rebuild", action="store_true", help="rebuild the dataset even if it exists")
+    parser.add_argument("--truth-negatives", type=int, default=1,
+                        help="image-verified negatives per type per record (generator shapes:truth), besides rules")
+    parser.add_argument("--shapes-filter", choices=("none", "true", "outside"), default="outside",
+                        help="drop rule negatives true of the scene / also those outside the world's language")
 
 
-def _build(out: str, shapes_config, seed: int, rebuild: bool) -> dict:
+def _build(out: str, shapes_config, seed: int, rebuild: bool, shapes_filter: str) -> dict:
     from negforge.pipeline.build import BuildConfig, run_build
 
     manifest_path = os.path.join(out, "manifest.json")
     if os.path.exists(manifest_path) and not rebuild:
         with open(manifest_path, encoding="utf-8") as f:
             manifest = json.load(f)
-        if manifest.get("config", {}).get("shapes") == _asdict(shapes_config):
+        cfg = manifest.get("config", {})
+        if cfg.get("shapes") == _asdict(shapes_config) and cfg.get("shapes_filter") == shapes_filter:
             logger.info("reusing the dataset in %s", out)
             return manifest
     config = BuildConfig(
-        inputs=(), format="shapes", output=out, shards=4, seed=seed, shapes=shapes_config, overwrite=True
+        inputs=(), format="shapes", output=out, shards=4, seed=seed, shapes=shapes_config,
+        shapes_filter=shapes_filter, overwrite=True,
     )
     return run_build(config, pipeline_args=[])
 
@@ -82,12 +88,13 @@ def run(args: argparse.Namespace) -> int:
     out = os.path.abspath(args.output)
     os.makedirs(out, exist_ok=True)
     shapes = ShapesConfig(
-        seed=args.seed, n_train=args.scenes, n_val=args.eval_scenes, n_test=args.eval_scenes
+        seed=args.seed, n_train=args.scenes, n_val=args.eval_scenes, n_test=args.eval_scenes,
+        truth_negatives_per_type=args.truth_negatives,
     )
     timings: dict[str, float] = {}
 
     t = time.perf_counter()
-    manifest = _build(os.path.join(out, "dataset"), shapes, args.seed, args.rebuild)
+    manifest = _build(os.path.join(out, "dataset"), shapes, args.seed, args.rebuild, args.shapes_filter)
     timings["build_s"] = time.perf_counter() - t
     logger.info(
         "dataset: %s records, %s negatives",
