@@ -1,6 +1,8 @@
 """One registry of rule generators, enumerated by the pipeline and the CLI.
 
-A generator is a pure function ``(caption, graph, rng, resources) -> list[Negative]``
+A generator is a pure function ``(caption, graph, rng, resources, limit=8) -> list[Negative]``
+(``limit`` caps how many checked negatives it builds: checking candidates is most of the cost
+of generation, so the registry asks for no more than the config keeps)
 that returns ``[]`` when no edit applies and never raises on odd text.
 Registration happens at import of ``negforge.generators.rules``.
 """
@@ -8,7 +10,6 @@ Registration happens at import of ``negforge.generators.rules``.
 from __future__ import annotations
 
 import logging
-import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -20,7 +21,7 @@ from .seeding import rng_for
 
 logger = logging.getLogger(__name__)
 
-GeneratorFn = Callable[[str, SceneGraph, random.Random, Any], list[Negative]]
+GeneratorFn = Callable[..., list[Negative]]  # (caption, graph, rng, resources, limit=...)
 
 
 @dataclass(frozen=True)
@@ -93,7 +94,7 @@ def generate(
     for spec in specs:
         rng = rng_for(config.seed, record_id, spec.name)
         kept: list[Negative] = []
-        for neg in spec.fn(caption, graph, rng, resources):
+        for neg in spec.fn(caption, graph, rng, resources, limit=config.max_per_type):
             if neg.text in seen:
                 continue
             seen.add(neg.text)

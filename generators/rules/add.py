@@ -25,7 +25,17 @@ from negforge.schemas import Negative, SceneGraph, SceneObject
 
 from ..grammar import agree_verb, apply_edit, article_for, match_case
 from ..registry import register
-from .common import Candidate, agreeing_verb, all_words, finish, is_plural, object_lemma, pick, word_after
+from .common import (
+    MAX_NEGATIVES,
+    Candidate,
+    agreeing_verb,
+    all_words,
+    finish,
+    is_plural,
+    object_lemma,
+    pick,
+    word_after,
+)
 
 VERSION = 1
 ADD_OBJ = f"rule:add_obj@{VERSION}"
@@ -50,7 +60,9 @@ def _companions(obj: SceneObject, resources: Any) -> list[str]:
 
 
 @register("add_obj", type="add_obj", version=VERSION)
-def add_obj(caption: str, graph: SceneGraph, rng: random.Random, resources: Any) -> list[Negative]:
+def add_obj(
+    caption: str, graph: SceneGraph, rng: random.Random, resources: Any, limit: int = MAX_NEGATIVES
+) -> list[Negative]:
     """Add "and a <companion>" after an object, with verb agreement when it is a subject."""
     present = all_words(caption)
     objs = list(graph.objects)
@@ -95,7 +107,7 @@ def add_obj(caption: str, graph: SceneGraph, rng: random.Random, resources: Any)
             else:
                 text, edit = apply_edit(caption, point, point, insert)
             cands.append(Candidate(text, edit))
-    return finish(caption, cands, "add_obj", ADD_OBJ, resources)
+    return finish(caption, cands, "add_obj", ADD_OBJ, resources, limit=limit)
 
 
 def _attribute_options(obj: SceneObject, resources: Any) -> list[str]:
@@ -109,7 +121,9 @@ def _attribute_options(obj: SceneObject, resources: Any) -> list[str]:
 
 
 @register("add_att", type="add_att", version=VERSION)
-def add_att(caption: str, graph: SceneGraph, rng: random.Random, resources: Any) -> list[Negative]:
+def add_att(
+    caption: str, graph: SceneGraph, rng: random.Random, resources: Any, limit: int = MAX_NEGATIVES
+) -> list[Negative]:
     """Insert a fitting adjective before an object, in conventional adjective order."""
     present = all_words(caption)
     order_rank = {g: k for k, g in enumerate(resources.vocab["adjective_order"])}
@@ -142,4 +156,4 @@ def add_att(caption: str, graph: SceneGraph, rng: random.Random, resources: Any)
             word = adj if pos > 0 else match_case(adj, caption[:1])
             text, edit = apply_edit(caption, pos, pos, word + " ")
             cands.append(Candidate(text, edit))
-    return finish(caption, cands, "add_att", ADD_ATT, resources)
+    return finish(caption, cands, "add_att", ADD_ATT, resources, limit=limit)

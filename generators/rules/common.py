@@ -93,7 +93,13 @@ def is_plural(obj: SceneObject) -> bool:
 
 def inflect_like(new_lemma: str, obj: SceneObject) -> str:
     """``new_lemma`` with the plurality and casing of the object's text."""
-    word = pluralize(new_lemma) if is_plural(obj) else singularize(new_lemma) if " " not in new_lemma else new_lemma
+    word = (
+        pluralize(new_lemma)
+        if is_plural(obj)
+        else singularize(new_lemma)
+        if " " not in new_lemma
+        else new_lemma
+    )
     return match_case(word, obj.text)
 
 

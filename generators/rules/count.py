@@ -33,7 +33,7 @@ from ..grammar import (
     singularize,
 )
 from ..registry import register
-from .common import Candidate, agreeing_verb, finish, is_plural
+from .common import MAX_NEGATIVES, Candidate, agreeing_verb, finish, is_plural
 
 NAME, VERSION = "count", 1
 GENERATOR = f"rule:{NAME}@{VERSION}"
@@ -73,7 +73,13 @@ def _rewrite(
         there = _THERE_BEFORE.search(caption[:start])
         if there is not None:
             be = {"is": "are", "are": "is", "was": "were", "were": "was"}[there.group(2).lower()]
-            after = there.group(1) + match_case(be, there.group(2)) + there.group(3) + caption[there.end() : start] + after
+            after = (
+                there.group(1)
+                + match_case(be, there.group(2))
+                + there.group(3)
+                + caption[there.end() : start]
+                + after
+            )
             start = there.start()
     text, edit = apply_edit(caption, start, end, after)
     return Candidate(text, edit)
@@ -86,7 +92,9 @@ def _number_choices(n: int, rng: random.Random) -> list[int]:
     return options
 
 
-def _object_candidates(caption: str, graph: SceneGraph, index: int, rng: random.Random, resources: Any) -> list:
+def _object_candidates(
+    caption: str, graph: SceneGraph, index: int, rng: random.Random, resources: Any
+) -> list:
     obj: SceneObject = graph.objects[index]
     out: list[Candidate] = []
     numerals = [a for a in obj.attributes if a.text.lower() in NUMBER_WORDS or a.text.isdigit()]
@@ -119,19 +127,27 @@ def _object_candidates(caption: str, graph: SceneGraph, index: int, rng: random.
             word = number_word(m)
             if art is not None:
                 spelled = match_case(word, art.group(1))
-                out.append(_rewrite(caption, graph, index, art.start(), spelled + art.group(2) + middle, True,
-                                    resources))
+                out.append(
+                    _rewrite(
+                        caption, graph, index, art.start(), spelled + art.group(2) + middle, True, resources
+                    )
+                )
             elif the is not None:
                 out.append(_rewrite(caption, graph, index, first_pre, word + " " + middle, True, resources))
         return out
     if obj.count == 0:
         return out
     quant = _QUANT_BEFORE.search(head)
-    quant_att = next((a for a in obj.attributes if a.text.lower() in ("several", "many", "some", "multiple")), None)
+    quant_att = next(
+        (a for a in obj.attributes if a.text.lower() in ("several", "many", "some", "multiple")), None
+    )
     if quant is not None:
         start, prefix = quant.start(), match_case("one", quant.group(1)) + quant.group(2)
     elif quant_att is not None:
-        start, prefix = quant_att.start, match_case("one", quant_att.text) + caption[quant_att.end : obj.start]
+        start, prefix = (
+            quant_att.start,
+            match_case("one", quant_att.text) + caption[quant_att.end : obj.start],
+        )
     elif not re.search(r"\b(the|these|those|his|her|their|its|my|our|your|no)\s+$", head, re.I):
         start, prefix = first_pre, match_case("one ", caption[first_pre : first_pre + 1])
         if first_pre == 0 and caption[:1].isupper():
@@ -150,7 +166,9 @@ def _object_candidates(caption: str, graph: SceneGraph, index: int, rng: random.
 
 
 @register(NAME, type="count", version=VERSION)
-def count(caption: str, graph: SceneGraph, rng: random.Random, resources: Any) -> list[Negative]:
+def count(
+    caption: str, graph: SceneGraph, rng: random.Random, resources: Any, limit: int = MAX_NEGATIVES
+) -> list[Negative]:
     """Change a numeral, article or quantifier of one object, keeping agreement."""
     order = list(range(len(graph.objects)))
     rng.shuffle(order)
@@ -161,4 +179,4 @@ def count(caption: str, graph: SceneGraph, rng: random.Random, resources: Any) -
         if not graph.objects[i].text[:1].isalpha():
             continue
         cands.extend(_object_candidates(caption, graph, i, rng, resources))
-    return finish(caption, cands, "count", GENERATOR, resources)
+    return finish(caption, cands, "count", GENERATOR, resources, limit=limit)

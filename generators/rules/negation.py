@@ -23,7 +23,7 @@ from negforge.schemas import Negative, SceneGraph
 
 from ..grammar import apply_edit, match_case, verb_lemma_and_tag
 from ..registry import register
-from .common import Candidate, finish
+from .common import MAX_NEGATIVES, Candidate, finish
 
 NAME, VERSION = "negation", 1
 GENERATOR = f"rule:{NAME}@{VERSION}"
@@ -86,7 +86,9 @@ def _candidates(caption: str, graph: SceneGraph, resources: Any) -> list[tuple[i
     if negated:
         return out
     for m in re.finditer(r"\b(and)(\s+)(a|an|one|two|three|some)\s+(?=[a-z])", caption):
-        out.append((2, Candidate(*apply_edit(caption, m.start(3), m.end(), "no "))))  # "and a cat" -> "and no cat"
+        out.append(
+            (2, Candidate(*apply_edit(caption, m.start(3), m.end(), "no ")))
+        )  # "and a cat" -> "and no cat"
     for rel in graph.relations:
         first = rel.predicate.split(" ", 1)[0]
         prev = caption[: rel.start].rstrip().rsplit(" ", 1)[-1].lower()
@@ -95,7 +97,9 @@ def _candidates(caption: str, graph: SceneGraph, resources: Any) -> list[tuple[i
         tagged = verb_lemma_and_tag(first)
         if tagged is not None and tagged[1] in ("VBG", "VBN"):
             out.append((2, Candidate(*apply_edit(caption, rel.start, rel.start, "not "))))
-        elif tagged is not None and tagged[1] == "VBZ" and caption[rel.start : rel.start + len(first)] == first:
+        elif (
+            tagged is not None and tagged[1] == "VBZ" and caption[rel.start : rel.start + len(first)] == first
+        ):
             # "a dog chases a cat" -> "a dog does not chase a cat"
             after = match_case("does not ", first) + tagged[0]
             out.append((1, Candidate(*apply_edit(caption, rel.start, rel.start + len(first), after))))
@@ -105,8 +109,10 @@ def _candidates(caption: str, graph: SceneGraph, resources: Any) -> list[tuple[i
 
 
 @register(NAME, type="negation", version=VERSION)
-def negation(caption: str, graph: SceneGraph, rng: random.Random, resources: Any) -> list[Negative]:
+def negation(
+    caption: str, graph: SceneGraph, rng: random.Random, resources: Any, limit: int = MAX_NEGATIVES
+) -> list[Negative]:
     """Negate one statement of the caption (or remove an existing negation)."""
     ranked = [(rank, rng.random(), cand) for rank, cand in _candidates(caption, graph, resources)]
     ranked.sort(key=lambda t: (t[0], t[1]))
-    return finish(caption, [c for *_, c in ranked], "negation", GENERATOR, resources)
+    return finish(caption, [c for *_, c in ranked], "negation", GENERATOR, resources, limit=limit)

@@ -15,15 +15,19 @@ from negforge.schemas import Attribute, Negative, SceneGraph
 from ..grammar import NUMBER_WORDS, apply_edit, match_case
 from ..registry import register
 from ..scene_graph import QUANTIFIER_WORDS
-from .common import Candidate, all_words, finish, pick
+from .common import MAX_NEGATIVES, Candidate, all_words, finish, pick
 
 NAME, VERSION = "replace_att", 1
 GENERATOR = f"rule:{NAME}@{VERSION}"
 PER_ATTRIBUTE = 2
 MIN_ANTONYM_COUNT = 3  # tagged-sense count a WordNet antonym needs ("nonmetallic" is a rarity tell)
 #: Spelling variants that must never replace each other.
-_VARIANTS = {frozenset({"gray", "grey"}), frozenset({"wood", "wooden"}), frozenset({"big", "large"}),
-             frozenset({"little", "small"})}
+_VARIANTS = {
+    frozenset({"gray", "grey"}),
+    frozenset({"wood", "wooden"}),
+    frozenset({"big", "large"}),
+    frozenset({"little", "small"}),
+}
 
 
 def is_replaceable(att: Attribute) -> bool:
@@ -38,7 +42,8 @@ def attribute_candidates(word: str, resources: Any) -> list[str]:
     rare = set(resources.vocab["rare_adjectives"]) - {low}
     curated = resources.vocab["antonyms"].get(low)
     antonyms = [
-        a for a in resources.adjective_antonyms(low)
+        a
+        for a in resources.adjective_antonyms(low)
         if a == curated or (a not in rare and resources.frequency(a, "a") >= MIN_ANTONYM_COUNT)
     ]
     siblings: set[str] = set()
@@ -55,7 +60,9 @@ def attribute_candidates(word: str, resources: Any) -> list[str]:
 
 
 @register(NAME, type="replace_att", version=VERSION)
-def replace_att(caption: str, graph: SceneGraph, rng: random.Random, resources: Any) -> list[Negative]:
+def replace_att(
+    caption: str, graph: SceneGraph, rng: random.Random, resources: Any, limit: int = MAX_NEGATIVES
+) -> list[Negative]:
     """Replace one attribute with an antonym or a same-group sibling."""
     present = all_words(caption)
     atts = [a for o in graph.objects for a in o.attributes if is_replaceable(a)]
@@ -70,4 +77,4 @@ def replace_att(caption: str, graph: SceneGraph, rng: random.Random, resources: 
         for new in head + pick(rng, rest, PER_ATTRIBUTE - 1):
             text, edit = apply_edit(caption, att.start, att.end, match_case(new, att.text))
             cands.append(Candidate(text, edit))
-    return finish(caption, cands, "replace_att", GENERATOR, resources)
+    return finish(caption, cands, "replace_att", GENERATOR, resources, limit=limit)

@@ -16,7 +16,7 @@ from negforge.schemas import Negative, SceneGraph
 
 from ..grammar import apply_edit
 from ..registry import register
-from .common import Candidate, all_words, finish, inflect_like, is_plural, object_lemma, pick
+from .common import MAX_NEGATIVES, Candidate, all_words, finish, inflect_like, is_plural, object_lemma, pick
 
 NAME, VERSION = "replace_obj", 1
 GENERATOR = f"rule:{NAME}@{VERSION}"
@@ -38,7 +38,9 @@ def noun_candidates(noun: str, resources: Any) -> list[str]:
 
 
 @register(NAME, type="replace_obj", version=VERSION)
-def replace_obj(caption: str, graph: SceneGraph, rng: random.Random, resources: Any) -> list[Negative]:
+def replace_obj(
+    caption: str, graph: SceneGraph, rng: random.Random, resources: Any, limit: int = MAX_NEGATIVES
+) -> list[Negative]:
     """Replace one object's name with a sibling noun (curated group, else WordNet)."""
     present = all_words(caption)
     order = list(range(len(graph.objects)))
@@ -54,7 +56,8 @@ def replace_obj(caption: str, graph: SceneGraph, rng: random.Random, resources: 
         if lemma in mass and not resources.groups_of_noun(lemma):
             continue  # "fruit" -> WordNet "leaf": mass nouns have no good countable siblings
         options = [
-            w for w in noun_candidates(lemma, resources)
+            w
+            for w in noun_candidates(lemma, resources)
             if w not in present
             and (w not in plural_only or is_plural(obj))
             and (w not in mass or lemma in mass)  # "a house" -> "a water" is not English
@@ -65,4 +68,4 @@ def replace_obj(caption: str, graph: SceneGraph, rng: random.Random, resources: 
                 continue
             text, edit = apply_edit(caption, obj.start, obj.end, after)
             cands.append(Candidate(text, edit))
-    return finish(caption, cands, "replace_obj", GENERATOR, resources)
+    return finish(caption, cands, "replace_obj", GENERATOR, resources, limit=limit)

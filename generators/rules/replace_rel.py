@@ -19,7 +19,7 @@ from negforge.schemas import Negative, SceneGraph
 
 from ..grammar import apply_edit, inflect_verb, match_case, verb_lemma_and_tag
 from ..registry import register
-from .common import Candidate, finish, pick
+from .common import MAX_NEGATIVES, Candidate, finish, pick
 
 NAME, VERSION = "replace_rel", 1
 GENERATOR = f"rule:{NAME}@{VERSION}"
@@ -43,7 +43,9 @@ def preposition_candidates(prep: str, resources: Any) -> list[str]:
     group = resources.relation_group.get(low)
     avoid = set(rel["avoid_as_replacement"])
     if group:
-        out.extend(sorted(p for p in rel["groups"][group] if p not in same and p not in out and p not in avoid))
+        out.extend(
+            sorted(p for p in rel["groups"][group] if p not in same and p not in out and p not in avoid)
+        )
     return out
 
 
@@ -78,12 +80,16 @@ def _fallback_spans(caption: str, resources: Any) -> list[tuple[int, int, str]]:
     """Known spatial phrases followed by a determiner or number: (start, end, phrase)."""
     rel = resources.vocab["relations"]
     phrases = sorted(set(rel["opposites"]) - {"with", "without", "by", "up", "down"}, key=len, reverse=True)
-    pattern = r"\b(" + "|".join(re.escape(p) for p in phrases) + r")\b(?=\s+(?:a|an|the|two|three|some|his|her|its|their)\b)"
+    pattern = (
+        r"\b("
+        + "|".join(re.escape(p) for p in phrases)
+        + r")\b(?=\s+(?:a|an|the|two|three|some|his|her|its|their)\b)"
+    )
     return [(m.start(1), m.end(1), m.group(1)) for m in re.finditer(pattern, caption, flags=re.IGNORECASE)]
 
 
 def _with_is_spatial(graph: SceneGraph, subject: int, resources: Any) -> bool:
-    """"A plate with eggs" can become "a plate next to eggs"; "a man with a beard" cannot."""
+    """ "A plate with eggs" can become "a plate next to eggs"; "a man with a beard" cannot."""
     groups = set(resources.groups_of_noun(graph.objects[subject].lemma))
     return bool(groups & WITH_SUBJECT_GROUPS)
 
@@ -103,7 +109,9 @@ def _fallback_verbs(caption: str, graph: SceneGraph, resources: Any) -> list[tup
 
 
 @register(NAME, type="replace_rel", version=VERSION)
-def replace_rel(caption: str, graph: SceneGraph, rng: random.Random, resources: Any) -> list[Negative]:
+def replace_rel(
+    caption: str, graph: SceneGraph, rng: random.Random, resources: Any, limit: int = MAX_NEGATIVES
+) -> list[Negative]:
     """Replace a relation's preposition or verb with an opposite or a non-synonymous sibling."""
     spans: list[tuple[int, int, str, str]] = []  # (start, end, text, kind)
     ground: set[tuple[int, int]] = set()  # prep spans whose object is a place: "on a field" has no "under"
@@ -127,7 +135,9 @@ def replace_rel(caption: str, graph: SceneGraph, rng: random.Random, resources: 
                 ground.add((rel.start + offset, rel.end))
             spans.append((rel.start + offset, rel.end, prep, "prep"))
     covered = {(s, e) for s, e, *_ in spans}
-    spans.extend((s, e, t, "prep") for s, e, t in _fallback_spans(caption, resources) if (s, e) not in covered)
+    spans.extend(
+        (s, e, t, "prep") for s, e, t in _fallback_spans(caption, resources) if (s, e) not in covered
+    )
     if not graph.relations:
         spans.extend(_fallback_verbs(caption, graph, resources))
     rng.shuffle(spans)
@@ -138,7 +148,8 @@ def replace_rel(caption: str, graph: SceneGraph, rng: random.Random, resources: 
         if kind == "prep":
             vertical = set(resources.vocab["relations"]["groups"]["vertical"])
             options = [
-                match_case(p, word) for p in preposition_candidates(word, resources)
+                match_case(p, word)
+                for p in preposition_candidates(word, resources)
                 if (start, end) not in ground or p not in vertical
             ]
         elif kind == "phrase":
@@ -165,4 +176,4 @@ def replace_rel(caption: str, graph: SceneGraph, rng: random.Random, resources: 
         for new in options[:1] + pick(rng, options[1:], PER_RELATION - 1):
             text, edit = apply_edit(caption, start, end, new)
             cands.append(Candidate(text, edit))
-    return finish(caption, cands, "replace_rel", GENERATOR, resources)
+    return finish(caption, cands, "replace_rel", GENERATOR, resources, limit=limit)

@@ -17,7 +17,7 @@ from negforge.schemas import Negative, SceneGraph
 
 from ..grammar import fix_articles
 from ..registry import register
-from .common import Candidate, finish
+from .common import MAX_NEGATIVES, Candidate, finish
 
 NAME, VERSION = "shuffle", 1
 GENERATOR = f"rule:{NAME}@{VERSION}"
@@ -71,20 +71,20 @@ def _trigram_shuffle(caption: str, rng: random.Random) -> str | None:
 
 
 @register(NAME, type="shuffle", version=VERSION)
-def shuffle(caption: str, graph: SceneGraph, rng: random.Random, resources: Any) -> list[Negative]:
+def shuffle(
+    caption: str, graph: SceneGraph, rng: random.Random, resources: Any, limit: int = MAX_NEGATIVES
+) -> list[Negative]:
     """Noun, adjective and trigram shuffles; edit None."""
     cands: list[Candidate] = []
     nouns = sorted((o.start, o.end) for o in graph.objects)
     text = _permute_spans(caption, nouns, rng) if len(nouns) >= 2 else None
     if text:
         cands.append(Candidate(text, None))
-    adjs = sorted(
-        {(a.start, a.end) for o in graph.objects for a in o.attributes if a.text.isalpha()}
-    )
+    adjs = sorted({(a.start, a.end) for o in graph.objects for a in o.attributes if a.text.isalpha()})
     text = _permute_spans(caption, adjs, rng) if len(adjs) >= 2 else None
     if text:
         cands.append(Candidate(text, None))
     text = _trigram_shuffle(caption, rng)
     if text:
         cands.append(Candidate(text, None))
-    return finish(caption, cands, "shuffle", GENERATOR, resources, check=False)
+    return finish(caption, cands, "shuffle", GENERATOR, resources, check=False, limit=limit)

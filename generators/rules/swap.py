@@ -22,13 +22,15 @@ from negforge.schemas import Edit, Negative, SceneGraph, SceneObject
 
 from ..grammar import apply_edit, fix_articles
 from ..registry import register
-from .common import Candidate, finish, inflect_like, object_lemma
+from .common import MAX_NEGATIVES, Candidate, finish, inflect_like, object_lemma
 from .replace_att import is_replaceable
 
 VERSION = 1
 SWAP_OBJ = f"rule:swap_obj@{VERSION}"
 SWAP_ATT = f"rule:swap_att@{VERSION}"
-_SYMMETRIC_GAP = re.compile(r"^[\s,]*(?:(?:and|or|&)\s+)?(?:(?:a|an|the|one|two|three|some|another)\s+)?$", re.I)
+_SYMMETRIC_GAP = re.compile(
+    r"^[\s,]*(?:(?:and|or|&)\s+)?(?:(?:a|an|the|one|two|three|some|another)\s+)?$", re.I
+)
 
 
 def _two_span_edit(caption: str, a: tuple[int, int, str], b: tuple[int, int, str]) -> tuple[str, Edit]:
@@ -48,7 +50,7 @@ def _movable(caption: str, att, obj: SceneObject) -> bool:
 
 
 def swap_kind(obj: SceneObject, resources: Any) -> str:
-    """"place" (street, field, kitchen, grass) or "thing": swaps stay within a kind."""
+    """ "place" (street, field, kitchen, grass) or "thing": swaps stay within a kind."""
     lemma = object_lemma(obj)
     groups = resources.groups_of_noun(lemma)
     if any(g.startswith("place") for g in groups) or lemma in resources.vocab["mass_nouns"]:
@@ -57,7 +59,9 @@ def swap_kind(obj: SceneObject, resources: Any) -> str:
 
 
 @register("swap_obj", type="swap_obj", version=VERSION)
-def swap_obj(caption: str, graph: SceneGraph, rng: random.Random, resources: Any) -> list[Negative]:
+def swap_obj(
+    caption: str, graph: SceneGraph, rng: random.Random, resources: Any, limit: int = MAX_NEGATIVES
+) -> list[Negative]:
     """Exchange two different objects (re-inflected to their new slots); skip symmetric pairs."""
     objs = graph.objects
     linked = {frozenset((r.subject, r.object)) for r in graph.relations}
@@ -85,11 +89,13 @@ def swap_obj(caption: str, graph: SceneGraph, rng: random.Random, resources: Any
             new_b = inflect_like(object_lemma(a), b)
             yield Candidate(*_two_span_edit(caption, (a.start, a.end, new_a), (b.start, b.end, new_b)))
 
-    return finish(caption, candidates(), "swap_obj", SWAP_OBJ, resources)
+    return finish(caption, candidates(), "swap_obj", SWAP_OBJ, resources, limit=limit)
 
 
 @register("swap_att", type="swap_att", version=VERSION)
-def swap_att(caption: str, graph: SceneGraph, rng: random.Random, resources: Any) -> list[Negative]:
+def swap_att(
+    caption: str, graph: SceneGraph, rng: random.Random, resources: Any, limit: int = MAX_NEGATIVES
+) -> list[Negative]:
     """Exchange attributes of two different objects, or move one to an object without it."""
     objs = graph.objects
     ranked: list[tuple[int, float, Candidate]] = []
@@ -105,9 +111,11 @@ def swap_att(caption: str, graph: SceneGraph, rng: random.Random, resources: Any
             if i < j:
                 for x in a_atts:
                     for y in b_atts:
-                        if x.text.lower() == y.text.lower() or any(
-                            t.text.lower() == y.text.lower() for t in a_atts
-                        ) or any(t.text.lower() == x.text.lower() for t in b_atts):
+                        if (
+                            x.text.lower() == y.text.lower()
+                            or any(t.text.lower() == y.text.lower() for t in a_atts)
+                            or any(t.text.lower() == x.text.lower() for t in b_atts)
+                        ):
                             continue
                         gx = set(resources.adjective_group.get(x.lemma, ()))
                         gy = set(resources.adjective_group.get(y.lemma, ()))
@@ -133,9 +141,11 @@ def swap_att(caption: str, graph: SceneGraph, rng: random.Random, resources: Any
         b = y  # move attribute x of object a to object b
         rm_end = x.end + (1 if caption[x.end : x.end + 1] == " " else 0)
         if x.start < b.start:
-            return Candidate(*apply_edit(caption, x.start, b.start, fix_articles(caption[rm_end : b.start] + x.text + " ")))
+            return Candidate(
+                *apply_edit(caption, x.start, b.start, fix_articles(caption[rm_end : b.start] + x.text + " "))
+            )
         seg = x.text + " " + caption[b.start : x.start] + caption[rm_end : a.end]
         return Candidate(*apply_edit(caption, b.start, a.end, fix_articles(seg)))
 
     lazy = (build(*key) for *_, key in ranked)
-    return finish(caption, lazy, "swap_att", SWAP_ATT, resources)
+    return finish(caption, lazy, "swap_att", SWAP_ATT, resources, limit=limit)
