@@ -14,8 +14,9 @@ of the original word (not negatives at all).
 
 from __future__ import annotations
 
-import difflib
 import re
+from collections import OrderedDict
+from dataclasses import dataclass
 from typing import Any
 
 from .grammar import NUMBER_WORDS, is_plural_noun, needs_an, verb_lemma_and_tag
@@ -123,20 +124,68 @@ def _is_singular_count_noun(word: str, resources: Any) -> bool:
     return bool(resources.synsets(word, "n")) and pluralize(word) != word
 
 
-def _replaced_words(caption: str, text: str) -> tuple[str, str] | None:
-    """The one changed word (or two-word compound) on each side, if that is the whole change."""
-    a, b = _norm(caption).split(), _norm(text).split()
-    ops = [op for op in difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes() if op[0] != "equal"]
-    if len(ops) != 1 or ops[0][0] != "replace":
-        return None
-    _, i1, i2, j1, j2 = ops[0]
-    if i2 - i1 > 2 or j2 - j1 > 2:
+def _replaced_words(a: list[str], b: list[str]) -> tuple[str, str] | None:
+    """The one changed word (or two-word compound) on each side, if that is the whole change.
+
+    ``a``/``b`` are the normalised words of caption and negative. Trimming the common prefix
+    and suffix leaves the smallest window holding every difference; it is a single
+    replacement only if both sides are non-empty there and share no word (a shared word
+    would make it a deletion plus an insertion around an unchanged word). Linear time: this
+    runs on every candidate of every rule.
+    """
+    lo, n_a, n_b = 0, len(a), len(b)
+    while lo < n_a and lo < n_b and a[lo] == b[lo]:
+        lo += 1
+    hi_a, hi_b = n_a, n_b
+    while hi_a > lo and hi_b > lo and a[hi_a - 1] == b[hi_b - 1]:
+        hi_a -= 1
+        hi_b -= 1
+    left, right = a[lo:hi_a], b[lo:hi_b]
+    if not left or not right or len(left) > 2 or len(right) > 2 or set(left) & set(right):
         return None
     # drop an article that changed with the word ("a dog" -> "an owl")
-    left, right = a[i1:i2], b[j1:j2]
     if len(left) == 2 and left[0] in ("a", "an") and len(right) == 2 and right[0] in ("a", "an"):
         left, right = left[1:], right[1:]
     return " ".join(left), " ".join(right)
+
+
+@dataclass(frozen=True)
+class _CaptionView:
+    """What the checks need of the caption side, computed once per caption, not per candidate."""
+
+    norm: str
+    words: tuple[str, ...]  # normalised words, for the replaced-word diff
+    tokens: list[str]
+    low: list[str]
+    article_errors: bool
+    number_errors: bool
+
+
+_VIEWS: OrderedDict[tuple[str, int], _CaptionView] = OrderedDict()
+_VIEWS_MAX = 256
+
+
+def _caption_view(caption: str, resources: Any) -> _CaptionView:
+    """Memoised per (caption, resources): rules check many candidates of one caption in a row."""
+    key = (caption, id(resources))
+    view = _VIEWS.get(key)
+    if view is not None:
+        _VIEWS.move_to_end(key)
+        return view
+    tokens = _tokens(caption)
+    norm = _norm(caption)
+    view = _CaptionView(
+        norm=norm,
+        words=tuple(norm.split()),
+        tokens=tokens,
+        low=[t.lower() for t in tokens],
+        article_errors=_article_errors(tokens),
+        number_errors=_number_errors(tokens, resources),
+    )
+    _VIEWS[key] = view
+    if len(_VIEWS) > _VIEWS_MAX:
+        _VIEWS.popitem(last=False)
+    return view
 
 
 def check_negative(caption: str, text: str, resources: Any = None) -> str | None:
@@ -150,7 +199,9 @@ def check_negative(caption: str, text: str, resources: Any = None) -> str | None
         return "empty"
     if text == caption:
         return "identical"
-    if _norm(text) == _norm(caption):
+    cap = _caption_view(caption, resources)
+    norm = _norm(text)
+    if norm == cap.norm:
         return "formatting_only"
     if _formatting(caption, text):
         return "formatting"
@@ -158,16 +209,16 @@ def check_negative(caption: str, text: str, resources: Any = None) -> str | None
         return "too_long"
     tokens = _tokens(text)
     low = [t.lower() for t in tokens]
-    cap_low = [t.lower() for t in _tokens(caption)]
+    cap_low = cap.low
     for i in range(len(low) - 1):
         if low[i] == low[i + 1] and low[i][:1].isalpha() and low[i] not in _ALLOWED_REPEATS:
             if not (i < len(cap_low) - 1 and _has_pair(cap_low, low[i])):
                 return "repeated_word"
-    if _article_errors(tokens) and not _article_errors(_tokens(caption)):
+    if not cap.article_errors and _article_errors(tokens):
         return "article_agreement"
-    if _number_errors(tokens, resources) and not _number_errors(_tokens(caption), resources):
+    if not cap.number_errors and _number_errors(tokens, resources):
         return "number_agreement"
-    caption_words = {t.lower() for t in _tokens(caption)}
+    caption_words = set(cap_low)
     for i, tok in enumerate(tokens):
         if i == 0 or not tok[:1].isupper() or tok.lower() in caption_words or tok.isupper():
             continue
@@ -175,7 +226,7 @@ def check_negative(caption: str, text: str, resources: Any = None) -> str | None
             continue
         return "proper_noun"
     if resources is not None:
-        pair = _replaced_words(caption, text)
+        pair = _replaced_words(list(cap.words), norm.split())
         if pair is not None and pair[0] and pair[1]:
             for pos in ("n", "a", "v"):
                 rel = resources.lexical_relation(pair[0], pair[1], pos)

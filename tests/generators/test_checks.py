@@ -54,3 +54,64 @@ def test_lexical_checks_work_without_resources():
 def test_identical_caption_with_existing_errors_is_not_blamed(resources):
     # the caption's own mistakes are not the negative's fault
     assert check_negative("a apple on a table", "a apple on a chair", resources) is None
+
+
+def _difflib_replaced_words(a: list[str], b: list[str]) -> tuple[str, str] | None:
+    """The original difflib formulation the linear-time version must agree with."""
+    import difflib
+
+    ops = [op for op in difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes() if op[0] != "equal"]
+    if len(ops) != 1 or ops[0][0] != "replace":
+        return None
+    _, i1, i2, j1, j2 = ops[0]
+    if i2 - i1 > 2 or j2 - j1 > 2:
+        return None
+    left, right = a[i1:i2], b[j1:j2]
+    if len(left) == 2 and left[0] in ("a", "an") and len(right) == 2 and right[0] in ("a", "an"):
+        left, right = left[1:], right[1:]
+    return " ".join(left), " ".join(right)
+
+
+def test_replaced_words_agrees_with_difflib_on_edits() -> None:
+    """Every single replacement difflib finds, prefix/suffix trimming finds too.
+
+    Trimming may also report one where difflib's alignment of a repeated word splits the
+    window into a deletion and an insertion (["a", "cat"] -> ["cat", "cat"]); see the examples.
+    """
+    import random
+
+    from negforge.generators.checks import _replaced_words
+
+    words = ["a", "an", "the", "dog", "cat", "on", "red", "two", "dogs", "sofa", "of", "and"]
+    rng = random.Random(0)
+    disagreements = []
+    for _ in range(20000):
+        a = [rng.choice(words) for _ in range(rng.randint(1, 9))]
+        b = list(a)
+        for _ in range(rng.randint(1, 2)):  # one or two random edits: replace, insert, delete, swap
+            kind = rng.randrange(4)
+            i = rng.randrange(len(b)) if b else 0
+            if kind == 0 and b:
+                b[i : i + rng.randint(1, 2)] = [rng.choice(words) for _ in range(rng.randint(1, 2))]
+            elif kind == 1:
+                b.insert(i, rng.choice(words))
+            elif kind == 2 and len(b) > 1:
+                del b[i]
+            elif len(b) > 1:
+                j = rng.randrange(len(b))
+                b[i], b[j] = b[j], b[i]
+        ours, reference = _replaced_words(a, b), _difflib_replaced_words(a, b)
+        if reference is not None and ours != reference:
+            disagreements.append((a, b, ours, reference))
+    assert not disagreements, disagreements[:5]
+
+
+def test_replaced_words_examples() -> None:
+    from negforge.generators.checks import _replaced_words
+
+    assert _replaced_words("a dog on a sofa".split(), "a cat on a sofa".split()) == ("dog", "cat")
+    assert _replaced_words("a dog on a sofa".split(), "an owl on a sofa".split()) == ("dog", "owl")
+    assert _replaced_words("a dog on a sofa".split(), "a dog on a red sofa".split()) is None  # insertion
+    assert _replaced_words("a dog on a sofa".split(), "a sofa on a dog".split()) is None  # swap
+    assert _replaced_words(["a", "cat"], ["cat", "cat"]) == ("a", "cat")  # minimal window
+    assert _replaced_words("two dogs".split(), "two dogs and".split()) is None
