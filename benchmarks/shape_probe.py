@@ -53,7 +53,9 @@ def train_set(config: ShapesConfig, preprocess, shapes: list[str]) -> tuple[torc
     return torch.stack(images), torch.stack(targets)
 
 
-def eval_set(config: ShapesConfig, preprocess, shapes: list[str], per_class: int) -> tuple[torch.Tensor, torch.Tensor]:
+def eval_set(
+    config: ShapesConfig, preprocess, shapes: list[str], per_class: int
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Single-object scenes of every shape in random colors and sizes (the zero-shot set's kind)."""
     images, labels = [], []
     for k, shape in enumerate(shapes):
@@ -67,7 +69,9 @@ def eval_set(config: ShapesConfig, preprocess, shapes: list[str], per_class: int
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--steps", type=int, default=600)
     parser.add_argument("--every", type=int, default=100, help="evaluate every N steps")
     parser.add_argument("--scenes", type=int, default=2000, help="training scenes (the demo's default)")
@@ -84,7 +88,9 @@ def main() -> None:
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
     shapes = list(SHAPES)
-    overrides = {"vision_cfg": {"image_size": 64, "patch_size": args.patch, "width": args.width, "layers": args.layers}}
+    overrides = {
+        "vision_cfg": {"image_size": 64, "patch_size": args.patch, "width": args.width, "layers": args.layers}
+    }
     bundle = create_model(ModelConfig(name="tiny", overrides=overrides))
     tower = bundle.model.visual
     head = torch.nn.Linear(bundle.model.visual.output_dim, len(shapes))
@@ -105,9 +111,14 @@ def main() -> None:
         if step % args.every == 0 or step == args.steps:
             with torch.no_grad():
                 acc = (head(tower(ex)).argmax(1) == ey).float().mean().item()
-            curve.append({"step": step, "train_bce": round(loss.item(), 4), "shape_top1": round(100 * acc, 1)})
-            print(f"step {step:5d}  train bce {loss.item():.3f}  shape top-1 {100 * acc:5.1f}%"
-                  f"  (chance {100 / len(shapes):.1f}%, {time.perf_counter() - t0:.0f} s)", flush=True)
+            curve.append(
+                {"step": step, "train_bce": round(loss.item(), 4), "shape_top1": round(100 * acc, 1)}
+            )
+            print(
+                f"step {step:5d}  train bce {loss.item():.3f}  shape top-1 {100 * acc:5.1f}%"
+                f"  (chance {100 / len(shapes):.1f}%, {time.perf_counter() - t0:.0f} s)",
+                flush=True,
+            )
     print(json.dumps({"config": vars(args) | {"cpus": os.cpu_count()}, "curve": curve}))
 
 

@@ -96,7 +96,11 @@ def _number_errors(tokens: list[str], resources: Any) -> bool:
                 return True
             if n > 1 and _is_singular_count_noun(nxt, resources):
                 return True
-        if tok in _SINGULAR_DETS - {"that"} and i + 2 < len(low) and (i == 0 or low[i - 1] not in ("and", "or")):
+        if (
+            tok in _SINGULAR_DETS - {"that"}
+            and i + 2 < len(low)
+            and (i == 0 or low[i - 1] not in ("and", "or"))
+        ):
             if low[i + 2] in _PLURAL_VERBS and _is_singular_count_noun(nxt, resources):
                 return True
         if tok in ("there",) and nxt in ("is", "are") and i + 2 < len(low):
