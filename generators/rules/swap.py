@@ -7,8 +7,11 @@ by "and"/"or"/"," are symmetric ("a dog and a cat") and skipped.
 
 swap_att exchanges the attributes of two different objects ("a red car and a
 blue truck" → "a blue car and a red truck"), preferring attributes of the same
-group (color↔color) so the phrase stays idiomatic; when only one object has a
-(non-numeric) attribute, the attribute moves to the other object instead.
+group (color↔color) so the phrase stays idiomatic. Attributes of different groups
+swap only when neither object keeps another attribute of the group it receives
+("a large dog on a wooden bench" → "a wooden dog on a large bench", but never
+"a large red circle and a blue square" → "a blue red circle ..."). When only one
+object has a (non-numeric) attribute, the attribute moves to the other object.
 Swaps between objects with the same name are skipped (same meaning).
 """
 
@@ -27,7 +30,8 @@ from .replace_att import is_replaceable
 
 VERSION = 1
 SWAP_OBJ = f"rule:swap_obj@{VERSION}"
-SWAP_ATT = f"rule:swap_att@{VERSION}"
+SWAP_ATT_VERSION = 2  # 2: cross-group swaps when neither object keeps a clashing attribute
+SWAP_ATT = f"rule:swap_att@{SWAP_ATT_VERSION}"
 _SYMMETRIC_GAP = re.compile(
     r"^[\s,]*(?:(?:and|or|&)\s+)?(?:(?:a|an|the|one|two|three|some|another)\s+)?$", re.I
 )
@@ -47,6 +51,27 @@ def _movable(caption: str, att, obj: SceneObject) -> bool:
         return False
     before, after = caption[max(0, att.start - 5) : att.start], caption[att.end : att.end + 5]
     return not re.search(r"(\band|,)\s*$", before) and not re.match(r"\s*(and\b|,)", after)
+
+
+def _uncap(word: str) -> str:
+    """A sentence-initial word as it reads mid-sentence ("Fresh" -> "fresh", "TV" stays)."""
+    return word[:1].lower() + word[1:] if word[:1].isupper() and word[1:] == word[1:].lower() else word
+
+
+#: Groups that fit almost any physical thing, so a cross-group swap stays plausible ("a wooden
+#: dog on a large bench"); age or mood would not ("a red man holding a young umbrella").
+_CROSS = frozenset({"color", "size", "material", "pattern", "cleanliness", "condition", "quality"})
+
+
+def _clashes(atts, leaving, groups: set[str], resources: Any) -> bool:
+    """Whether an attribute other than ``leaving`` shares a group with the incoming one (or has none)."""
+    for t in atts:
+        if t is leaving:
+            continue
+        own = set(resources.adjective_group.get(t.lemma, ()))
+        if not own or own & groups:
+            return True
+    return False
 
 
 def swap_kind(obj: SceneObject, resources: Any) -> str:
@@ -92,7 +117,7 @@ def swap_obj(
     return finish(caption, candidates(), "swap_obj", SWAP_OBJ, resources, limit=limit)
 
 
-@register("swap_att", type="swap_att", version=VERSION)
+@register("swap_att", type="swap_att", version=SWAP_ATT_VERSION)
 def swap_att(
     caption: str, graph: SceneGraph, rng: random.Random, resources: Any, limit: int = MAX_NEGATIVES
 ) -> list[Negative]:
@@ -119,9 +144,14 @@ def swap_att(
                             continue
                         gx = set(resources.adjective_group.get(x.lemma, ()))
                         gy = set(resources.adjective_group.get(y.lemma, ()))
-                        if not gx & gy:
-                            continue  # red <-> small gives "a blue red circle": only same-group swaps
-                        rank = 0
+                        if gx & gy:
+                            rank = 0  # color <-> color: the most idiomatic swap
+                        elif gx <= _CROSS and gy <= _CROSS and gx and gy and not _clashes(a_atts, x, gy, resources) and not _clashes(
+                            b_atts, y, gx, resources
+                        ):
+                            rank = 1  # size <-> material, neither object keeps a clashing attribute
+                        else:
+                            continue  # red <-> small into "a large red circle" gives "a large small circle"
                         ranked.append((rank, rng.random(), ("swap", x, y, a)))
             if a_atts and not b_atts and b.start > 0:
                 # move a's attribute to b: remove it before a, insert before b's name
@@ -136,15 +166,16 @@ def swap_att(
     ranked.sort(key=lambda t: (t[0], t[1]))
 
     def build(kind: str, x, y, a: SceneObject) -> Candidate:
+        moved = _uncap(x.text) if x.start == 0 else x.text  # "Fresh fruit on a ..." -> "... a fresh ..."
         if kind == "swap":
-            return Candidate(*_two_span_edit(caption, (x.start, x.end, y.text), (y.start, y.end, x.text)))
+            return Candidate(*_two_span_edit(caption, (x.start, x.end, y.text), (y.start, y.end, moved)))
         b = y  # move attribute x of object a to object b
         rm_end = x.end + (1 if caption[x.end : x.end + 1] == " " else 0)
         if x.start < b.start:
             return Candidate(
-                *apply_edit(caption, x.start, b.start, fix_articles(caption[rm_end : b.start] + x.text + " "))
+                *apply_edit(caption, x.start, b.start, fix_articles(caption[rm_end : b.start] + moved + " "))
             )
-        seg = x.text + " " + caption[b.start : x.start] + caption[rm_end : a.end]
+        seg = moved + " " + caption[b.start : x.start] + caption[rm_end : a.end]
         return Candidate(*apply_edit(caption, b.start, a.end, fix_articles(seg)))
 
     lazy = (build(*key) for *_, key in ranked)

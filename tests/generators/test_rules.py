@@ -173,7 +173,27 @@ EXPECTED = [
     ("replace_rel", "a large green star above a small yellow triangle", "a large green star below a small yellow triangle"),
     ("replace_rel", "Three zebras standing behind a fence.", "Three zebras standing in front of a fence."),
     ("swap_obj", "two blue squares and a red circle", "two blue circles and a red square"),
+    ("swap_att", "a large dog sleeping on a wooden bench", "a wooden dog sleeping on a large bench"),
+    ("swap_att", "Fresh vegetables on a counter.", "Vegetables on a fresh counter."),
+    ("swap_att", "Red cars next to a white truck.", "White cars next to a red truck."),
 ]
+
+
+@pytest.mark.parametrize(
+    "caption",
+    [
+        "a large red circle and a blue square",  # large <-> blue would give "a blue red circle"
+        "a young man holding a red umbrella",  # age does not fit any object: "a red man", "a young umbrella"
+    ],
+)
+def test_swap_att_never_stacks_two_attributes_of_one_group(caption, parse, resources):
+    import random
+
+    spec = registry.select(["swap_att"])[0]
+    texts = {n.text for n in spec.fn(caption, parse(caption), random.Random(0), resources)}
+    for text in texts:
+        for clash in ("blue red", "red blue", "large small", "small large", "red man", "young umbrella"):
+            assert clash not in text, (caption, text)
 
 
 @pytest.mark.parametrize(("neg_type", "caption", "expected"), EXPECTED)
