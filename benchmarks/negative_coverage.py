@@ -24,12 +24,12 @@ from negforge.generators import registry
 from negforge.generators.config import GenerationConfig
 from negforge.generators.resources import load_resources
 from negforge.generators.rules.replace_att import is_replaceable
-from negforge.generators.rules.swap import swap_kind
+from negforge.generators.rules.swap import bare_singular, swap_kind
 from negforge.generators.scene_graph import DEFAULT_SPACY_MODEL, load_nlp, parse_captions
 from negforge.schemas import SceneGraph
 
 
-def applicable(neg_type: str, graph: SceneGraph, resources) -> bool:
+def applicable(neg_type: str, graph: SceneGraph, resources, caption: str = "") -> bool:
     """Whether the caption has the parts a type needs (the denominator of the goal).
 
     replace_rel needs a spatial or verbal relation ("of"/"with" alone mark parts
@@ -48,10 +48,11 @@ def applicable(neg_type: str, graph: SceneGraph, resources) -> bool:
         return any(is_replaceable(a) for o in objs for a in o.attributes)
     if neg_type == "replace_rel":
         return any(r.predicate.lower() not in ("of", "with") for r in graph.relations)
-    if neg_type == "swap_obj":
+    if neg_type == "swap_obj":  # bare singular nouns ("playing soccer") have no slot-neutral form
         kinds = defaultdict(set)
         for o in objs:
-            kinds[swap_kind(o, resources)].add(o.lemma)
+            if not bare_singular(caption, o):
+                kinds[swap_kind(o, resources)].add(o.lemma)
         return any(len(v) >= 2 for v in kinds.values())
     if neg_type == "swap_att":
         return len(names) >= 2 and any(is_replaceable(a) for o in objs for a in o.attributes)
@@ -96,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     for caption, graph, negs in zip(captions, graphs, per_caption, strict=True):
         got = {n.type for n in negs}
         for t in types:
-            app = applicable(t, graph, resources)
+            app = applicable(t, graph, resources, caption)
             n_app[t] += app
             covered[t] += t in got
             covered_app[t] += app and t in got

@@ -50,15 +50,44 @@ UNUSED_PIPES = ("ner",)
 
 #: Quantifier nouns: "a pair of shoes" is two shoes, not a pair object.
 QUANTIFIER_NOUNS = {
-    "pair": 2, "couple": 2, "group": None, "herd": None, "flock": None, "bunch": None, "crowd": None,
-    "lot": None, "lots": None, "number": None, "few": None, "team": None, "variety": None, "dozen": 12,
-    "school": None, "pack": None, "line": None, "row": None, "set": None, "assortment": None,
+    "pair": 2,
+    "couple": 2,
+    "group": None,
+    "herd": None,
+    "flock": None,
+    "bunch": None,
+    "crowd": None,
+    "lot": None,
+    "lots": None,
+    "number": None,
+    "few": None,
+    "team": None,
+    "variety": None,
+    "dozen": 12,
+    "school": None,
+    "pack": None,
+    "line": None,
+    "row": None,
+    "set": None,
+    "assortment": None,
 }
 #: Quantifier determiners/adjectives recorded as attributes (count stays None).
 QUANTIFIER_WORDS = {"several", "many", "some", "few", "multiple", "numerous", "various", "both", "all", "no"}
 #: Nouns that only occur inside spatial phrases here.
 SPATIAL_NOUNS = {"front", "top", "left", "right", "side", "middle", "back", "edge", "bottom", "end", "center"}
 RELATIVE_PRONOUNS = {"that", "which", "who", "whom", "whose"}
+
+
+#: Adverbial idioms whose nouns are not objects in the scene ("two buses parked side by side").
+IDIOMS: tuple[tuple[str, ...], ...] = (
+    ("side", "by", "side"),
+    ("face", "to", "face"),
+    ("back", "to", "back"),
+    ("hand", "in", "hand"),
+    ("head", "to", "toe"),
+    ("each", "other"),
+    ("one", "another"),
+)
 
 
 def load_nlp(model: str = DEFAULT_SPACY_MODEL) -> Language:
@@ -84,9 +113,7 @@ def _vocab_sets() -> tuple[tuple[tuple[str, ...], ...], frozenset[tuple[str, ...
         (importlib_resources.files("negforge.generators") / "data" / "vocab.json").read_text("utf-8")
     )
     preps = sorted({tuple(p.split()) for p in vocab["relations"]["multiword"]}, key=len, reverse=True)
-    nouns = frozenset(
-        tuple(w.split()) for group in vocab["noun_groups"].values() for w in group if " " in w
-    )
+    nouns = frozenset(tuple(w.split()) for group in vocab["noun_groups"].values() for w in group if " " in w)
     attr_nouns = frozenset(vocab["adjective_groups"]["material"] + vocab["adjective_groups"]["color"])
     return tuple(preps), nouns, attr_nouns
 
@@ -136,7 +163,9 @@ class _Builder:
             return False
         if not tok.text[:1].isalpha():
             return False
-        if tok.lower_ in QUANTIFIER_NOUNS and any(c.dep_ == "prep" and c.lower_ == "of" for c in tok.children):
+        if tok.lower_ in QUANTIFIER_NOUNS and any(
+            c.dep_ == "prep" and c.lower_ == "of" for c in tok.children
+        ):
             return False
         return True
 
@@ -163,6 +192,11 @@ class _Builder:
                 ):
                     forced[i + n - 1] = i
         covered = {k for head, start in forced.items() for k in range(start, head)}
+        for phrase in IDIOMS:  # "parked side by side": no object "side" to swap or replace
+            n = len(phrase)
+            for i in range(len(low) - n + 1):
+                if tuple(low[i : i + n]) == phrase:
+                    covered.update(range(i, i + n))
         for tok in doc:
             if tok.i in covered:
                 continue
@@ -290,7 +324,9 @@ class _Builder:
                         if child.i in self.head_to_obj or child.i not in self.prep_spans:
                             break
                         nxt = next((c for c in child.children if c.dep_ == "prep"), None)
-                        deeper = None if nxt is None else next((c for c in nxt.children if c.dep_ == "pobj"), None)
+                        deeper = (
+                            None if nxt is None else next((c for c in nxt.children if c.dep_ == "pobj"), None)
+                        )
                         if deeper is None:
                             break
                         child = deeper
@@ -316,7 +352,9 @@ class _Builder:
             if target is None:
                 continue
             anchor = doc[first]
-            while anchor.i in self.prep_spans and first <= anchor.head.i <= last and anchor.head.i != anchor.i:
+            while (
+                anchor.i in self.prep_spans and first <= anchor.head.i <= last and anchor.head.i != anchor.i
+            ):
                 anchor = anchor.head
             subj = self.subject_of(anchor.head) if anchor.head.i != anchor.i else None
             if subj is None:
@@ -352,7 +390,11 @@ class _Builder:
         if first == 0:
             return first
         prev = self.doc[first - 1]
-        if prev.tag_ in ("VBG", "VBN", "VBZ", "VBP", "VBD") and prev.lemma_ != "be" and anchor.head.i == prev.i:
+        if (
+            prev.tag_ in ("VBG", "VBN", "VBZ", "VBP", "VBD")
+            and prev.lemma_ != "be"
+            and anchor.head.i == prev.i
+        ):
             return prev.i
         return first
 
@@ -401,8 +443,10 @@ def describe(caption: str, graph: SceneGraph) -> str:
     for i, obj in enumerate(graph.objects):
         atts = ", ".join(a.text for a in obj.attributes)
         count = "?" if obj.count is None else str(obj.count)
-        lines.append(f"  [{i}] {obj.text!r} lemma={obj.lemma!r} count={count} span={obj.start}:{obj.end}"
-                     + (f" attributes=[{atts}]" if atts else ""))
+        lines.append(
+            f"  [{i}] {obj.text!r} lemma={obj.lemma!r} count={count} span={obj.start}:{obj.end}"
+            + (f" attributes=[{atts}]" if atts else "")
+        )
     for rel in graph.relations:
         lines.append(
             f"  {graph.objects[rel.subject].text!r} --{rel.predicate}--> {graph.objects[rel.object].text!r}"

@@ -25,11 +25,11 @@ from negforge.schemas import Edit, Negative, SceneGraph, SceneObject
 
 from ..grammar import apply_edit, fix_articles
 from ..registry import register
-from .common import MAX_NEGATIVES, Candidate, finish, inflect_like, object_lemma
+from .common import MAX_NEGATIVES, Candidate, finish, inflect_like, is_plural, object_lemma
 from .replace_att import is_replaceable
 
-VERSION = 1
-SWAP_OBJ = f"rule:swap_obj@{VERSION}"
+SWAP_OBJ_VERSION = 2  # 2: no swaps with a bare singular noun ("playing soccer")
+SWAP_OBJ = f"rule:swap_obj@{SWAP_OBJ_VERSION}"
 SWAP_ATT_VERSION = 2  # 2: cross-group swaps when neither object keeps a clashing attribute
 SWAP_ATT = f"rule:swap_att@{SWAP_ATT_VERSION}"
 _SYMMETRIC_GAP = re.compile(
@@ -74,6 +74,21 @@ def _clashes(atts, leaving, groups: set[str], resources: Any) -> bool:
     return False
 
 
+_DETERMINERS = frozenset(
+    "a an the this that these those his her their its my your our some any each every another one no".split()
+)
+
+
+def bare_singular(caption: str, obj: SceneObject) -> bool:
+    """A singular noun with no determiner ("playing soccer", "eating pizza"): an activity or a
+    mass reading that has no slot-neutral form, so swapping it with a counted noun breaks grammar."""
+    if obj.count is not None or is_plural(obj):
+        return False
+    start = min([obj.start] + [a.start for a in obj.attributes if a.end <= obj.start])
+    prev = re.search(r"([A-Za-z']+)\W*$", caption[:start])
+    return prev is None or prev.group(1).lower() not in _DETERMINERS
+
+
 def swap_kind(obj: SceneObject, resources: Any) -> str:
     """ "place" (street, field, kitchen, grass) or "thing": swaps stay within a kind."""
     lemma = object_lemma(obj)
@@ -83,7 +98,7 @@ def swap_kind(obj: SceneObject, resources: Any) -> str:
     return "thing"
 
 
-@register("swap_obj", type="swap_obj", version=VERSION)
+@register("swap_obj", type="swap_obj", version=SWAP_OBJ_VERSION)
 def swap_obj(
     caption: str, graph: SceneGraph, rng: random.Random, resources: Any, limit: int = MAX_NEGATIVES
 ) -> list[Negative]:
@@ -97,6 +112,8 @@ def swap_obj(
             a, b = objs[i], objs[j]
             if object_lemma(a) == object_lemma(b) or a.end > b.start or 0 in (a.count, b.count):
                 continue
+            if bare_singular(caption, a) or bare_singular(caption, b):
+                continue  # "playing soccer": "a soccer playing child" / "two frisbees playing man"
             if frozenset((i, j)) in container_of:  # "a plate of food" -> "a food of plate"
                 continue
             if _SYMMETRIC_GAP.match(caption[a.end : b.start]):
@@ -146,8 +163,13 @@ def swap_att(
                         gy = set(resources.adjective_group.get(y.lemma, ()))
                         if gx & gy:
                             rank = 0  # color <-> color: the most idiomatic swap
-                        elif gx <= _CROSS and gy <= _CROSS and gx and gy and not _clashes(a_atts, x, gy, resources) and not _clashes(
-                            b_atts, y, gx, resources
+                        elif (
+                            gx <= _CROSS
+                            and gy <= _CROSS
+                            and gx
+                            and gy
+                            and not _clashes(a_atts, x, gy, resources)
+                            and not _clashes(b_atts, y, gx, resources)
                         ):
                             rank = 1  # size <-> material, neither object keeps a clashing attribute
                         else:

@@ -235,3 +235,16 @@ def test_generation_is_deterministic(parse, resources):
     c = registry.generate(caption, graph, "r2", specs, resources, CONFIG)
     assert a == b
     assert a != c  # another record id draws other replacements
+
+
+@pytest.mark.parametrize(
+    "caption",
+    ["A group of children playing soccer on a field.", "Two men playing frisbee in a park."],
+)
+def test_swap_obj_leaves_bare_singular_nouns_alone(caption, parse, resources):
+    """'playing soccer' has no form that fits a counted slot: 'a soccer playing child' is not English."""
+    import random
+
+    spec = registry.select(["swap_obj"])[0]
+    texts = [n.text for n in spec.fn(caption, parse(caption), random.Random(0), resources)]
+    assert not any(w in t.lower() for t in texts for w in ("soccer playing", "frisbees playing")), texts

@@ -56,3 +56,15 @@ def test_spatial_nouns_are_not_objects(graphs):
 def test_unused_pipes_disabled(nlp):
     assert "ner" not in nlp.pipe_names
 
+
+
+@pytest.mark.parametrize(
+    ("caption", "objects"),
+    [
+        ("Two buses parked side by side.", ["buses"]),
+        ("Two men standing face to face in a room.", ["men", "room"]),
+        ("Two dogs looking at each other.", ["dogs"]),
+    ],
+)
+def test_idioms_name_no_objects(caption, objects, parse):
+    assert [o.text for o in parse(caption).objects] == objects
