@@ -23,8 +23,9 @@ from pathlib import Path
 from negforge.generators import registry
 from negforge.generators.config import GenerationConfig
 from negforge.generators.resources import load_resources
+from negforge.generators.rules.common import bare_singular
 from negforge.generators.rules.replace_att import is_replaceable
-from negforge.generators.rules.swap import bare_singular, swap_kind
+from negforge.generators.rules.swap import swap_kind
 from negforge.generators.scene_graph import DEFAULT_SPACY_MODEL, load_nlp, parse_captions
 from negforge.schemas import SceneGraph
 

@@ -161,3 +161,18 @@ def agreeing_verb(caption: str, graph: SceneGraph, index: int, resources: Any) -
         if not first_obj and k >= 1:
             return None
     return None
+
+
+_DETERMINERS = frozenset(
+    "a an the this that these those his her their its my your our some any each every another one no".split()
+)
+
+
+def bare_singular(caption: str, obj: SceneObject) -> bool:
+    """A singular noun with no determiner ("playing soccer", "eating pizza"): an activity or a
+    mass reading that has no slot-neutral form, so swapping it with a counted noun breaks grammar."""
+    if obj.count is not None or is_plural(obj):
+        return False
+    start = min([obj.start] + [a.start for a in obj.attributes if a.end <= obj.start])
+    prev = re.search(r"([A-Za-z']+)\W*$", caption[:start])
+    return prev is None or prev.group(1).lower() not in _DETERMINERS

@@ -15,13 +15,13 @@ import random
 import re
 from typing import Any
 
-from negforge.schemas import Negative, SceneGraph
+from negforge.schemas import Negative, SceneGraph, SceneObject
 
 from ..grammar import apply_edit, inflect_verb, match_case, verb_lemma_and_tag
 from ..registry import register
-from .common import MAX_NEGATIVES, Candidate, finish, pick
+from .common import MAX_NEGATIVES, Candidate, bare_singular, finish, object_lemma, pick
 
-NAME, VERSION = "replace_rel", 1
+NAME, VERSION = "replace_rel", 2  # 2: replaced verbs fit their object and preposition
 GENERATOR = f"rule:{NAME}@{VERSION}"
 PER_RELATION = 2
 #: Subjects for which "with" is a spatial relation that "next to" can replace.
@@ -65,6 +65,27 @@ def verb_candidates(lemma: str, with_particle: bool, resources: Any) -> list[str
             continue
         out.append(cand)
     return out
+
+
+def _verbs_that_fit(caption: str, obj: SceneObject, prep: str, resources: Any) -> frozenset[str] | None:
+    """Verbs that can take ``obj`` (after ``prep``, if any); None when nothing is known.
+
+    A sibling verb from the same group can still clash with the object or the
+    preposition ("playing frisbee" -> "boarding frisbee", "waiting for a train" ->
+    "docking for a train"): such a negative is false for a reason a blind text
+    model sees, so it teaches nothing about the image.
+    """
+    vocab = resources.vocab
+    if prep:
+        verbs = vocab["verb_preps"].get(prep.lower())
+        return frozenset(verbs) if verbs else None
+    lemma = object_lemma(obj)
+    if lemma in vocab["sport_nouns"]["nouns"] and bare_singular(caption, obj):  # "playing baseball"
+        return frozenset(vocab["sport_nouns"]["verbs"])
+    allowed: set[str] = set()
+    for group in resources.groups_of_noun(lemma):
+        allowed.update(vocab["verb_objects"].get(group, ()))
+    return frozenset(allowed) if allowed else None
 
 
 def _split_predicate(predicate: str) -> tuple[str | None, str, int]:
@@ -114,6 +135,7 @@ def replace_rel(
 ) -> list[Negative]:
     """Replace a relation's preposition or verb with an opposite or a non-synonymous sibling."""
     spans: list[tuple[int, int, str, str]] = []  # (start, end, text, kind)
+    fits: dict[tuple[int, int], frozenset[str] | None] = {}  # verb span -> verbs that fit its object
     ground: set[tuple[int, int]] = set()  # prep spans whose object is a place: "on a field" has no "under"
     for rel in graph.relations:
         if rel.predicate.lower() == "with" and not _with_is_spatial(graph, rel.subject, resources):
@@ -125,6 +147,8 @@ def replace_rel(
             continue
         if verb is not None:
             spans.append((rel.start, rel.start + len(verb), verb, "verb+prep" if prep else "verb"))
+            obj = graph.objects[rel.object]
+            fits[(rel.start, rel.start + len(verb))] = _verbs_that_fit(caption, obj, prep, resources)
         passive_agent = verb is not None and prep.lower() == "by"  # "chased by": the agent stays
         if prep and not passive_agent and prep.lower() != "of":
             target = graph.objects[rel.object]
@@ -167,10 +191,17 @@ def replace_rel(
             if tagged is None:
                 continue
             lemma, tag = tagged
-            options = [
-                match_case(inflect_verb(v, tag), word)
-                for v in verb_candidates(lemma, kind == "verb+prep", resources)
-            ]
+            fit = fits.get((start, end))
+            verbs = verb_candidates(lemma, kind == "verb+prep", resources)
+            if fit is not None:
+                # siblings that fit the object first, then other verbs that fit it ("riding a
+                # horse" -> "feeding a horse"), never a synonym of the original
+                verbs = [v for v in verbs if v in fit] + [
+                    v
+                    for v in sorted(fit)
+                    if v not in verbs and v != lemma and resources.lexical_relation(lemma, v, "v") is None
+                ]
+            options = [match_case(inflect_verb(v, tag), word) for v in verbs]
         if not options:
             continue
         for new in options[:1] + pick(rng, options[1:], PER_RELATION - 1):

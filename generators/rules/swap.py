@@ -25,7 +25,7 @@ from negforge.schemas import Edit, Negative, SceneGraph, SceneObject
 
 from ..grammar import apply_edit, fix_articles
 from ..registry import register
-from .common import MAX_NEGATIVES, Candidate, finish, inflect_like, is_plural, object_lemma
+from .common import MAX_NEGATIVES, Candidate, bare_singular, finish, inflect_like, object_lemma
 from .replace_att import is_replaceable
 
 SWAP_OBJ_VERSION = 2  # 2: no swaps with a bare singular noun ("playing soccer")
@@ -72,21 +72,6 @@ def _clashes(atts, leaving, groups: set[str], resources: Any) -> bool:
         if not own or own & groups:
             return True
     return False
-
-
-_DETERMINERS = frozenset(
-    "a an the this that these those his her their its my your our some any each every another one no".split()
-)
-
-
-def bare_singular(caption: str, obj: SceneObject) -> bool:
-    """A singular noun with no determiner ("playing soccer", "eating pizza"): an activity or a
-    mass reading that has no slot-neutral form, so swapping it with a counted noun breaks grammar."""
-    if obj.count is not None or is_plural(obj):
-        return False
-    start = min([obj.start] + [a.start for a in obj.attributes if a.end <= obj.start])
-    prev = re.search(r"([A-Za-z']+)\W*$", caption[:start])
-    return prev is None or prev.group(1).lower() not in _DETERMINERS
 
 
 def swap_kind(obj: SceneObject, resources: Any) -> str:

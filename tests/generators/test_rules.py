@@ -248,3 +248,24 @@ def test_swap_obj_leaves_bare_singular_nouns_alone(caption, parse, resources):
     spec = registry.select(["swap_obj"])[0]
     texts = [n.text for n in spec.fn(caption, parse(caption), random.Random(0), resources)]
     assert not any(w in t.lower() for t in texts for w in ("soccer playing", "frisbees playing")), texts
+
+
+@pytest.mark.parametrize(
+    ("caption", "never"),
+    [
+        ("People waiting for a train at a station.", ("docking for", "sleeping for", "parking for")),
+        ("Two men playing frisbee in a park.", ("boarding frisbee", "cutting frisbee", "cooking frisbee")),
+        ("A group of children playing soccer on a field.", ("cutting soccer", "boarding soccer")),
+        ("A man throwing a baseball.", ("coaching a baseball",)),  # a ball here, not the game
+    ],
+)
+def test_replaced_verbs_fit_their_object_and_preposition(caption, never, parse, resources):
+    import random
+
+    spec = registry.select(["replace_rel"])[0]
+    graph = parse(caption)
+    texts = set()
+    for seed in range(8):
+        texts |= {n.text for n in spec.fn(caption, graph, random.Random(seed), resources)}
+    assert texts, caption
+    assert not any(bad in t for t in texts for bad in never), sorted(texts)
