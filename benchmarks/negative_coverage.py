@@ -25,7 +25,7 @@ from negforge.generators.config import GenerationConfig
 from negforge.generators.resources import load_resources
 from negforge.generators.rules.common import bare_singular
 from negforge.generators.rules.replace_att import is_replaceable
-from negforge.generators.rules.swap import swap_kind
+from negforge.generators.rules.swap import can_move, swap_kind
 from negforge.generators.scene_graph import DEFAULT_SPACY_MODEL, load_nlp, parse_captions
 from negforge.schemas import SceneGraph
 
@@ -36,7 +36,9 @@ def applicable(neg_type: str, graph: SceneGraph, resources, caption: str = "") -
     replace_rel needs a spatial or verbal relation ("of"/"with" alone mark parts
     and possession: "a kitchen with a stove" has no relation to turn around);
     swap_obj needs two different objects of the same kind (thing/thing or
-    place/place: the rule refuses "two fields standing in a sheep"); add_obj
+    place/place: the rule refuses "two fields standing in a sheep"), swap_att an
+    attribute that fits another object (not weather, age, mood or crowds: "a rainy
+    umbrella", "a busy cell phone" are not scenes); add_obj
     needs an object that is a thing.
     """
     objs = graph.objects
@@ -55,13 +57,17 @@ def applicable(neg_type: str, graph: SceneGraph, resources, caption: str = "") -
             if not bare_singular(caption, o):
                 kinds[swap_kind(o, resources)].add(o.lemma)
         return any(len(v) >= 2 for v in kinds.values())
-    if neg_type == "swap_att":
-        return len(names) >= 2 and any(is_replaceable(a) for o in objs for a in o.attributes)
+    if neg_type == "swap_att":  # an attribute that can sit on another object ("wet", not "rainy"/"busy")
+        return len(names) >= 2 and any(
+            is_replaceable(a) and can_move(a.lemma, resources) for o in objs for a in o.attributes
+        )
     return True
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--input", required=True, type=Path, help='JSONL with {"caption": ...} per line')
     parser.add_argument("--seed", type=int, default=0, help="generation and example-sampling seed")
     parser.add_argument("--examples", type=int, default=3, help="random examples printed per type")
@@ -107,14 +113,18 @@ def main(argv: list[str] | None = None) -> int:
             examples[n.type].append((caption, n.text))
 
     n = len(captions)
-    print(f"{n} captions from {args.input}  (load {t_load:.1f}s, parse {n / max(t_parse, 1e-9):.0f} captions/s, "
-          f"generate {n / max(t_gen, 1e-9):.0f} captions/s)")
+    print(
+        f"{n} captions from {args.input}  (load {t_load:.1f}s, parse {n / max(t_parse, 1e-9):.0f} captions/s, "
+        f"generate {n / max(t_gen, 1e-9):.0f} captions/s)"
+    )
     print(f"{'type':12s} {'coverage':>9s} {'applicable':>10s} {'cov|appl':>9s} {'negs':>6s} {'Δlen':>6s}")
     for t in types:
         deltas = length_delta[t]
         mean_delta = sum(deltas) / len(deltas) if deltas else 0.0
         cov_app = covered_app[t] / n_app[t] if n_app[t] else 0.0
-        print(f"{t:12s} {covered[t] / n:9.1%} {n_app[t] / n:10.1%} {cov_app:9.1%} {len(deltas):6d} {mean_delta:+6.1f}")
+        print(
+            f"{t:12s} {covered[t] / n:9.1%} {n_app[t] / n:10.1%} {cov_app:9.1%} {len(deltas):6d} {mean_delta:+6.1f}"
+        )
     rng = random.Random(args.seed)
     for t in types:
         print(f"\n{t}:")
@@ -124,8 +134,18 @@ def main(argv: list[str] | None = None) -> int:
         with args.dump.open("w", encoding="utf-8") as out:
             for caption, rid, negs in zip(captions, ids, per_caption, strict=True):
                 for neg in negs:
-                    out.write(json.dumps({"id": rid, "caption": caption, "type": neg.type, "text": neg.text,
-                                          "generator": neg.generator}) + "\n")
+                    out.write(
+                        json.dumps(
+                            {
+                                "id": rid,
+                                "caption": caption,
+                                "type": neg.type,
+                                "text": neg.text,
+                                "generator": neg.generator,
+                            }
+                        )
+                        + "\n"
+                    )
     return 0
 
 

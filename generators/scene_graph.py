@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING
 
 from negforge.schemas import Attribute, Relation, SceneGraph, SceneObject
 
-from .grammar import NUMBER_WORDS, is_plural_noun
+from .grammar import NUMBER_WORDS, is_plural_noun, pluralize, verb_lemma_and_tag
 
 if TYPE_CHECKING:
     from spacy.language import Language
@@ -116,6 +116,30 @@ def _vocab_sets() -> tuple[tuple[tuple[str, ...], ...], frozenset[tuple[str, ...
     nouns = frozenset(tuple(w.split()) for group in vocab["noun_groups"].values() for w in group if " " in w)
     attr_nouns = frozenset(vocab["adjective_groups"]["material"] + vocab["adjective_groups"]["color"])
     return tuple(preps), nouns, attr_nouns
+
+
+#: Noun groups whose members do things ("a dog swimming", "a man surfing", "a bus driving").
+_AGENT_GROUPS = (
+    "person",
+    "animal_pet",
+    "animal_farm",
+    "animal_wild",
+    "bird",
+    "vehicle_road",
+    "vehicle_other",
+)
+
+
+@lru_cache(maxsize=1)
+def _agent_nouns() -> frozenset[str]:
+    import json
+    from importlib import resources as importlib_resources
+
+    vocab = json.loads(
+        (importlib_resources.files("negforge.generators") / "data" / "vocab.json").read_text("utf-8")
+    )
+    words = {w for g in _AGENT_GROUPS for w in vocab["noun_groups"].get(g, ())}
+    return frozenset(words | {pluralize(w) for w in words})
 
 
 def _number_value(tok: Token) -> int | None:
@@ -202,6 +226,11 @@ class _Builder:
                 continue
             if tok.i not in forced and not self.is_object_head(tok):
                 continue
+            if tok.i not in forced and self._participle_head(tok):
+                noun = doc[tok.i - 1]  # "a black dog swimming": the object is the dog
+                self.head_to_obj[tok.i] = self.head_to_obj[noun.i] = len(self.objects)
+                self.objects.append({"start_tok": noun.i, "head": noun, "attrs": [], "via": tok})
+                continue
             start = forced.get(tok.i, tok.i)
             while (
                 start > 0
@@ -214,13 +243,33 @@ class _Builder:
             self.head_to_obj[tok.i] = len(self.objects)
             self.objects.append({"start_tok": start, "head": tok, "attrs": []})
 
+    def _participle_head(self, tok: Token) -> bool:
+        """The tagger read "dog swimming" as a compound noun ("a black dog swimming in a lake").
+
+        Only for a doer noun (person, animal, vehicle) before an -ing verb form that ends the
+        noun phrase, so "a train station building" and "a swimming pool" keep their heads.
+        """
+        if tok.i == 0 or tok.tag_ != "NN" or not tok.lower_.endswith("ing"):
+            return False
+        prev = self.doc[tok.i - 1]
+        if prev.dep_ != "compound" or prev.head.i != tok.i or prev.lower_ not in _agent_nouns():
+            return False
+        tagged = verb_lemma_and_tag(tok.lower_)
+        if tagged is None or tagged[1] != "VBG":
+            return False
+        nxt = self.doc[tok.i + 1] if tok.i + 1 < len(self.doc) else None
+        return nxt is None or nxt.pos_ in ("ADP", "ADV", "ADJ", "PUNCT", "CCONJ", "SCONJ", "DET", "PART")
+
     # ---------------------------------------------------------- steps 4-5
     def attributes_and_count(self, obj: dict) -> tuple[tuple[Attribute, ...], int | None]:
         head: Token = obj["head"]
         attrs: list[Token] = []
         count: int | None = None
         det_word: str | None = None
-        for child in head.children:
+        children = list(head.children)
+        if "via" in obj:  # the words before the noun hang on the mis-tagged participle
+            children += [c for c in obj["via"].children if c.i < head.i]
+        for child in sorted(children, key=lambda c: c.i):
             if child.i > head.i and child.dep_ != "amod":
                 continue
             if child.dep_ in ("amod", "nummod", "quantmod") or (

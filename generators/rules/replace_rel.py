@@ -68,7 +68,9 @@ def verb_candidates(lemma: str, with_particle: bool, resources: Any) -> list[str
 
 
 def _verbs_that_fit(caption: str, obj: SceneObject, prep: str, resources: Any) -> frozenset[str] | None:
-    """Verbs that can take ``obj`` (after ``prep``, if any); None when nothing is known.
+    """Verbs that can take ``obj`` (after ``prep``, if any); None when any verb may.
+
+    An object of no curated group gets the verbs that fit almost any thing (hold, carry, wash).
 
     A sibling verb from the same group can still clash with the object or the
     preposition ("playing frisbee" -> "boarding frisbee", "waiting for a train" ->
@@ -85,7 +87,7 @@ def _verbs_that_fit(caption: str, obj: SceneObject, prep: str, resources: Any) -
     allowed: set[str] = set()
     for group in resources.groups_of_noun(lemma):
         allowed.update(vocab["verb_objects"].get(group, ()))
-    return frozenset(allowed) if allowed else None
+    return frozenset(allowed or vocab["verb_objects"]["_generic"])
 
 
 def _split_predicate(predicate: str) -> tuple[str | None, str, int]:

@@ -174,7 +174,8 @@ EXPECTED = [
     ("replace_rel", "Three zebras standing behind a fence.", "Three zebras standing in front of a fence."),
     ("swap_obj", "two blue squares and a red circle", "two blue circles and a red square"),
     ("swap_att", "a large dog sleeping on a wooden bench", "a wooden dog sleeping on a large bench"),
-    ("swap_att", "Fresh vegetables on a counter.", "Vegetables on a fresh counter."),
+    ("swap_att", "Red apples on a counter.", "Apples on a red counter."),
+    ("swap_att", "A car driving on a wet road.", "A wet car driving on a road."),
     ("swap_att", "Red cars next to a white truck.", "White cars next to a red truck."),
 ]
 

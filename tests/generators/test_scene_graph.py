@@ -68,3 +68,19 @@ def test_unused_pipes_disabled(nlp):
 )
 def test_idioms_name_no_objects(caption, objects, parse):
     assert [o.text for o in parse(caption).objects] == objects
+
+
+@pytest.mark.parametrize(
+    ("caption", "objects", "attributes"),
+    [
+        ("A black dog swimming in a lake.", ["dog", "lake"], {"dog": ["black"]}),
+        ("A zebra standing alone in a field.", ["zebra", "field"], {}),
+        ("A dog near a swimming pool.", ["dog", "swimming pool"], {}),
+    ],
+)
+def test_participle_read_as_compound_noun(caption, objects, attributes, parse):
+    """spaCy tags "dog swimming" as one compound noun; the object is the dog, "black" is its colour."""
+    graph = parse(caption)
+    assert [o.text for o in graph.objects] == objects
+    for obj in graph.objects:
+        assert [a.text for a in obj.attributes] == attributes.get(obj.text, [])
