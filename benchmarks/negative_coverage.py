@@ -25,7 +25,7 @@ from negforge.generators.config import GenerationConfig
 from negforge.generators.resources import load_resources
 from negforge.generators.rules.common import bare_singular
 from negforge.generators.rules.replace_att import is_replaceable
-from negforge.generators.rules.swap import can_move, swap_kind
+from negforge.generators.rules.swap import can_move_to, swap_kind
 from negforge.generators.scene_graph import DEFAULT_SPACY_MODEL, load_nlp, parse_captions
 from negforge.schemas import SceneGraph
 
@@ -38,7 +38,8 @@ def applicable(neg_type: str, graph: SceneGraph, resources, caption: str = "") -
     swap_obj needs two different objects of the same kind (thing/thing or
     place/place: the rule refuses "two fields standing in a sheep"), swap_att an
     attribute that fits another object (not weather, age, mood or crowds: "a rainy
-    umbrella", "a busy cell phone" are not scenes); add_obj
+    umbrella", "a busy cell phone" are not scenes; a person takes no color: "a red
+    man"); add_obj
     needs an object that is a thing.
     """
     objs = graph.objects
@@ -59,7 +60,11 @@ def applicable(neg_type: str, graph: SceneGraph, resources, caption: str = "") -
         return any(len(v) >= 2 for v in kinds.values())
     if neg_type == "swap_att":  # an attribute that can sit on another object ("wet", not "rainy"/"busy")
         return len(names) >= 2 and any(
-            is_replaceable(a) and can_move(a.lemma, resources) for o in objs for a in o.attributes
+            is_replaceable(a) and can_move_to(a.lemma, other, resources)
+            for o in objs
+            for a in o.attributes
+            for other in objs
+            if other.lemma != o.lemma
         )
     return True
 

@@ -90,6 +90,20 @@ def _verbs_that_fit(caption: str, obj: SceneObject, prep: str, resources: Any) -
     return frozenset(allowed or vocab["verb_objects"]["_generic"])
 
 
+def _doer_fits(verb: str, doer: SceneObject | None, resources: Any) -> bool:
+    """Verbs only some doers do ("dock", "perch", "graze") need a doer of those groups.
+
+    An unknown doer gets none of them: "a child docking on a toilet" is a negative a blind
+    text model rejects without looking at the image.
+    """
+    allowed = resources.vocab["verb_subjects"].get(verb)
+    if allowed is None:
+        return True
+    if doer is None:
+        return False
+    return bool(set(resources.groups_of_noun(object_lemma(doer))) & set(allowed))
+
+
 def _split_predicate(predicate: str) -> tuple[str | None, str, int]:
     """(verb or None, preposition part, offset of the preposition part within the predicate)."""
     first, _, rest = predicate.partition(" ")
@@ -138,6 +152,7 @@ def replace_rel(
     """Replace a relation's preposition or verb with an opposite or a non-synonymous sibling."""
     spans: list[tuple[int, int, str, str]] = []  # (start, end, text, kind)
     fits: dict[tuple[int, int], frozenset[str] | None] = {}  # verb span -> verbs that fit its object
+    doers: dict[tuple[int, int], SceneObject | None] = {}  # verb span -> who does it
     ground: set[tuple[int, int]] = set()  # prep spans whose object is a place: "on a field" has no "under"
     for rel in graph.relations:
         if rel.predicate.lower() == "with" and not _with_is_spatial(graph, rel.subject, resources):
@@ -151,6 +166,8 @@ def replace_rel(
             spans.append((rel.start, rel.start + len(verb), verb, "verb+prep" if prep else "verb"))
             obj = graph.objects[rel.object]
             fits[(rel.start, rel.start + len(verb))] = _verbs_that_fit(caption, obj, prep, resources)
+            doer = rel.object if prep.lower() == "by" else rel.subject  # "thrown by a boy": the boy
+            doers[(rel.start, rel.start + len(verb))] = graph.objects[doer] if doer is not None else None
         passive_agent = verb is not None and prep.lower() == "by"  # "chased by": the agent stays
         if prep and not passive_agent and prep.lower() != "of":
             target = graph.objects[rel.object]
@@ -203,6 +220,8 @@ def replace_rel(
                     for v in sorted(fit)
                     if v not in verbs and v != lemma and resources.lexical_relation(lemma, v, "v") is None
                 ]
+            doer = doers.get((start, end))
+            verbs = [v for v in verbs if _doer_fits(v, doer, resources)]
             options = [match_case(inflect_verb(v, tag), word) for v in verbs]
         if not options:
             continue

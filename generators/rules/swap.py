@@ -69,10 +69,51 @@ _NOT_MOVABLE = frozenset({"age", "mood", "crowdedness", "light"})
 _WEATHER = frozenset({"rainy", "sunny", "snowy", "cloudy", "foggy"})
 
 
+#: What can be said of a person by an adjective moved from a thing.
+_ON_PEOPLE = frozenset({"size", "cleanliness", "wetness"})
+_FOOD = frozenset({"food_dish", "fruit", "vegetable"})
+_ALIVE = frozenset({"animal_pet", "animal_farm", "animal_wild", "bird", "plant"})
+
+
+_FUNCTION_WORDS = frozenset(
+    "a an the and or but of to in on at by with from for into onto over under through down up out off "
+    "about past near along across around behind between very all some many several".split()
+)
+
+
+def _glued(caption: str, att, obj: SceneObject, resources: Any) -> bool:
+    """An attribute after an adjective the parser did not give the object ("stainless steel"):
+    the two are one modifier, and moving half of it gives "a stainless white refrigerator"."""
+    prev = re.search(r"([A-Za-z-]+)\s+$", caption[: att.start])
+    if prev is None:
+        return False
+    word = prev.group(1).lower()
+    if any(t.text.lower() == word for t in obj.attributes) or word in _FUNCTION_WORDS:
+        return False
+    return bool(resources.synsets(word, "a")) and not resources.synsets(word, "v")
+
+
 def can_move(lemma: str, resources: Any) -> bool:
     """Whether an adjective can go on another object and still read as a scene."""
     groups = set(resources.adjective_group.get(lemma, ())) - {"quality"}
     return bool(groups - _NOT_MOVABLE) and lemma not in _WEATHER
+
+
+def can_move_to(lemma: str, target: SceneObject, resources: Any) -> bool:
+    """:func:`can_move`, onto an object it can describe: a person only takes size, cleanliness
+    or wetness ("a red man"), food states stay on food ("a sliced plate"), materials stay off
+    food and living things ("a wooden pizza")."""
+    if not can_move(lemma, resources):
+        return False
+    groups = set(resources.adjective_group.get(lemma, ()))
+    target_groups = set(resources.groups_of_noun(object_lemma(target)))
+    if "person" in target_groups:
+        return bool(groups & _ON_PEOPLE)
+    if "food_state" in groups and not target_groups & _FOOD:
+        return False  # "a sliced plate"
+    if "material" in groups and target_groups & (_FOOD | _ALIVE):
+        return False  # "a wooden pizza", "a wooden bird"
+    return True
 
 
 def _clashes(atts, leaving, groups: set[str], resources: Any) -> bool:
@@ -145,8 +186,12 @@ def swap_att(
             a, b = objs[i], objs[j]
             if object_lemma(a) == object_lemma(b):
                 continue
-            a_atts = [t for t in a.attributes if _movable(caption, t, a)]
-            b_atts = [t for t in b.attributes if _movable(caption, t, b)]
+            a_atts = [
+                t for t in a.attributes if _movable(caption, t, a) and not _glued(caption, t, a, resources)
+            ]
+            b_atts = [
+                t for t in b.attributes if _movable(caption, t, b) and not _glued(caption, t, b, resources)
+            ]
             if i < j:
                 for x in a_atts:
                     for y in b_atts:
@@ -167,21 +212,27 @@ def swap_att(
                             and gy
                             and not _clashes(a_atts, x, gy, resources)
                             and not _clashes(b_atts, y, gx, resources)
+                            and can_move_to(x.lemma, b, resources)
+                            and can_move_to(y.lemma, a, resources)
                         ):
                             rank = 1  # size <-> material, neither object keeps a clashing attribute
                         else:
                             continue  # red <-> small into "a large red circle" gives "a large small circle"
                         ranked.append((rank, rng.random(), ("swap", x, y, a)))
-            if a_atts and not b_atts and b.start > 0:
-                # move a's attribute to b: remove it before a, insert before b's name
-                x = a_atts[-1]
-                gx = set(resources.adjective_group.get(x.lemma, ()))
-                if not can_move(x.lemma, resources):  # "a busy cell phone", "a rainy umbrella"
-                    continue
-                rm_end = x.end + (1 if caption[x.end : x.end + 1] == " " else 0)
-                if rm_end != a.start and not (len(a_atts) > 1 and rm_end <= a.start):
-                    continue
-                ranked.append((2, rng.random(), ("move", x, b, a)))
+            if (
+                a_atts
+                and not any(t.end <= b.start and is_replaceable(t) for t in b.attributes)
+                and b.start > 0
+            ):
+                # move one of a's attributes to b: remove it before a, insert before b's name
+                for x in reversed(a_atts):
+                    if not can_move_to(x.lemma, b, resources):
+                        continue
+                    rm_end = x.end + (1 if caption[x.end : x.end + 1] == " " else 0)
+                    if rm_end != a.start and not (len(a_atts) > 1 and rm_end <= a.start):
+                        continue
+                    ranked.append((2, rng.random(), ("move", x, b, a)))
+                    break
     ranked.sort(key=lambda t: (t[0], t[1]))
 
     def build(kind: str, x, y, a: SceneObject) -> Candidate:
