@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -128,7 +129,7 @@ def _is_singular_count_noun(word: str, resources: Any) -> bool:
     return bool(resources.synsets(word, "n")) and pluralize(word) != word
 
 
-def _replaced_words(a: list[str], b: list[str]) -> tuple[str, str] | None:
+def _replaced_words(a: Sequence[str], b: Sequence[str]) -> tuple[str, str] | None:
     """The one changed word (or two-word compound) on each side, if that is the whole change.
 
     ``a``/``b`` are the normalised words of caption and negative. Trimming the common prefix
@@ -161,6 +162,7 @@ class _CaptionView:
     words: tuple[str, ...]  # normalised words, for the replaced-word diff
     tokens: list[str]
     low: list[str]
+    low_set: frozenset[str]  # lower-cased tokens, for the proper-noun check
     article_errors: bool
     number_errors: bool
 
@@ -183,6 +185,7 @@ def _caption_view(caption: str, resources: Any) -> _CaptionView:
         words=tuple(norm.split()),
         tokens=tokens,
         low=[t.lower() for t in tokens],
+        low_set=frozenset(t.lower() for t in tokens),
         article_errors=_article_errors(tokens),
         number_errors=_number_errors(tokens, resources),
     )
@@ -222,15 +225,14 @@ def check_negative(caption: str, text: str, resources: Any = None) -> str | None
         return "article_agreement"
     if not cap.number_errors and _number_errors(tokens, resources):
         return "number_agreement"
-    caption_words = set(cap_low)
     for i, tok in enumerate(tokens):
-        if i == 0 or not tok[:1].isupper() or tok.lower() in caption_words or tok.isupper():
+        if i == 0 or not tok[:1].isupper() or tok.lower() in cap.low_set or tok.isupper():
             continue
         if tokens[i - 1] in ".!?":
             continue
         return "proper_noun"
     if resources is not None:
-        pair = _replaced_words(list(cap.words), norm.split())
+        pair = _replaced_words(cap.words, norm.split())
         if pair is not None and pair[0] and pair[1]:
             for pos in ("n", "a", "v"):
                 rel = resources.lexical_relation(pair[0], pair[1], pos)

@@ -104,14 +104,20 @@ def load_nlp(model: str = DEFAULT_SPACY_MODEL) -> Language:
 
 
 @lru_cache(maxsize=1)
-def _vocab_sets() -> tuple[tuple[tuple[str, ...], ...], frozenset[tuple[str, ...]], frozenset[str]]:
-    """(multi-word prepositions longest first, curated multi-word nouns, attribute nouns)."""
+def _vocab() -> dict:
+    """generators/data/vocab.json, read once per process."""
     import json
     from importlib import resources as importlib_resources
 
-    vocab = json.loads(
+    return json.loads(
         (importlib_resources.files("negforge.generators") / "data" / "vocab.json").read_text("utf-8")
     )
+
+
+@lru_cache(maxsize=1)
+def _vocab_sets() -> tuple[tuple[tuple[str, ...], ...], frozenset[tuple[str, ...]], frozenset[str]]:
+    """(multi-word prepositions longest first, curated multi-word nouns, attribute nouns)."""
+    vocab = _vocab()
     preps = sorted({tuple(p.split()) for p in vocab["relations"]["multiword"]}, key=len, reverse=True)
     nouns = frozenset(tuple(w.split()) for group in vocab["noun_groups"].values() for w in group if " " in w)
     attr_nouns = frozenset(vocab["adjective_groups"]["material"] + vocab["adjective_groups"]["color"])
@@ -132,13 +138,8 @@ _AGENT_GROUPS = (
 
 @lru_cache(maxsize=1)
 def _agent_nouns() -> frozenset[str]:
-    import json
-    from importlib import resources as importlib_resources
-
-    vocab = json.loads(
-        (importlib_resources.files("negforge.generators") / "data" / "vocab.json").read_text("utf-8")
-    )
-    words = {w for g in _AGENT_GROUPS for w in vocab["noun_groups"].get(g, ())}
+    """Members of the doer groups, singular and plural."""
+    words = {w for g in _AGENT_GROUPS for w in _vocab()["noun_groups"].get(g, ())}
     return frozenset(words | {pluralize(w) for w in words})
 
 

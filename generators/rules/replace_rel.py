@@ -151,8 +151,8 @@ def replace_rel(
 ) -> list[Negative]:
     """Replace a relation's preposition or verb with an opposite or a non-synonymous sibling."""
     spans: list[tuple[int, int, str, str]] = []  # (start, end, text, kind)
-    fits: dict[tuple[int, int], frozenset[str] | None] = {}  # verb span -> verbs that fit its object
-    doers: dict[tuple[int, int], SceneObject | None] = {}  # verb span -> who does it
+    # verb span -> (verbs that fit its object and preposition, who does it)
+    verb_context: dict[tuple[int, int], tuple[frozenset[str] | None, SceneObject | None]] = {}
     ground: set[tuple[int, int]] = set()  # prep spans whose object is a place: "on a field" has no "under"
     for rel in graph.relations:
         if rel.predicate.lower() == "with" and not _with_is_spatial(graph, rel.subject, resources):
@@ -164,10 +164,11 @@ def replace_rel(
             continue
         if verb is not None:
             spans.append((rel.start, rel.start + len(verb), verb, "verb+prep" if prep else "verb"))
-            obj = graph.objects[rel.object]
-            fits[(rel.start, rel.start + len(verb))] = _verbs_that_fit(caption, obj, prep, resources)
             doer = rel.object if prep.lower() == "by" else rel.subject  # "thrown by a boy": the boy
-            doers[(rel.start, rel.start + len(verb))] = graph.objects[doer] if doer is not None else None
+            verb_context[(rel.start, rel.start + len(verb))] = (
+                _verbs_that_fit(caption, graph.objects[rel.object], prep, resources),
+                graph.objects[doer] if doer is not None else None,
+            )
         passive_agent = verb is not None and prep.lower() == "by"  # "chased by": the agent stays
         if prep and not passive_agent and prep.lower() != "of":
             target = graph.objects[rel.object]
@@ -210,7 +211,7 @@ def replace_rel(
             if tagged is None:
                 continue
             lemma, tag = tagged
-            fit = fits.get((start, end))
+            fit, doer = verb_context.get((start, end), (None, None))
             verbs = verb_candidates(lemma, kind == "verb+prep", resources)
             if fit is not None:
                 # siblings that fit the object first, then other verbs that fit it ("riding a
@@ -220,7 +221,6 @@ def replace_rel(
                     for v in sorted(fit)
                     if v not in verbs and v != lemma and resources.lexical_relation(lemma, v, "v") is None
                 ]
-            doer = doers.get((start, end))
             verbs = [v for v in verbs if _doer_fits(v, doer, resources)]
             options = [match_case(inflect_verb(v, tag), word) for v in verbs]
         if not options:

@@ -178,6 +178,10 @@ def swap_att(
 ) -> list[Negative]:
     """Exchange attributes of two different objects, or move one to an object without it."""
     objs = graph.objects
+    movable = [  # per object, once: the pair loop below is quadratic
+        [t for t in o.attributes if _movable(caption, t, o) and not _glued(caption, t, o, resources)]
+        for o in objs
+    ]
     ranked: list[tuple[int, float, Candidate]] = []
     for i in range(len(objs)):
         for j in range(len(objs)):
@@ -186,12 +190,7 @@ def swap_att(
             a, b = objs[i], objs[j]
             if object_lemma(a) == object_lemma(b):
                 continue
-            a_atts = [
-                t for t in a.attributes if _movable(caption, t, a) and not _glued(caption, t, a, resources)
-            ]
-            b_atts = [
-                t for t in b.attributes if _movable(caption, t, b) and not _glued(caption, t, b, resources)
-            ]
+            a_atts, b_atts = movable[i], movable[j]
             if i < j:
                 for x in a_atts:
                     for y in b_atts:
