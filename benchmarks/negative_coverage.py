@@ -30,7 +30,7 @@ from negforge.generators.scene_graph import DEFAULT_SPACY_MODEL, load_nlp, parse
 from negforge.schemas import SceneGraph
 
 
-def applicable(neg_type: str, graph: SceneGraph, resources, caption: str = "") -> bool:
+def applicable(neg_type: str, graph: SceneGraph, resources, caption: str) -> bool:
     """Whether the caption has the parts a type needs (the denominator of the goal).
 
     replace_rel needs a spatial or verbal relation ("of"/"with" alone mark parts
