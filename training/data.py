@@ -121,6 +121,19 @@ def sample_negatives(
     return chosen
 
 
+def trim_padding(text: torch.Tensor) -> torch.Tensor:
+    """Token ids (..., L) cut after the last column any sequence uses (at least one column).
+
+    The tokenizer pads every caption to the context length (77 for CLIP) while captions use
+    10–30 tokens; the text tower is causal, so the features of the kept positions do not
+    change, and every (B·(1+K), T, D) activation of the text tower and the LHN loss shrinks by
+    L / T. Returns a compact copy (a view would drag the padded storage through worker pickling).
+    """
+    used = (text != 0).reshape(-1, text.shape[-1]).any(dim=0)  # (L,)
+    last = int(used.nonzero().max()) + 1 if bool(used.any()) else 1
+    return text[..., :last].contiguous()
+
+
 def load_image(image: dict[str, Any] | None, root: str):
     """Decode an image struct (``bytes`` first, else ``uri``: a path, relative to ``root``)."""
     from PIL import Image
@@ -144,8 +157,9 @@ def load_image(image: dict[str, Any] | None, root: str):
 class ShardBatches(IterableDataset):
     """Infinite stream of training batches (see the module docstring for the guarantees).
 
-    Each batch is a dict: ``images`` (B, 3, H, W) float, ``text`` (B, 1+K, L) long token ids
-    (positive at 0, missing negatives all-zero), ``neg_mask`` (B, K) bool, ``ids`` list[str],
+    Each batch is a dict: ``images`` (B, 3, H, W) float, ``text`` (B, 1+K, T) long token ids
+    (positive at 0, missing negatives all-zero; T ≤ the context length: padding after the
+    batch's longest caption is cut, see :func:`trim_padding`), ``neg_mask`` (B, K) bool, ``ids`` list[str],
     ``neg_types`` list[list[str]] (one entry per valid negative).
     """
 
@@ -259,7 +273,7 @@ class ShardBatches(IterableDataset):
             start += len(group)
         return {
             "images": torch.stack(images),  # (B, 3, H, W)
-            "text": text,
+            "text": trim_padding(text),  # (B, 1+K, T): up to the batch's longest caption
             "neg_mask": torch.tensor(masks, dtype=torch.bool).reshape(len(items), k),  # (B, K)
             "ids": ids,
             "neg_types": types,
