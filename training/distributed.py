@@ -4,9 +4,7 @@ The contrastive term of CLIP takes its in-batch negatives from the whole global 
 ranks each holding B pairs, every rank gathers the other ranks' features and scores its own B
 rows against all N·B columns (open_clip's ``gather_with_grad`` + ``local_loss``). The gather
 must carry gradients: rank r's loss depends on rank s's features, so the backward of the
-all-gather sums, for each rank's slice, the gradients that every rank's loss sends it
-(``torch.distributed.nn.functional.all_gather`` does this: reduce-scatter on NCCL, all-to-all
-elsewhere). DDP then averages the parameter gradients over ranks, which makes the result the
+all-gather sums, for each rank's slice, the gradients that every rank's loss sends it. DDP then averages the parameter gradients over ranks, which makes the result the
 gradient of the mean of the per-rank losses — the loss of the global batch in one process.
 """
 
@@ -32,14 +30,35 @@ def check_world(expected: int) -> None:
         )
 
 
+class _GatherWithGrad(torch.autograd.Function):
+    """All-gather along dim 0 whose backward sums every rank's gradient for this rank's slice.
+
+    Written out (rather than ``torch.distributed.nn.functional.all_gather``, deprecated in torch
+    2.13 in favour of private functional collectives) on public collectives that every backend
+    has: the backward all-reduces the full gradient and keeps this rank's rows. Features are
+    small (B·D per rank), so the all-reduce costs nothing next to DDP's gradient all-reduce.
+    """
+
+    @staticmethod
+    def forward(ctx, t: Tensor) -> Tensor:
+        ctx.rank, ctx.rows = dist.get_rank(), t.shape[0]
+        out = t.new_empty((dist.get_world_size() * t.shape[0], *t.shape[1:]))
+        dist.all_gather_into_tensor(out, t.contiguous())
+        return out
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> Tensor:
+        grad = grad.contiguous()  # a fresh buffer: all_reduce writes in place
+        dist.all_reduce(grad, op=dist.ReduceOp.SUM)
+        return grad[ctx.rank * ctx.rows : (ctx.rank + 1) * ctx.rows]
+
+
 def gather_with_grad(t: Tensor) -> Tensor:
     """``cat`` of every rank's ``t`` along dim 0, in rank order, differentiable (see module doc).
 
     Every rank must pass the same shape (the trainer's per-rank batches are all ``batch_size``).
     """
-    import torch.distributed.nn.functional as dist_fn
-
-    return torch.cat(dist_fn.all_gather(t), dim=0)
+    return _GatherWithGrad.apply(t)
 
 
 def all_reduce_sum(t: Tensor) -> Tensor:
