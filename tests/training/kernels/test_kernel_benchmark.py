@@ -22,6 +22,10 @@ def _load():
 
 
 def test_dry_run_prints_every_op_with_time_memory_and_parity(tmp_path, capsys):
+    from negforge.training.kernels._common import interpreter_enabled
+
+    if not interpreter_enabled():  # a GPU machine: kernels here were defined for CUDA, not the CPU
+        pytest.skip("the dry run runs the kernels in the Triton interpreter, which is off in this process")
     bench = _load()
     out_json = tmp_path / "rows.json"
     assert bench.main(["--dry-run", "--json", str(out_json)]) == 0

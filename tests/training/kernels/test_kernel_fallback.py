@@ -1,8 +1,8 @@
 """``backend="auto"``: a fused kernel that fails to compile or launch falls back to the reference.
 
-On CUDA ``auto`` picks the Triton kernels. Here the CPU interpreter stands in for the GPU (``auto``
-is made to prefer the kernels on CPU) and a kernel is replaced by one that raises the way Triton
-does when compilation or the launch fails. The losses and gradients must then be the reference's,
+On CUDA ``auto`` picks the Triton kernels. Without a GPU the CPU interpreter stands in for it
+(``auto`` is made to prefer the kernels on CPU); with one, the same tests run on CUDA tensors. A
+kernel is replaced by one that raises the way Triton does when compilation or the launch fails. The losses and gradients must then be the reference's,
 with exactly one warning, and the broken kernel must not be tried again.
 """
 
@@ -45,7 +45,7 @@ def auto_on_cpu(monkeypatch):
     losses.reset_fused_failures()
 
 
-def _inputs(seed=0):
+def _inputs(device, seed=0):
     g = torch.Generator().manual_seed(seed)
     b, k, t, p, d = 3, 2, 5, 6, 16
     tensors = {
@@ -56,13 +56,13 @@ def _inputs(seed=0):
     }
     token_mask = torch.arange(t)[None, None, :] < torch.randint(1, t + 1, (b, k + 1, 1), generator=g)
     neg_mask = torch.tensor([[True, True], [True, False], [False, True]])
-    return tensors, token_mask, neg_mask
+    return {n: x.to(device) for n, x in tensors.items()}, token_mask.to(device), neg_mask.to(device)
 
 
-def _run(backend):
-    tensors, token_mask, neg_mask = _inputs()
+def _run(backend, device):
+    tensors, token_mask, neg_mask = _inputs(device)
     leaves = {name: x.clone().requires_grad_(True) for name, x in tensors.items()}
-    scale = torch.tensor(12.0, requires_grad=True)
+    scale = torch.tensor(12.0, device=device, requires_grad=True)
     out = losses.FSCCLIPLoss(backend=backend)(
         leaves["image_features"], leaves["text_features"], leaves["image_tokens"],
         leaves["text_tokens"], token_mask, neg_mask, scale,
@@ -93,15 +93,15 @@ def _warnings(caplog):
     ],
 )
 def test_failing_kernel_falls_back_once_with_one_warning(
-    module, kernel, op, phase, auto_on_cpu, monkeypatch, caplog
+    module, kernel, op, phase, auto_on_cpu, monkeypatch, caplog, device
 ):
-    want = _run("reference")
+    want = _run("reference", device)
     broken = BrokenKernel(OutOfResources(232448, 101376, "shared memory"))
     monkeypatch.setattr(module, kernel, broken)
     with caplog.at_level(logging.WARNING, logger="negforge.training.losses"):
-        first = _run("auto")
+        first = _run("auto", device)
         launches = broken.launches
-        second = _run("auto")
+        second = _run("auto", device)
     _assert_same(first, want)
     _assert_same(second, want)
     assert launches >= 1 and broken.launches == launches  # not tried again after failing
@@ -111,24 +111,24 @@ def test_failing_kernel_falls_back_once_with_one_warning(
     assert set(losses.fused_failures()) == {op}
 
 
-def test_auto_without_failure_uses_the_kernels(auto_on_cpu, monkeypatch, caplog):
+def test_auto_without_failure_uses_the_kernels(auto_on_cpu, caplog, device):
     """The guard is transparent: same numbers as backend="fused", no warning, nothing recorded."""
     with caplog.at_level(logging.WARNING, logger="negforge.training.losses"):
-        auto = _run("auto")
-    _assert_same(auto, _run("fused"))
+        auto = _run("auto", device)
+    _assert_same(auto, _run("fused", device))
     assert not _warnings(caplog) and losses.fused_failures() == {}
 
 
-def test_forced_fused_backend_raises_instead(auto_on_cpu, monkeypatch):
+def test_forced_fused_backend_raises_instead(auto_on_cpu, monkeypatch, device):
     monkeypatch.setattr(local_scores, "_lhn_fwd_kernel", BrokenKernel(RuntimeError("PTX JIT failed")))
     with pytest.raises(RuntimeError, match="PTX JIT failed"):
-        _run("fused")
+        _run("fused", device)
     assert losses.fused_failures() == {}
 
 
-def test_out_of_memory_is_not_a_reason_to_fall_back(auto_on_cpu, monkeypatch):
+def test_out_of_memory_is_not_a_reason_to_fall_back(auto_on_cpu, monkeypatch, device):
     """The reference needs more memory than the kernels: OOM propagates, nothing is recorded."""
     monkeypatch.setattr(local_scores, "_lhn_fwd_kernel", BrokenKernel(torch.OutOfMemoryError("CUDA OOM")))
     with pytest.raises(torch.OutOfMemoryError):
-        _run("auto")
+        _run("auto", device)
     assert losses.fused_failures() == {}
