@@ -31,7 +31,7 @@ WORDS = ["a", "red", "blue", "green", "small", "large", "circle", "square", "lef
          "dog", "man", "riding", "wooden", "table", "next", "to", "the"]  # fmt: skip
 
 
-def _batch(bundle, batch_size: int, k: int, words: tuple[int, int], device: torch.device) -> dict:
+def _batch(bundle, batch_size: int, k: int, words: tuple[int, int], device: torch.device, trim: bool) -> dict:
     from negforge.training.data import trim_padding
 
     g = torch.Generator().manual_seed(0)
@@ -39,7 +39,9 @@ def _batch(bundle, batch_size: int, k: int, words: tuple[int, int], device: torc
     size = size if isinstance(size, int) else size[0]
     lengths = torch.randint(words[0], words[1] + 1, (batch_size * (1 + k),), generator=g)
     texts = [" ".join(WORDS[int(i)] for i in torch.randint(len(WORDS), (int(n),), generator=g)) for n in lengths]
-    text = trim_padding(bundle.tokenizer(texts).reshape(batch_size, 1 + k, -1))  # as the data loader does
+    text = bundle.tokenizer(texts).reshape(batch_size, 1 + k, -1)  # padded to the context length
+    if trim:
+        text = trim_padding(text)  # as the data loader does
     return {
         "images": torch.randn(batch_size, 3, size, size, generator=g).to(device),
         "text": text.to(device),
@@ -60,6 +62,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--amp", choices=("bf16", "fp16", "off"), default=None,
                         help="autocast dtype (default: bf16 on CUDA, off on CPU)")  # fmt: skip
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (0 = torch default)")
+    parser.add_argument("--pad-to-context", action="store_true",
+                        help="keep the tokenizer's padding (no trimming), to measure what trimming saves")  # fmt: skip
     parser.add_argument("--json", dest="json_out", default=None)
     args = parser.parse_args(argv)
     args.backends = [b.strip() for b in args.backends.split(",") if b.strip()]
@@ -85,7 +89,7 @@ def main(argv: list[str] | None = None) -> dict:
     bundle = create_model(ModelConfig(name=args.model), device=device)
     features = TokenFeatures(bundle.model).train()
     optimizer = torch.optim.AdamW(bundle.model.parameters(), lr=1e-5)
-    batch = _batch(bundle, args.batch_size, args.negatives, args.words, device)
+    batch = _batch(bundle, args.batch_size, args.negatives, args.words, device, trim=not args.pad_to_context)
     amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(args.amp)
     scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
     ctx = StepContext(

@@ -7,14 +7,18 @@ patches, D embedding dim.
 
 Functional API (the fused kernels implement the same signatures)::
 
-    clip_loss(image_features[B,D], text_features[B,D], logit_scale)                -> scalar
+    clip_loss(image_features[B,D], text_features[B,D], logit_scale,
+              all_image_features[N,D]=None, all_text_features[N,D]=None)            -> scalar
     scr_loss(logits[B,C], neg_mask[B,K], gamma, beta, missing)                      -> scalar
     local_scores(image_tokens[B,P,D], text_tokens[B,C,T,D], token_mask[B,C,T],
                  logit_scale, normalizer)                                           -> [B,C]
 
 Modules hold only scalars (open_clip ``loss.py`` style) and :class:`FSCCLIPLoss` returns a dict
 with fixed keys ``clip``, ``global_hn``, ``local_hn``, ``loss``; the trainer backpropagates
-``loss`` and logs the rest.
+``loss`` and logs the rest. :class:`FSCCLIPLoss` also owns the three decisions around the math:
+which implementation runs (``backend``; ``auto`` falls back to the reference op by op when a
+kernel fails to compile or launch), in which precision (half-precision inputs to the kernels,
+float32 everywhere else), and over which batch (``world_size``: features gathered across ranks).
 
 ``logit_scale`` everywhere is the *multiplier* (open_clip's ``model.logit_scale.exp()``), a
 Python float or a 0-dim tensor (a learnable one receives gradients).

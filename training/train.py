@@ -245,7 +245,7 @@ def backward_step(
         l_clip = loss_fn.clip_term(image_cache, text_cache, scale_cache).float()
         d_image, d_text, d_scale = torch.autograd.grad(l_clip, [image_cache, text_cache, scale_cache])
     d_image, d_text = d_image.split([len(x) for x in images]), d_text.split([len(x) for x in texts])
-    hn_rows = loss_fn.hn_rows([b["neg_mask"] for b in batches])
+    hn_rows = loss_fn.hn_rows([b["neg_mask"] for b in batches]) if loss_fn.uses_negatives else None
     # (3) Re-encode each micro-batch with gradients and backpropagate its part.
     hn_global = hn_local = 0.0
     for i, batch in enumerate(batches):
