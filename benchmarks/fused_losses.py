@@ -439,11 +439,15 @@ def resource_usage(arch: int, dims: tuple[int, ...], dtypes: tuple[str, ...]) ->
             cptrs.update({"Q_ptr": f"*{dt}", "K_ptr": f"*{dt}"})
             consts = {"BLOCK_M": ccfg.block_m, "BLOCK_N": ccfg.block_n, "BLOCK_D": ccfg.block_d,
                       "DOT_PRECISION": precision}  # fmt: skip
-            for fn, name in (
-                (contrastive._row_lse_kernel, "clip lse"),
-                (contrastive._row_grad_kernel, "clip grad"),
+            both = {"ROW_TERM": True, "COL_TERM": True}  # one GPU: both softmax terms in one pass
+            row_only = {"ROW_TERM": True, "COL_TERM": False}  # multi-GPU local rows (the other pass alike)
+            for fn, name, extra in (
+                (contrastive._row_lse_kernel, "clip lse", {}),
+                (contrastive._row_grad_kernel, "clip grad", both),
+                (contrastive._row_grad_kernel, "clip grad (local rows)", row_only),
             ):
-                compile_one(f"{name} {dt} D={dim}", fn, cptrs, consts, ccfg.num_warps, ccfg.num_stages)
+                compile_one(f"{name} {dt} D={dim}", fn, cptrs, {**consts, **extra}, ccfg.num_warps,
+                            ccfg.num_stages)  # fmt: skip
         sptrs = {"Z_ptr": f"*{dt}", "NM_ptr": "*i8", "LOSS_ptr": "*fp32", "DZ_ptr": "*fp32", "gamma": "fp32",
                  "beta": "fp32"}  # fmt: skip
         consts = {"BLOCK_B": 16, "BLOCK_C": 8, "ZERO_MISSING": False, "FOCAL": True}
