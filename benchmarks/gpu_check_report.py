@@ -10,7 +10,8 @@ that timed out), and writes one JSON document:
 
 Goals (issue 16): fused LHN ≥ 3× faster and ≥ 10× less peak memory than the reference at
 B = 256, K = 4, P = 196; an FSC-CLIP step ≤ 1.15× a CLIP-only step (fused losses); no kernel fell
-back to the reference. Each goal records its value, target and ``met`` (None when not measured).
+back to the reference; and two parity checks: the fused LHN gradients and the trainer's first-step
+losses (fused vs reference, same weights and batch) agree within bf16 tolerance. Each goal records its value, target and ``met`` (None when not measured).
 """
 
 from __future__ import annotations
@@ -103,6 +104,12 @@ def goals(bench: Any, steps: Any) -> dict[str, Any]:
         fsc_over_clip = (steps.get("fsc_over_clip_time") or {}).get("fused")
         fallbacks = steps.get("fallbacks")
     out["fsc_step_over_clip_step_fused"] = _goal(fsc_over_clip, 1.15, False)
+    first = (steps or {}).get("first_step_losses", {}) if isinstance(steps, dict) else {}
+    fused_fsc, ref_fsc = first.get("fused/fsc"), first.get("reference/fsc")
+    diff = None
+    if fused_fsc and ref_fsc:  # same weights and batch: the two loss paths must agree (bf16 tolerance)
+        diff = round(max(abs(fused_fsc[k] - ref_fsc[k]) / max(abs(ref_fsc[k]), 1e-6) for k in ref_fsc), 5)
+    out["train_step_fused_vs_reference_loss_rel_diff"] = _goal(diff, 2e-2, False)
     out["no_kernel_fallback"] = {"value": fallbacks, "target": {}, "met": None if fallbacks is None else not fallbacks}
     return out
 

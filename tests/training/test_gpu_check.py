@@ -79,4 +79,5 @@ def test_cpu_smoke_run_writes_one_results_file(tmp_path):
     assert {r["op"] for r in result["fused_bench"]["rows"]} == {"lhn", "scr", "clip"}
     assert set(result["train_steps"]["step_ms"]) == {"fused/clip", "fused/fsc", "reference/clip", "reference/fsc"}
     assert result["train_steps"]["fallbacks"] == {} and result["goals"]["no_kernel_fallback"]["met"] is True
+    assert result["goals"]["train_step_fused_vs_reference_loss_rel_diff"]["met"] is True  # fp32 here
     assert result["env"]["torch"] and result["mode"] == "cpu-smoke"
