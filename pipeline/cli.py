@@ -14,6 +14,8 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from .version import negforge_version
+
 #: Subcommands in the order ``--help`` lists them: name -> module.
 COMMANDS: dict[str, str] = {
     "build": "negforge.pipeline.commands.build",
@@ -37,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {negforge_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, module_name in COMMANDS.items():
         try:
