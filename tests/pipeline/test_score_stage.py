@@ -1,8 +1,7 @@
-"""Scoring stage: the LM/encoder wrappers, the Beam graph with balance, the CLI contract."""
+"""Scoring stage: the LM/encoder wrappers, the Beam graph with balance (CLI: test_build_cli.py)."""
 
 from __future__ import annotations
 
-import argparse
 import importlib.util
 import math
 from collections import Counter
@@ -15,9 +14,7 @@ from negforge.pipeline.stages.score import (
     FluencyScorer,
     ScoringConfig,
     TextEncoder,
-    add_scoring_arguments,
     score_records,
-    scoring_config_from_args,
 )
 from negforge.schemas import CaptionRecord, Negative
 
@@ -134,22 +131,6 @@ def test_score_stage_pipeline(tiny_lm):
         assert_that(out.records, check_records, label="records")
         assert_that(out.stats, check_stats, label="stats")
         assert_that(out.dead, equal_to([]), label="dead")
-
-
-def test_cli_config():
-    parser = argparse.ArgumentParser()
-    add_scoring_arguments(parser)
-    assert scoring_config_from_args(parser.parse_args([])) is None
-    cfg = scoring_config_from_args(
-        parser.parse_args(
-            ["--score", "--score-max-nll-gap", "-1", "--score-text-encoder", "none", "--score-no-balance"]
-        )
-    )
-    assert (
-        cfg.thresholds.max_nll_gap is None and cfg.text_encoder is None and not cfg.thresholds.blind_balance
-    )
-    with pytest.raises(SystemExit, match="target_blind_accuracy"):
-        scoring_config_from_args(parser.parse_args(["--score", "--score-target-blind-accuracy", "1.5"]))
 
 
 @pytest.mark.slow
