@@ -366,6 +366,27 @@ def _prepare_output(config: BuildConfig) -> None:
         FileSystems.delete(stale)
 
 
+#: What the optional stages import where they run, and the extra that installs it.
+_STAGE_NEEDS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "scoring": ("score", ("torch", "transformers", "sentence_transformers")),
+    "llm": ("llm", ("openai",)),
+}
+
+
+def missing_extras(config: BuildConfig) -> list[str]:
+    """``"stage needs pkg: pip install 'negforge[extra]'"`` for each stage whose packages are absent here."""
+    import importlib.util
+
+    problems = []
+    for stage, (extra, packages) in _STAGE_NEEDS.items():
+        if getattr(config, stage) is None:
+            continue
+        absent = [p for p in packages if importlib.util.find_spec(p) is None]
+        if absent:
+            problems.append(f"the {stage} stage needs {', '.join(absent)}: pip install 'negforge[{extra}]'")
+    return problems
+
+
 def pipeline_options(pipeline_args: Sequence[str]) -> PipelineOptions:
     options = PipelineOptions(list(pipeline_args))
     if options.view_as(StandardOptions).runner is None:
@@ -396,10 +417,16 @@ def run_build(config: BuildConfig, pipeline_args: Sequence[str] = ()) -> nf_mani
         except FileNotFoundError as exc:
             raise BuildError(str(exc)) from exc
     registry.select(config.generation.types)  # fail fast on unknown generator names
+    options = pipeline_options(pipeline_args)
+    if options.view_as(StandardOptions).runner in ("DirectRunner", "direct"):
+        # The stages run in this environment: fail now, not in a worker after the read.
+        # (On Dataflow they run in the worker image, which the launcher cannot check.)
+        problems = missing_extras(config)
+        if problems:
+            raise BuildError("; ".join(problems))
     _prepare_output(config)
     logger.info("building %s from %d input file(s) into %s", config.format or "auto", len(files), config.output)
 
-    options = pipeline_options(pipeline_args)
     with beam.Pipeline(options=options) as p:
         build_pipeline(p, config, files)
     result = p.result

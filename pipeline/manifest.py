@@ -78,9 +78,9 @@ class InputFile:
     sha256: str  # hex sha256 of those bytes
 
     def __post_init__(self) -> None:
-        if self.size_bytes < 0:
-            raise ValueError(f"size_bytes must be >= 0, got {self.size_bytes!r}")
-        if len(self.sha256) != 64 or any(c not in "0123456789abcdef" for c in self.sha256):
+        if not _is_count(self.size_bytes):
+            raise ValueError(f"size_bytes must be an integer >= 0, got {self.size_bytes!r}")
+        if not isinstance(self.sha256, str) or len(self.sha256) != 64 or any(c not in "0123456789abcdef" for c in self.sha256):
             raise ValueError(f"sha256 must be 64 lowercase hex digits, got {self.sha256!r}")
 
 
@@ -195,10 +195,7 @@ class Manifest:
             )
         if not isinstance(top["inputs"], list):
             raise ManifestError(f"{source}: 'inputs' must be a list, got {type(top['inputs']).__name__}")
-        inputs = tuple(
-            InputFile(**_fields(item, InputFile, source, f"inputs[{i}]."))
-            for i, item in enumerate(top["inputs"])
-        )
+        raw_inputs = [_fields(item, InputFile, source, f"inputs[{i}].") for i, item in enumerate(top["inputs"])]
         counts = _fields(top["counts"], Counts, source, "counts.")
         for key in ("config", "stats"):
             if not isinstance(top[key], dict):
@@ -211,7 +208,7 @@ class Manifest:
                 versions=Versions(**versions),
                 config=top["config"],
                 config_hash=str(top["config_hash"]),
-                inputs=inputs,
+                inputs=tuple(InputFile(**item) for item in raw_inputs),
                 counts=Counts(**counts),
                 stats=top["stats"],
                 runner=str(top["runner"]),

@@ -15,6 +15,8 @@ import logging
 import os
 import time
 
+#: The install extra this command needs as a whole (torch, open_clip).
+EXTRA = "train"
 HELP = "end-to-end demo on the shapes world: build negatives, train FSC-CLIP vs CLIP, evaluate"
 DESCRIPTION = """\
 Runs on CPU in minutes (default sizes take about 10 minutes on 2 cores):

