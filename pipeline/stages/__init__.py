@@ -22,10 +22,11 @@ step actually wrote (see ``pipeline.build``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import NamedTuple
+from collections.abc import Callable, Iterable
+from typing import Any, NamedTuple
 
 import apache_beam as beam
+from apache_beam.utils import shared
 
 #: The one Beam metrics namespace of negforge.
 METRICS_NAMESPACE = "negforge"
@@ -33,6 +34,25 @@ METRICS_NAMESPACE = "negforge"
 RECORDS = "records"
 DEAD = "dead"
 STATS = "stats"
+
+
+class Loaded:
+    """A weak-referenceable box around a loaded model (``shared.Shared`` keeps weak references,
+    which a spaCy pipeline, a dict or a tokenizer may not support)."""
+
+    def __init__(self, value: Any):
+        self.value = value
+
+
+def acquire_shared(handle: shared.Shared, tag: str, load: Callable[[], Any]) -> Loaded:
+    """Load once per worker process through ``handle`` (create it in the DoFn's ``__init__``).
+
+    Call from ``DoFn.setup`` and keep the returned box on the DoFn; drop it in
+    ``teardown`` (``self._x = None``). Every DoFn instance and thread of a
+    process that shares ``handle`` (Beam deserialises one per thread) gets the
+    same object; ``tag`` reloads when the config behind it changes.
+    """
+    return handle.acquire(lambda: Loaded(load()), tag=tag)
 
 
 class StageOutput(NamedTuple):

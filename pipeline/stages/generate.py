@@ -15,18 +15,16 @@ from negforge.generators.config import GenerationConfig
 from negforge.schemas import CaptionRecord
 
 from ..errors import DeadLetter
-from . import DEAD, METRICS_NAMESPACE, DoFnStage
+from . import DEAD, METRICS_NAMESPACE, DoFnStage, Loaded, acquire_shared
 
 STAGE = "generate"
 
 
-class _ResourcesHolder:
-    """WordNet + curated vocabularies, weak-referenceable for ``shared.Shared``."""
+def _load_resources() -> Any:
+    """WordNet + curated vocabularies."""
+    from negforge.generators.resources import load_resources
 
-    def __init__(self) -> None:
-        from negforge.generators.resources import load_resources
-
-        self.resources = load_resources()
+    return load_resources()
 
 
 class _GenerateDoFn(beam.DoFn):
@@ -35,19 +33,19 @@ class _GenerateDoFn(beam.DoFn):
         self._shared = shared.Shared()
         self._counters: dict[str, Any] = {}
         self._failed = Metrics.counter(METRICS_NAMESPACE, "generate_failed")
-        self._holder: _ResourcesHolder | None = None
+        self._resources: Loaded | None = None
 
     def setup(self) -> None:
-        self._holder = self._shared.acquire(_ResourcesHolder, tag="negforge-resources")
+        self._resources = acquire_shared(self._shared, "negforge-resources", _load_resources)
         self._specs = registry.select(self._config.types)
 
     def teardown(self) -> None:
-        self._holder = None
+        self._resources = None
 
     def process(self, record: CaptionRecord) -> Iterator[Any]:
         try:
             negatives = registry.generate(
-                record.caption, record.scene_graph, record.id, self._specs, self._holder.resources, self._config
+                record.caption, record.scene_graph, record.id, self._specs, self._resources.value, self._config
             )
         except Exception as exc:  # noqa: BLE001 - a generator bug must not lose the record
             self._failed.inc()

@@ -29,13 +29,14 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import apache_beam as beam
+from apache_beam.utils import shared
 
 from negforge.generators import llm as gen_llm
 from negforge.schemas import CaptionRecord, Negative
 
 from ..errors import DeadLetter
 from . import DEAD as _DEAD
-from . import METRICS_NAMESPACE, StageOutput
+from . import METRICS_NAMESPACE, StageOutput, acquire_shared
 from . import STATS as _STATS
 
 logger = logging.getLogger(__name__)
@@ -484,19 +485,23 @@ class _PromptDoFn(beam.DoFn):
     def __init__(self, config: LLMConfig, seed: int):
         self._config = config
         self._seed = seed
+        self._shared = shared.Shared()
 
     def setup(self) -> None:
         chat = None
         if self._config.chat_template:
-            from negforge.training.compat import ensure_torchvision_importable
-
-            ensure_torchvision_importable()
-            from transformers import AutoTokenizer
-
-            tokenizer = AutoTokenizer.from_pretrained(self._config.model)
-            chat = _chat_renderer(tokenizer, True)
+            tokenizer = acquire_shared(self._shared, f"tokenizer:{self._config.model}", self._load_tokenizer)
+            chat = _chat_renderer(tokenizer.value, True)
         self._chat = chat
         self._template = gen_llm.load_prompts(self._config.prompt_version)
+
+    def _load_tokenizer(self) -> Any:
+        from negforge.training.compat import ensure_torchvision_importable
+
+        ensure_torchvision_importable()
+        from transformers import AutoTokenizer
+
+        return AutoTokenizer.from_pretrained(self._config.model)
 
     def process(self, record: CaptionRecord) -> Iterator[Any]:
         try:

@@ -15,7 +15,7 @@ from apache_beam.utils import shared
 from negforge.schemas import CaptionRecord
 
 from ..errors import DeadLetter
-from . import DEAD, METRICS_NAMESPACE, DoFnStage
+from . import DEAD, METRICS_NAMESPACE, DoFnStage, Loaded, acquire_shared
 
 logger = logging.getLogger(__name__)
 
@@ -46,13 +46,10 @@ class Progress:
         return {"_what": self._what, "_every_s": self._every_s, "_count": 0, "_start": None, "_last": None}
 
 
-class _NlpHolder:
-    """Weak-referenceable holder so ``shared.Shared`` can cache one pipeline per process."""
+def _load_nlp(model: str) -> Any:
+    from negforge.generators.scene_graph import load_nlp
 
-    def __init__(self, model: str):
-        from negforge.generators.scene_graph import load_nlp
-
-        self.nlp = load_nlp(model)
+    return load_nlp(model)
 
 
 class _ParseDoFn(beam.DoFn):
@@ -63,19 +60,19 @@ class _ParseDoFn(beam.DoFn):
         self._shared = shared.Shared()
         self._parsed = Metrics.counter(METRICS_NAMESPACE, "parsed_captions")
         self._latency = Metrics.distribution(METRICS_NAMESPACE, "parse_batch_latency_ms")
-        self._holder: _NlpHolder | None = None
+        self._nlp: Loaded | None = None
         self._progress = Progress("parsed")
 
     def setup(self) -> None:
-        self._holder = self._shared.acquire(lambda: _NlpHolder(self._model), tag=f"spacy:{self._model}")
+        self._nlp = acquire_shared(self._shared, f"spacy:{self._model}", lambda: _load_nlp(self._model))
 
     def teardown(self) -> None:
-        self._holder = None  # Shared frees the pipeline once no DoFn of this process holds it
+        self._nlp = None  # Shared frees the pipeline once no DoFn of this process holds it
 
     def process(self, batch: Sequence[CaptionRecord]) -> Iterator[Any]:
         from negforge.generators.scene_graph import graph_from_doc, parse_captions
 
-        nlp = self._holder.nlp
+        nlp = self._nlp.value
         todo = [r for r in batch if r.scene_graph is None]
         for r in batch:
             if r.scene_graph is not None:

@@ -37,7 +37,7 @@ from negforge.generators import scoring as gen_scoring
 from negforge.schemas import CaptionRecord, Scores
 
 from ..errors import DeadLetter
-from . import DEAD, METRICS_NAMESPACE, RECORDS, STATS, StageOutput
+from . import DEAD, METRICS_NAMESPACE, RECORDS, STATS, Loaded, StageOutput, acquire_shared
 
 logger = logging.getLogger(__name__)
 
@@ -228,7 +228,7 @@ def score_records(
 
 
 class ScoringModels:
-    """The fluency LM and the sentence encoder of one config (weak-referenceable for ``shared.Shared``)."""
+    """The fluency LM and the sentence encoder of one config."""
 
     def __init__(self, config: ScoringConfig):
         self.fluency = FluencyScorer(config.lm, config.max_tokens, config.device)
@@ -239,19 +239,19 @@ class _ScoreDoFn(beam.DoFn):
     def __init__(self, config: ScoringConfig):
         self._config = config
         self._shared = shared.Shared()
-        self._models: ScoringModels | None = None
+        self._models: Loaded | None = None
         self._failed = Metrics.counter(METRICS_NAMESPACE, "score_failed_records")
         self._latency = Metrics.distribution(METRICS_NAMESPACE, "score_batch_latency_ms")
 
     def setup(self) -> None:
         # One copy per worker process; the tag reloads if a different config reuses the handle.
-        self._models = self._shared.acquire(lambda: ScoringModels(self._config), tag=repr(self._config))
+        self._models = acquire_shared(self._shared, repr(self._config), lambda: ScoringModels(self._config))
 
     def teardown(self) -> None:
         self._models = None  # Shared frees the models once no DoFn of this process holds them
 
     def process(self, batch: Sequence[CaptionRecord]) -> Iterator[Any]:
-        models = self._models
+        models: ScoringModels = self._models.value
         started = time.monotonic()
         try:
             results = list(score_records(batch, models.fluency, models.encoder, self._config.thresholds))

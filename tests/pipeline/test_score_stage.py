@@ -156,13 +156,14 @@ def test_models_load_once_per_process_through_shared_and_teardown_releases(tiny_
     a.setup()
     b.setup()
     assert a._models is b._models and len(loads) == 1
-    assert a._models.fluency.nll(["a dog"])[0] > 0
-    models = weakref.ref(a._models)
+    assert a._models.value.fluency.nll(["a dog"])[0] > 0
+    models = weakref.ref(a._models.value)
     a.teardown()
     b.teardown()
     assert a._models is None and b._models is None
     # Shared keeps the last object alive until another one is acquired (its keep-alive); then it goes.
-    shared.Shared().acquire(lambda: score.ScoringModels.__new__(score.ScoringModels), tag="other")
+    other = shared.Shared().acquire(lambda: score.ScoringModels.__new__(score.ScoringModels), tag="other")
+    assert other is not None
     gc.collect()
     assert models() is None
 
