@@ -126,10 +126,16 @@ class _ReadFileDoFn(beam.DoFn):
 
 
 class _FingerprintDoFn(beam.DoFn):
-    """One input file → its size and sha256 (streamed; on a worker, not the launcher)."""
+    """One input file → its size and sha256 (streamed; on a worker, not the launcher).
+
+    A file that cannot be opened has no fingerprint; the reader dead-letters it.
+    """
 
     def process(self, path: str) -> Iterator[nf_manifest.InputFile]:
-        yield nf_manifest.fingerprint_file(path)
+        try:
+            yield nf_manifest.fingerprint_file(path)
+        except OSError as exc:
+            logger.warning("no fingerprint for %s: %s", path, exc)
 
 
 class _ShapesDoFn(beam.DoFn):
