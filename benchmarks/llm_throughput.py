@@ -100,7 +100,7 @@ def run(args: argparse.Namespace) -> dict:
     else:
         from negforge.pipeline import llm_server
         from negforge.pipeline.stages.llm import _completions_handler_cls
-        from negforge.schemas.compat import ensure_torchvision_importable
+        from negforge.training.compat import ensure_torchvision_importable
 
         ensure_torchvision_importable()
         from transformers import AutoTokenizer

@@ -25,7 +25,6 @@ import io
 import logging
 import os
 import random
-import re
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -34,9 +33,10 @@ from typing import Any
 import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
+from negforge.schemas import layout
+
 logger = logging.getLogger(__name__)
 
-_SHARD_RE = re.compile(r"^(?P<split>.+)-(?P<index>\d{5})-of-(?P<total>\d{5})\.parquet$")
 _COLUMNS = ["id", "caption", "image", "negatives"]
 
 
@@ -74,14 +74,15 @@ class DataConfig:
 
 def shard_paths(data_dir: str, split: str) -> list[str]:
     """The split's shards in index order; raises if none or if the set is incomplete."""
-    paths = sorted(glob.glob(os.path.join(data_dir, "data", f"{glob.escape(split)}-*-of-*.parquet")))
-    matched = [(p, _SHARD_RE.match(os.path.basename(p))) for p in paths]
-    matched = [(p, m) for p, m in matched if m and m["split"] == split]
+    folder = os.path.join(data_dir, layout.DATA_DIR)
+    paths = sorted(glob.glob(os.path.join(folder, f"{glob.escape(split)}-*-of-*.parquet")))
+    matched = [(p, layout.parse_shard_name(os.path.basename(p))) for p in paths]
+    matched = [(p, m) for p, m in matched if m is not None and m.split == split]
     if not matched:
-        raise FileNotFoundError(f"no shards for split {split!r} under {os.path.join(data_dir, 'data')}")
-    total = int(matched[0][1]["total"])
-    indices = sorted(int(m["index"]) for _, m in matched)
-    if indices != list(range(total)) or any(int(m["total"]) != total for _, m in matched):
+        raise FileNotFoundError(f"no shards for split {split!r} under {folder}")
+    total = matched[0][1].total
+    indices = sorted(m.index for _, m in matched)
+    if indices != list(range(total)) or any(m.total != total for _, m in matched):
         raise ValueError(f"incomplete shard set for split {split!r}: have {indices}, expected 0..{total - 1}")
     return [p for p, _ in matched]
 

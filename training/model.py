@@ -43,7 +43,7 @@ LORA_TARGETS = ("attn", "mlp")
 
 def import_open_clip():
     """open_clip, imported after the torchvision shim (open_clip imports torchvision)."""
-    from negforge.schemas.compat import ensure_torchvision_importable
+    from negforge.training.compat import ensure_torchvision_importable
 
     ensure_torchvision_importable()
     import open_clip

@@ -18,7 +18,6 @@ the rule negatives' checks; rejections are counted per reason in the stats.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import logging
 import os
@@ -30,19 +29,20 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import apache_beam as beam
+from apache_beam.utils import shared
 
 from negforge.generators import llm as gen_llm
 from negforge.schemas import CaptionRecord, Negative
 
 from ..errors import DeadLetter
-from . import StageOutput
+from . import DEAD as _DEAD
+from . import METRICS_NAMESPACE, StageOutput, acquire_shared
+from . import STATS as _STATS
 
 logger = logging.getLogger(__name__)
 
 STAGE = "llm"
 BACKENDS = ("engine", "server")
-_DEAD = "dead"
-_STATS = "stats"
 _KEYED = "keyed"
 
 
@@ -59,7 +59,7 @@ def default_server_python() -> str:
 class LLMConfig:
     model: str  # HF causal LM path or hub name vLLM can load
     types: tuple[str, ...]  # negative types to request, e.g. ("replace_obj", "swap_att")
-    backend: str = "engine"  # "engine" (in-process vllm.LLM) or "server" (RunInference + vLLM server)
+    backend: str = "server"  # "server" (RunInference + vLLM server from .venv-llm) or "engine" (in-process vllm.LLM)
     model_name: str | None = None  # name in Negative.generator; default: the model path's last part
     prompt_version: str = gen_llm.DEFAULT_PROMPT_VERSION  # prompts/negatives_<version>.json
     chat_template: bool = True  # apply the tokenizer's chat template when it has one
@@ -265,13 +265,7 @@ def _chat_renderer(tokenizer: Any, enabled: bool):
 
 
 def _dead(record: CaptionRecord, exc: BaseException) -> DeadLetter:
-    return DeadLetter(
-        input=f"record:{record.id}",
-        stage=STAGE,
-        error=f"{type(exc).__name__}: {exc}",
-        record_id=record.id,
-        raw=record.caption,
-    )
+    return DeadLetter.from_exception(record, STAGE, exc)
 
 
 # ---------------------------------------------------------------------------
@@ -480,7 +474,7 @@ def _completions_handler_cls():
             return [PredictionResult(r, c) for r, c in zip(batch, completions, strict=True)]
 
         def get_metrics_namespace(self) -> str:
-            return "negforge_llm"
+            return METRICS_NAMESPACE
 
     return NegforgeCompletionsHandler
 
@@ -491,19 +485,23 @@ class _PromptDoFn(beam.DoFn):
     def __init__(self, config: LLMConfig, seed: int):
         self._config = config
         self._seed = seed
+        self._shared = shared.Shared()
 
     def setup(self) -> None:
         chat = None
         if self._config.chat_template:
-            from negforge.schemas.compat import ensure_torchvision_importable
-
-            ensure_torchvision_importable()
-            from transformers import AutoTokenizer
-
-            tokenizer = AutoTokenizer.from_pretrained(self._config.model)
-            chat = _chat_renderer(tokenizer, True)
+            tokenizer = acquire_shared(self._shared, f"tokenizer:{self._config.model}", self._load_tokenizer)
+            chat = _chat_renderer(tokenizer.value, True)
         self._chat = chat
         self._template = gen_llm.load_prompts(self._config.prompt_version)
+
+    def _load_tokenizer(self) -> Any:
+        from negforge.training.compat import ensure_torchvision_importable
+
+        ensure_torchvision_importable()
+        from transformers import AutoTokenizer
+
+        return AutoTokenizer.from_pretrained(self._config.model)
 
     def process(self, record: CaptionRecord) -> Iterator[Any]:
         try:
@@ -594,61 +592,3 @@ class LLMNegatives(beam.PTransform):
             >> beam.ParDo(_AttachDoFn(self._config, self._seed)).with_outputs(_STATS, main="records")
         )
         return StageOutput(joined["records"], prompts[_DEAD], joined[_STATS])
-
-
-# ---------------------------------------------------------------------------
-# CLI
-# ---------------------------------------------------------------------------
-
-
-def add_llm_arguments(parser: argparse.ArgumentParser) -> None:
-    """`negforge build` options of the LLM stage (active when --types has llm_* names)."""
-    g = parser.add_argument_group("LLM negatives (types llm_<type>, e.g. llm_replace_obj)")
-    g.add_argument("--llm-model", help="HF causal LM path or name served by vLLM (required for llm_* types)")
-    g.add_argument("--llm-backend", choices=BACKENDS, default="server",
-                   help="engine: in-process vllm.LLM (the pipeline's python must have vllm); "
-                        "server: RunInference + a vLLM server from --llm-python (default)")  # fmt: skip
-    g.add_argument("--llm-python", help="interpreter with vLLM for the server (default $NEGFORGE_LLM_PYTHON "
-                                        "or ./.venv-llm/bin/python)")  # fmt: skip
-    g.add_argument("--llm-server-url", help="use this running OpenAI-compatible vLLM server instead")
-    g.add_argument("--llm-model-name", help="model name in Negative.generator (default: path's last part)")
-    g.add_argument(
-        "--llm-prompt-version", default=gen_llm.DEFAULT_PROMPT_VERSION, choices=gen_llm.PROMPT_VERSIONS
-    )
-    g.add_argument("--llm-temperature", type=float, default=0.7)
-    g.add_argument("--llm-top-p", type=float, default=0.95)
-    g.add_argument("--llm-max-tokens", type=int, default=160)
-    g.add_argument("--llm-batch-size", type=int, default=32)
-    g.add_argument("--llm-dtype", default="auto", help="auto = float32 on CPU, the model's dtype on GPU")
-    g.add_argument("--llm-max-model-len", type=int, help="context length cap")
-    g.add_argument("--llm-enforce-eager", action="store_true", help="no graph capture (faster start)")
-    g.add_argument("--llm-no-checks", action="store_true", help="skip the shared grammar/identity checks")
-
-
-def llm_config_from_args(args: argparse.Namespace, llm_types: list[str]) -> LLMConfig | None:
-    """The stage config for ``llm_<type>`` selectors, or None when none was asked for."""
-    if not llm_types:
-        return None
-    if not getattr(args, "llm_model", None):
-        raise SystemExit("--llm-model is required for LLM types " + ",".join(llm_types))
-    types = tuple(dict.fromkeys(t.removeprefix("llm_") for t in llm_types))
-    try:
-        return LLMConfig(
-            model=args.llm_model,
-            types=types,
-            backend=args.llm_backend,
-            model_name=args.llm_model_name,
-            prompt_version=args.llm_prompt_version,
-            temperature=args.llm_temperature,
-            top_p=args.llm_top_p,
-            max_tokens=args.llm_max_tokens,
-            batch_size=args.llm_batch_size,
-            dtype=args.llm_dtype,
-            max_model_len=args.llm_max_model_len,
-            enforce_eager=args.llm_enforce_eager,
-            use_checks=not args.llm_no_checks,
-            server_python=args.llm_python,
-            server_url=args.llm_server_url,
-        )
-    except ValueError as exc:
-        raise SystemExit(f"LLM stage: {exc}") from exc

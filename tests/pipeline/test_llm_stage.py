@@ -8,7 +8,6 @@ at teardown). The engine backend runs in .venv-llm itself (test_llm_stage_engine
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import pickle
@@ -19,7 +18,7 @@ from pathlib import Path
 import pytest
 from llm_fixtures import REPO, SKIP_REASON, build_tiny_llama, llm_python
 
-from negforge.pipeline.stages.llm import LLMConfig, add_llm_arguments, llm_config_from_args
+from negforge.pipeline.stages.llm import LLMConfig
 from negforge.schemas import CaptionRecord, Negative
 
 
@@ -51,7 +50,7 @@ def tiny_model(tmp_path_factory) -> Path:
     return build_tiny_llama(tmp_path_factory.mktemp("llm") / "tiny-llama")
 
 
-# ---------------------------------------------------------------- config / CLI
+# ---------------------------------------------------------------- config (CLI: test_build_cli.py)
 
 
 def test_config_validates_fields():
@@ -64,20 +63,6 @@ def test_config_validates_fields():
     config = LLMConfig(model="/models/Qwen2.5-7B-Instruct/", types=("replace_obj",))
     assert config.generator == "llm:Qwen2.5-7B-Instruct@v1"
     assert pickle.loads(pickle.dumps(config)) == config
-
-
-def test_cli_selectors_map_to_types():
-    parser = argparse.ArgumentParser()
-    add_llm_arguments(parser)
-    args = parser.parse_args(["--llm-model", "m", "--llm-temperature", "0.2", "--llm-backend", "engine"])
-    config = llm_config_from_args(args, ["llm_replace_obj", "llm_count", "llm_replace_obj"])
-    assert config.types == ("replace_obj", "count")
-    assert config.temperature == 0.2 and config.backend == "engine"
-    assert llm_config_from_args(args, []) is None
-    with pytest.raises(SystemExit, match="--llm-model is required"):
-        llm_config_from_args(parser.parse_args([]), ["llm_swap_obj"])
-    with pytest.raises(SystemExit, match="types must be among"):
-        llm_config_from_args(args, ["llm_shuffle"])
 
 
 def test_server_spec_for_cpu_venv(tmp_path):
