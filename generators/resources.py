@@ -150,6 +150,28 @@ class Resources:
             return "hyponym"
         return None
 
+    def part_whole(self, a: str, b: str) -> bool:
+        """One noun names a part of the other ("wall" of a "building", "wheel" of a "bike"), by
+        WordNet's part meronyms of their first two senses, two levels deep: replacing one by the
+        other may still describe the photo."""
+        from .grammar import singularize
+
+        key = ("part", *sorted((a.lower(), b.lower())))
+        if key not in self._cache:
+            sa = self.synsets(singularize(a.lower()), "n")[:2]
+            sb = self.synsets(singularize(b.lower()), "n")[:2]
+
+            def parts(syns) -> set:
+                out = set()
+                for s in syns:
+                    for p in s.part_meronyms():
+                        out.add(p)
+                        out.update(p.part_meronyms())
+                return out
+
+            self._cache[key] = bool(parts(sa) & set(sb) or parts(sb) & set(sa))
+        return self._cache[key]
+
     def is_antonym(self, a: str, b: str) -> bool:
         """WordNet or curated antonymy (for adjectives)."""
         if self.vocab["antonyms"].get(a.lower()) == b.lower():

@@ -38,7 +38,16 @@ from ..grammar import agree_verb, apply_edit, article_for, match_case, verb_lemm
 from ..lexicon import predicate_key
 from ..registry import register
 from .common import MAX_NEGATIVES, Candidate, agreeing_verb, finish, is_plural, object_lemma, word_after
-from .fit import COLORED_CLASSES, caption_words, editable_object, noun_fits, person_kind, weighted_order
+from .fit import (
+    COLORED_CLASSES,
+    caption_words,
+    editable_object,
+    is_verb_context,
+    noun_fits,
+    object_contexts,
+    person_kind,
+    weighted_order,
+)
 
 VERSION = 2  # 2: co-subject or second object of the main verb, slot-fitting companions; checkable attributes
 ADD_OBJ = f"rule:add_obj@{VERSION}"
@@ -109,6 +118,14 @@ def _other_singular_verbs(caption: str, pos: int, verb: tuple[int, int, str] | N
     return False
 
 
+def _does_it(graph: SceneGraph, index: int, noun: str, resources: Any) -> bool:
+    """A co-subject must have been seen doing one of the subject's verbs ("a sheep and two dogs
+    fight": sheep were never counted fighting); a subject with no verb takes anyone."""
+    lex = resources.lexicon
+    verbs = [c for c in object_contexts(graph, index) if c.startswith("S|") and is_verb_context(c)]
+    return not verbs or any(lex.seen(c, noun) for c in verbs)
+
+
 def _subject_candidates(caption, graph, rng, resources) -> list[Candidate]:
     """A co-subject before the main subject: "A man is running" -> "A woman and a man are running"."""
     i = _subject_index(caption, graph)
@@ -140,7 +157,9 @@ def _subject_candidates(caption, graph, rng, resources) -> list[Candidate]:
     for new in weighted_order(rng, options)[:TRIES]:
         if resources.lexical_relation(lemma, new, "n") is not None:
             continue
-        if not noun_fits(resources, graph, i, new, attributes=False):
+        if not noun_fits(resources, graph, i, new, attributes=False) or not _does_it(
+            graph, i, new, resources
+        ):
             continue  # the new noun must do what the subject does: no "a cat and a man riding a horse"
         if det is None:
             lead = f"{new} and "  # "Man riding a bike" -> "Woman and man riding a bike"
@@ -161,7 +180,12 @@ def _object_candidates(caption, graph, rng, resources) -> list[Candidate]:
     lex = resources.lexicon
     present = caption_words(caption)
     out: list[Candidate] = []
-    rels = [r for r in graph.relations if " " not in r.predicate.strip()]  # transitive verbs only
+    one_at_a_time = {v for g in ("posture", "locomotion") for v in resources.vocab["verb_groups"][g]}
+    rels = [  # transitive verbs that can take two things: "carrying a stick and a ball", not "riding"
+        r
+        for r in graph.relations
+        if " " not in r.predicate.strip() and predicate_key(r.predicate) not in one_at_a_time
+    ]
     rng.shuffle(rels)
     for rel in rels:
         obj = graph.objects[rel.object]
@@ -261,11 +285,21 @@ def add_att(
             pos = obj.start
             for att in pre_atts:  # before the first existing adjective that comes later in order
                 att_groups = resources.adjective_group.get(att.lemma, ())
-                att_rank = min((order_rank.get(x, len(order_rank)) for x in att_groups), default=-1)
+                # an adjective of no group classifies the noun ("musical drum", "European
+                # courtyard") and stays next to it: "a pink musical drum"
+                att_rank = min(
+                    (order_rank.get(x, len(order_rank)) for x in att_groups), default=len(order_rank)
+                )
                 if att_rank > rank:
                     pos = att.start
                     break
-            word = adj if pos > 0 else match_case(adj, caption[:1])
-            text, edit = apply_edit(caption, pos, pos, word + " ")
-            cands.append(Candidate(text, edit))
+            if pos > 0:
+                cands.append(Candidate(*apply_edit(caption, pos, pos, adj + " ")))
+                continue
+            first = re.match(r"[A-Za-z][\w'-]*", caption)  # "Man sitting" -> "Bald man sitting"
+            if first is None or not (first.group(0)[1:] == first.group(0)[1:].lower()):
+                continue  # "TV", "McDonald": a name keeps its capital, so the adjective cannot lead
+            word = first.group(0)
+            lowered = word[:1].lower() + word[1:]
+            cands.append(Candidate(*apply_edit(caption, 0, len(word), match_case(adj, word) + " " + lowered)))
     return finish(caption, cands, "add_att", ADD_ATT, resources, limit=limit)

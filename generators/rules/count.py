@@ -44,7 +44,9 @@ _QUANT_BEFORE = re.compile(
     r"|[Ss]everal|[Mm]any|[Ss]ome|[Mm]ultiple|[Nn]umerous|[Vv]arious|[Ll]ots\s+of)(\s+)$"
 )
 #: Things whose number is not what a caption counts: clothing is worn, parts are had, grounds spread.
-UNCOUNTED_CLASSES = frozenset({"clothing", "body_part", "substance", "ground", "water", "way", "place", "landform"})
+UNCOUNTED_CLASSES = frozenset(
+    {"clothing", "body_part", "substance", "ground", "water", "way", "place", "landform"}
+)
 _AFTER_COPULA = re.compile(r"\b(this|that|it|here)\s+(is|was|'s)\s+(\w+\s+){0,2}$", re.I)
 _THERE_BEFORE = re.compile(r"\b([Tt]here\s+)(is|are|was|were)(\s+)$")
 
@@ -102,7 +104,11 @@ _POSSESSIVE = re.compile(r"\b(its|his|her|their)\b", re.I)
 def _sole_owner(graph: SceneGraph, index: int, resources: Any) -> bool:
     """The object is the only person or animal of the caption, so "his"/"its" can only be its."""
     lex = resources.lexicon
-    agents = [k for k, o in enumerate(graph.objects) if lex.class_of(object_lemma(o)) in ("person", "animal", "bird")]
+    agents = [
+        k
+        for k, o in enumerate(graph.objects)
+        if lex.class_of(object_lemma(o)) in ("person", "animal", "bird")
+    ]
     return agents == [index]
 
 

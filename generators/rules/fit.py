@@ -62,6 +62,8 @@ def editable_object(caption: str, obj: SceneObject, resources: Any) -> bool:
         return False
     if any(w[:1].isupper() for w in obj.text.split()[1:]) or (obj.start > 0 and obj.text[:1].isupper()):
         return False  # a name ("Hello Kitty balloon", "Roman Candles")
+    if obj.start > 0 and (caption[obj.start - 1] in "-'" or caption[obj.start - 1].isdigit()):
+        return False  # half of a word the parser split: "4-wheeler", "t-shirt"
     lex = resources.lexicon
     cls = lex.class_of(lemma)
     return lex.is_scene_noun(lemma) and cls not in NON_EDITABLE_CLASSES
@@ -150,8 +152,14 @@ def adjective_fits(resources: Any, adjective: str, noun: str) -> bool:
     lex = resources.lexicon
     ctx = f"A|{adjective.lower()}"
     is_color = adjective.lower() in resources.vocab["adjective_groups"]["color"]
-    if is_color and lex.class_of(noun) == "person":
+    cls = lex.class_of(noun)
+    if is_color and cls == "person":
         return False  # "a black man" is not a color of clothing to swap or add
+    if is_color and cls in ("animal", "bird"):
+        # animals come in few colors: "a red dog" was counted a few times, it is still a tell
+        colors = lex.adjectives_of(noun)
+        total = sum(colors.get(c, 0) for c in resources.vocab["adjective_groups"]["color"])
+        return colors.get(adjective.lower(), 0) >= max(3, 0.03 * total)
     if lex.seen(ctx, noun):
         return True
     if is_color and lex.class_of(noun) in COLORED_CLASSES:

@@ -47,6 +47,8 @@ SIBLING_GROUPS = frozenset(
         "hair",
     }
 )
+#: Values that do not exclude the others of their property: "colorful" may be "striped".
+NOT_EXCLUSIVE = frozenset({"colorful", "multicolored", "patterned", "plain", "light", "bright", "dark"})
 MIN_ANTONYM_COUNT = 3  # tagged-sense count a WordNet antonym needs ("nonmetallic" is a rarity tell)
 _COPULA = re.compile(r"\s+(is|are|was|were|looks?|seems?)\s+", re.I)
 #: Spelling variants that must never replace each other.
@@ -79,6 +81,9 @@ def attribute_candidates(word: str, resources: Any) -> list[tuple[str, bool]]:
     for group in resources.adjective_group.get(low, ()):
         if group in SIBLING_GROUPS:
             siblings.update(resources.vocab["adjective_groups"][group])
+    siblings -= NOT_EXCLUSIVE
+    if low in NOT_EXCLUSIVE:
+        siblings = set()  # "colorful" dresses may well be striped
     out: list[tuple[str, bool]] = []
     seen = {low}
     for cand in antonyms + sorted(siblings):
@@ -156,8 +161,9 @@ def replace_att(
         for value, is_antonym in candidates:
             if value in present or value in others:
                 continue
-            if not adjective_fits(resources, value, noun) and (living or not is_antonym):
-                continue  # "a silver dog", "an old girl"; a thing takes its attribute's antonym ("a low branch" -> "a high branch")
+            curated = resources.vocab["antonyms"].get(att.text.lower()) == value
+            if not adjective_fits(resources, value, noun) and (living or not curated):
+                continue  # "a silver dog", "ripe beads"; a thing takes a curated antonym ("a low branch" -> "a high branch")
             seen = lex.adjectives_of(noun).get(value, 0)
             options.append((value, (1.0 + seen) * (ANTONYM_WEIGHT if is_antonym else 1.0)))
         for new in weighted_order(rng, options)[:PER_ATTRIBUTE]:

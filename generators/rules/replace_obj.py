@@ -100,6 +100,7 @@ def replace_obj(
             if w not in present
             and not (set(w.split()) & present)
             and (w not in plural_only or is_plural(obj))
+            and not (is_plural(obj) and _is_mass(w, mass))  # "equipments"
             # a bare singular takes a mass noun ("while ocean water is ..." never "while sidewalk
             # is"); otherwise mass stays mass ("a house" never becomes "a water")
             and (_is_mass(w, mass) if bare else _is_mass(w, mass) == _is_mass(lemma, mass))
@@ -111,8 +112,8 @@ def replace_obj(
             if not options or person_kind(lemma, resources) == "other":
                 continue  # "friend", "tourist", "owner": any person may be one
         for new in weighted_order(rng, options)[:TRIES_PER_OBJECT]:
-            if resources.lexical_relation(lemma, new, "n") is not None:
-                continue  # "dog" -> "puppy" or "animal" still describes the photo
+            if resources.lexical_relation(lemma, new, "n") is not None or resources.part_whole(lemma, new):
+                continue  # "dog" -> "puppy" or "animal", "building" -> "wall": still describes the photo
             if is_person and not person_swap_ok(lemma, new, resources):
                 continue
             if not noun_fits(resources, graph, i, new):
@@ -128,7 +129,7 @@ def replace_obj(
                     if sum(people.class_of(object_lemma(o)) == "person" for o in graph.objects) > 1:
                         continue  # whose "his"? not ours to guess
                     end = obj.end + last
-                    after += regender_pronouns(caption[obj.end : end], to)
+                    after += regender_pronouns(caption[obj.end :], to, upto=end - obj.end)
             cands.append(Candidate(*apply_edit(caption, obj.start, end, after)))
             kept += 1
             if kept >= PER_OBJECT:

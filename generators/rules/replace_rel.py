@@ -160,25 +160,19 @@ def prep_options(
     for syn in rel["synonyms"]:
         if low in syn:
             same.update(syn)
+    # only the opposite: two prepositions of one group are often both true ("floating above" /
+    # "on" the waves, "walks across" / "along" a field)
     options: list[str] = []
     opposite = rel["opposites"].get(low)
-    if opposite and opposite not in same:
+    if opposite and opposite not in same and low not in ("with", "without"):
         options.append(opposite)
-    group = resources.relation_group.get(low)
-    if group:
-        avoid = set(rel["avoid_as_replacement"])
-        options += sorted(
-            p for p in rel["groups"][group] if p not in same and p not in avoid and p != opposite
-        )
     out = []
     for p in options:
         key = f"{verb_lemma} {p}" if verb_lemma else p
         ok_s, ev_s = _argument_fits(lex, f"S|{key}", subj, lex.class_of(subj))
         ok_o, ev_o = _argument_fits(lex, f"O|{key}", obj, lex.class_of(obj))
-        if (
-            ok_s and ok_o and (ev_s or ev_o)
-        ):  # "sitting under a bench" has been seen, "digging under sand" not
-            out.append((p, float(1 + ev_o) * (3.0 if p == opposite else 1.0)))
+        if ok_s and ok_o and (ev_s or ev_o):  # "sitting under a bench" was seen, "digging under sand" not
+            out.append((p, float(1 + ev_o)))
     return out
 
 

@@ -33,18 +33,20 @@ from .common import (
     finish,
     glued_modifier,
     inflect_like,
+    is_plural,
     object_lemma,
 )
-from .fit import adjective_fits, editable_object, noun_fits, same_kind
+from .fit import adjective_fits, editable_object, noun_fits, person_swap_ok, same_kind
 from .replace_att import is_replaceable
 
 SWAP_OBJ_VERSION = 3  # 3: both nouns must fit each other's slots (counted captions)
 SWAP_OBJ = f"rule:swap_obj@{SWAP_OBJ_VERSION}"
 SWAP_ATT_VERSION = 3  # 3: exchanges only, each attribute suits its new noun
 SWAP_ATT = f"rule:swap_att@{SWAP_ATT_VERSION}"
-_SYMMETRIC_GAP = re.compile(
-    r"^[\s,]*(?:(?:and|or|&)\s+)?(?:(?:a|an|the|one|two|three|some|another)\s+)?$", re.I
-)
+#: Things worn or used in pairs: their number does not move to another noun's slot.
+_PAIRED = frozenset("boot shoe sock glove sneaker skate sandal mitten earring ski cleat heel slipper".split())
+#: Two objects joined by "and"/"or" with at most a determiner and two modifiers between them.
+_COORDINATED = re.compile(r"^[\s,]*(?:and|or|&)\s+(?:[\w'-]+\s+){0,3}$", re.I)
 _POSSESSIVE = re.compile(r"\b(his|her|its|their|my|your|our)\s+(\w+\s+){0,2}$", re.I)
 #: Properties that fit almost any made or living thing, so a swap across them can stay plausible.
 _CROSS = frozenset({"color", "size", "material", "pattern", "cleanliness", "condition", "quality"})
@@ -55,6 +57,20 @@ def _two_span_edit(caption: str, a: tuple[int, int, str], b: tuple[int, int, str
     (a0, a1, a_new), (b0, b1, b_new) = a, b
     middle = fix_articles(caption[a1:b0] + b_new)
     return apply_edit(caption, a0, b1, a_new + middle)
+
+
+def _agents(a: str, b: str, lex: Any) -> bool:
+    """Both nouns are living doers (people, animals, birds): they trade places in a scene."""
+    return lex.class_of(a) in ("person", "animal", "bird") and lex.class_of(b) in ("person", "animal", "bird")
+
+
+def _is_mass(lemma: str, resources: Any) -> bool:
+    mass = resources.vocab["mass_nouns"]
+    return lemma in mass or lemma.rsplit(" ", 1)[-1] in mass
+
+
+def _words(attributes) -> frozenset[str]:
+    return frozenset(a.text.lower() for a in attributes)
 
 
 def _uncap(word: str) -> str:
@@ -112,13 +128,27 @@ def swap_obj(
             la, lb = object_lemma(a), object_lemma(b)
             if la == lb or la.rsplit(" ", 1)[-1] == lb.rsplit(" ", 1)[-1]:
                 continue
-            if frozenset((i, j)) in container_of or _SYMMETRIC_GAP.match(caption[a.end : b.start]):
-                continue  # "a plate of food" -> "a food of plate"; "a dog and a cat" is symmetric
-            if not same_kind(la, lb, resources):
-                continue  # "a team of boats propel their rower"
+            if frozenset((i, j)) in container_of:
+                continue  # "a plate of food" -> "a food of plate"
+            if (
+                not same_kind(la, lb, resources)
+                or lex.class_of(la) != lex.class_of(lb)
+                and not _agents(la, lb, lex)
+            ):
+                continue  # "a team of boats propel their rower", "a boy in a long box holding a shirt"
+            if _is_mass(la, resources) or _is_mass(lb, resources):
+                continue  # "runs along a grass through the dirt path"
+            if resources.lexical_relation(la, lb, "n") is not None or (
+                lex.class_of(la) == "person" and not person_swap_ok(la, lb, resources)
+            ):
+                continue  # "two young children ... two other boys": boys are children
+            if is_plural(a) != is_plural(b) and (la in _PAIRED or lb in _PAIRED):
+                continue  # "the yellow boots and the pink dress" -> "the yellow boot and the pink dresses"
             bound = in_relation[i] and in_relation[j]  # slots to test the swap against
             if not bound and not (a.attributes and b.attributes and lex.class_of(la) == lex.class_of(lb)):
                 continue  # no slot and no attribute: nothing says the swap is plausible, or false
+            if _COORDINATED.match(caption[a.end : b.start]) and _words(a.attributes) == _words(b.attributes):
+                continue  # "a little boy and a little girl": the same scene either way
             if _POSSESSIVE.search(caption[: a.start]) or _POSSESSIVE.search(caption[: b.start]):
                 continue  # "a man plays with his dog" -> "a dog plays with his man"
             ranked.append((0 if frozenset((i, j)) in linked else 1, rng.random(), i, j))
