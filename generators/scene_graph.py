@@ -88,7 +88,17 @@ QUANTIFIER_WORDS = {"several", "many", "some", "few", "multiple", "numerous", "v
 SPATIAL_NOUNS = {"front", "top", "left", "right", "side", "middle", "back", "edge", "bottom", "end", "center"}
 #: Part nouns name a region of something else ("the side of the road", "the water 's edge"),
 #: not a thing in the scene: editing them gives "the inside of the road".
-PART_NOUNS = SPATIAL_NOUNS | {"centre", "corner", "part", "rest", "inside", "outside", "half", "tip", "surface"}
+PART_NOUNS = SPATIAL_NOUNS | {
+    "centre",
+    "corner",
+    "part",
+    "rest",
+    "inside",
+    "outside",
+    "half",
+    "tip",
+    "surface",
+}
 RELATIVE_PRONOUNS = {"that", "which", "who", "whom", "whose"}
 
 

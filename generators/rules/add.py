@@ -65,6 +65,9 @@ _DETERMINER = re.compile(r"^(a|an|the|one|two|three|four|five|several|some|many)
 
 def _companions(lemma: str, resources: Any) -> list[tuple[str, float]]:
     """(noun, weight) that may join ``lemma``: agents with agents, things with their class."""
+    key = ("add_obj.companions", lemma)
+    if key in resources._cache:
+        return resources._cache[key]
     lex = resources.lexicon
     cls = lex.class_of(lemma)
     if cls is None or cls in _NOT_ADDED:
@@ -81,6 +84,7 @@ def _companions(lemma: str, resources: Any) -> list[tuple[str, float]]:
             ):
                 continue  # "person", "people": too general to be false
             out.append((noun, float(n)))
+    resources._cache[key] = out
     return out
 
 

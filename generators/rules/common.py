@@ -160,7 +160,7 @@ def agreeing_verb(caption: str, graph: SceneGraph, index: int, resources: Any) -
                 lex = resources.lexicon  # but "in shorts", "with flowers": captions use it as a noun
                 is_finite = lex.predicate_total(tagged[0]) >= max(lex.count(low), lex.count(singularize(low)))
             elif (
-                (tagged is None or tagged[0] == low) and k > 0 and is_plural(obj)
+                (tagged is None or tagged[0] == low) and is_plural(obj)
                 and low not in PREPOSITIONS and not is_plural_noun(low)
             ):  # fmt: skip
                 is_finite = _known_predicate(low, resources)  # "two dogs in the park run"

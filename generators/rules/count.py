@@ -166,15 +166,16 @@ def _object_candidates(
         return out
     quant = _QUANT_BEFORE.search(head)
     quant_att = next(
-        (a for a in obj.attributes if a.text.lower() in ("several", "many", "some", "multiple")), None
+        (a for a in obj.attributes if a.text.lower() in ("several", "many", "some", "multiple", "few")), None
     )
     if quant is not None:
         start, prefix = quant.start(), match_case("one", quant.group(1)) + quant.group(2)
     elif quant_att is not None:
-        start, prefix = (
-            quant_att.start,
-            match_case("one", quant_att.text) + caption[quant_att.end : obj.start],
-        )
+        start = quant_att.start
+        article = re.search(r"\b([Aa])\s+$", caption[:start])  # "a few women": the article goes too
+        if article is not None:
+            start = article.start(1)
+        prefix = match_case("one", caption[start : start + 1]) + caption[quant_att.end : obj.start]
     elif not re.search(r"\b(the|these|those|his|her|their|its|my|our|your|no)\s+$", head, re.I):
         start, prefix = first_pre, match_case("one ", caption[first_pre : first_pre + 1])
         if first_pre == 0 and caption[:1].isupper():

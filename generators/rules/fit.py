@@ -48,9 +48,20 @@ COLORED_CLASSES = frozenset(
 )  # fmt: skip
 
 
+_LAST_GRAPH: list = [None, None]  # (graph, index -> contexts): rules ask per candidate, graphs repeat
+
+
 def object_contexts(graph: SceneGraph, index: int) -> list[str]:
-    """Every slot object ``index`` fills: "S|ride", "O|sit on", "A|red", ..."""
-    return [ctx for i, ctx in iter_contexts(graph) if i == index]
+    """Every slot object ``index`` fills: "S|ride", "O|sit on", "A|red", ...
+
+    Computed once per graph (the last one is remembered: every candidate of a caption asks).
+    """
+    if _LAST_GRAPH[0] is not graph:
+        by_index: dict[int, list[str]] = {}
+        for i, ctx in iter_contexts(graph):
+            by_index.setdefault(i, []).append(ctx)
+        _LAST_GRAPH[:] = [graph, by_index]
+    return _LAST_GRAPH[1].get(index, [])
 
 
 def editable_object(caption: str, obj: SceneObject, resources: Any) -> bool:
@@ -192,9 +203,10 @@ def person_kind(lemma: str, resources: Any) -> str:
     "other" (friend, tourist, spectator: true of anyone, never edited)."""
     if lemma in resources.vocab["person_nouns"]:
         return "identity"
-    if lemma in resources.vocab["role_nouns"]["nouns"]:
-        return "role"
-    return "other"
+    roles = resources._cache.get(("role_nouns",))
+    if roles is None:
+        roles = resources._cache[("role_nouns",)] = frozenset(resources.vocab["role_nouns"]["nouns"])
+    return "role" if lemma in roles else "other"
 
 
 def gender_change(old: str, new: str, resources: Any) -> str | None:

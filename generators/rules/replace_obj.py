@@ -20,6 +20,7 @@ Plurality and casing follow the original; the article before it is fixed.
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
 from typing import Any
 
 from negforge.schemas import Negative, SceneGraph
@@ -28,6 +29,7 @@ from ..grammar import apply_edit, last_gendered_pronoun, regender_pronouns
 from ..registry import register
 from .common import MAX_NEGATIVES, Candidate, bare_singular, finish, inflect_like, is_plural, object_lemma
 from .fit import (
+    GENERIC_NOUNS,
     caption_words,
     editable_object,
     gender_change,
@@ -43,12 +45,26 @@ PER_OBJECT = 2  # negatives kept per object
 TRIES_PER_OBJECT = 12  # candidates checked per object before moving on
 
 
-def noun_candidates(noun: str, resources: Any) -> list[tuple[str, float]]:
-    """(candidate lemma, weight) for ``noun``: curated siblings and counted nouns of its class.
+def _is_mass(lemma: str, mass: set[str]) -> bool:
+    return lemma in mass or lemma.rsplit(" ", 1)[-1] in mass
 
-    Sorted by lemma; weights are caption counts (curated words the corpus never saw get 1).
-    Lexical relations (synonym, hypernym, ...) are checked later, only for the candidates a
-    draw reaches: classes hold hundreds of nouns. Cached per noun.
+
+@dataclass(frozen=True)
+class PoolNoun:
+    """A candidate replacement with what the filters ask of it, computed once per noun."""
+
+    word: str
+    weight: float  # caption count (1 for curated words the corpus never saw)
+    words: frozenset[str]  # its words: none may already be in the caption
+    mass: bool  # "water", "ocean water": takes no article, has no plural
+    plural_only: bool  # "jeans", "shorts"
+
+
+def noun_candidates(noun: str, resources: Any) -> list[PoolNoun]:
+    """Curated siblings and counted nouns of ``noun``'s class, sorted by word; cached per noun.
+
+    Lexical relations (synonym, hypernym, ...) and slot fit are checked later, only for the
+    candidates a draw reaches: classes hold hundreds of nouns.
     """
     key = ("replace_obj.pool", noun)
     cached = resources._cache.get(key)
@@ -63,13 +79,15 @@ def noun_candidates(noun: str, resources: Any) -> list[tuple[str, float]]:
         for w in resources.vocab["noun_groups"][group]:
             pool.setdefault(w, float(max(lex.count(w), 1)))
     head = noun.rsplit(" ", 1)[-1]
-    out = [(w, pool[w]) for w in sorted(pool) if w != noun and w.rsplit(" ", 1)[-1] != head]
+    mass = set(resources.vocab["mass_nouns"])
+    plural_only = set(resources.vocab["plural_only"])
+    out = [
+        PoolNoun(w, pool[w], frozenset(w.split()), _is_mass(w, mass), w in plural_only)
+        for w in sorted(pool)
+        if w != noun and w.rsplit(" ", 1)[-1] != head and w not in GENERIC_NOUNS
+    ]
     resources._cache[key] = out
     return out
-
-
-def _is_mass(lemma: str, mass: set[str]) -> bool:
-    return lemma in mass or lemma.rsplit(" ", 1)[-1] in mass
 
 
 @register(NAME, type="replace_obj", version=VERSION)
@@ -78,7 +96,6 @@ def replace_obj(
 ) -> list[Negative]:
     """Replace one object's name with another noun of its class that fits all its slots."""
     present = caption_words(caption)
-    plural_only = set(resources.vocab["plural_only"])
     mass = set(resources.vocab["mass_nouns"])
     people = resources.lexicon
     order = list(range(len(graph.objects)))
@@ -94,16 +111,17 @@ def replace_obj(
         )  # "Boy plays baseball": a headline, not a mass noun
         is_person = people.class_of(lemma) == "person"
         kept = 0
+        plural = is_plural(obj)
+        own_mass = _is_mass(lemma, mass)
         options = [
-            (w, weight)
-            for w, weight in noun_candidates(lemma, resources)
-            if w not in present
-            and not (set(w.split()) & present)
-            and (w not in plural_only or is_plural(obj))
-            and not (is_plural(obj) and _is_mass(w, mass))  # "equipments"
+            (c.word, c.weight)
+            for c in noun_candidates(lemma, resources)
+            if not (c.words & present)
+            and (not c.plural_only or plural)
+            and not (plural and c.mass)  # "equipments"
             # a bare singular takes a mass noun ("while ocean water is ..." never "while sidewalk
             # is"); otherwise mass stays mass ("a house" never becomes "a water")
-            and (_is_mass(w, mass) if bare else _is_mass(w, mass) == _is_mass(lemma, mass))
+            and (c.mass if bare else c.mass == own_mass)
         ]
         if is_person:
             options = [
