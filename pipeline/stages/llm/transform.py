@@ -1,0 +1,26 @@
+"""``LLMNegatives``: the public PTransform of the LLM stage (composition only)."""
+
+from __future__ import annotations
+
+import apache_beam as beam
+
+from .. import StageOutput
+from .config import LLMConfig
+from .dofn import DEAD, STATS, LLMDoFn
+
+
+class LLMNegatives(beam.PTransform):
+    """Add validated LLM negatives of ``config.types`` to every record (DESIGN §4)."""
+
+    def __init__(self, config: LLMConfig, seed: int = 0):
+        super().__init__()
+        self._config = config
+        self._seed = seed
+
+    def expand(self, records: beam.PCollection) -> StageOutput:
+        out = (
+            records
+            | "BatchForLLM" >> beam.BatchElements(min_batch_size=1, max_batch_size=self._config.batch_size)
+            | "Generate" >> beam.ParDo(LLMDoFn(self._config, self._seed)).with_outputs(DEAD, STATS, main="records")
+        )
+        return StageOutput(out["records"], out[DEAD], out[STATS])
