@@ -234,10 +234,20 @@ def _closed_options(
     return options
 
 
+_MODIFIER_AFTER = re.compile(r"\s*-?\s*(covered|filled|topped|colored|coloured|themed|shaped)\b", re.I)
+
+
+def _not_an_object_slot(caption: str, obj: SceneObject, resources: Any) -> bool:
+    """A color used as a noun ("dressed in orange"), or a noun modifying a participle ("snow covered")."""
+    if "color" in _attribute_groups(obj.lemma, resources):
+        return True
+    return bool(_MODIFIER_AFTER.match(caption, obj.end))
+
+
 def _replace_obj_slots(caption: str, graph: SceneGraph, resources: Any, template: FillTemplate) -> list[FillSlot]:
     slots = []
     for obj in graph.objects:
-        if caption[obj.start : obj.end] != obj.text:
+        if caption[obj.start : obj.end] != obj.text or _not_an_object_slot(caption, obj, resources):
             continue
         groups = resources.groups_of_noun(obj.lemma)
         label = _class_label(groups, template.class_names)
@@ -250,7 +260,7 @@ def _replace_obj_slots(caption: str, graph: SceneGraph, resources: Any, template
         choices: tuple[str, ...] = ()
         if closed is not None:
             options = _closed_options(obj, closed, caption, resources, template)
-            if not options or len(options) < 2:
+            if not options:  # one option is kept: decided by the rules alone, still a valid negative
                 continue
             choices = tuple(options)
         slots.append(
@@ -295,14 +305,16 @@ def _replace_att_slots(caption: str, graph: SceneGraph, resources: Any, template
             group = next(g for g in groups if g in template.class_names)
             if group == "age" and _states_age(obj, template):
                 continue  # "a young boy" -> "an elderly boy": the noun fixes the age
+            adult = template.closed_classes.get("person", {}).get(obj.lemma.lower(), ("",))[0] == "adult"
             options = [
                 w
                 for w in resources.vocab["adjective_groups"][group]
                 if " " not in w and w not in rare and w not in present and w != att.lemma.lower()
                 and _suits(w, obj, resources)
+                and not (adult and w == "little")  # "an old man" -> "a little man"
                 and resources.lexical_relation(att.lemma, w, "a") not in ("same", "synonym")
             ]
-            if len(options) < 2:
+            if not options:
                 continue
             slots.append(
                 FillSlot("replace_att", att.text, label, att.start, att.end, choices=tuple(options),
@@ -492,7 +504,7 @@ def _check_replace_obj(caption: str, slot: FillSlot, filler: str, resources: Any
         return "fill.copy"
     if not resources.synsets(singularize(filler), "n"):
         return "fill.not_a_word"
-    if not _noun_lexnames(filler, resources, senses=3) & slot.lexnames:
+    if not _noun_lexnames(filler, resources, senses=1) & slot.lexnames:  # its main sense, not "birch" as wood
         return "fill.off_class"
     return None
 

@@ -187,9 +187,9 @@ def _read_marker(folder: Path) -> dict:
     return json.loads((folder / COMPLETE).read_text())
 
 
-def converted_folder(cache: Path, gguf_path: Path, sha256: str, dtype: str) -> Path:
-    """Where the conversion of ``gguf_path`` lives: keyed by content, not by path."""
-    return cache / "hf" / f"{gguf_path.stem}-{sha256[:16]}-{dtype}-c{CONVERTER_VERSION}"
+def converted_folder(cache: Path, sha256: str, dtype: str) -> Path:
+    """Where the conversion of a GGUF with this digest lives: keyed by content, not by path or name."""
+    return cache / "hf" / f"{sha256[:24]}-{dtype}-c{CONVERTER_VERSION}"
 
 
 def convert_gguf(
@@ -204,7 +204,7 @@ def convert_gguf(
     gguf_path = Path(gguf_path)
     cache = Path(cache_dir)
     digest = sha256 or file_sha256(gguf_path)
-    target = converted_folder(cache, gguf_path, digest, dtype)
+    target = converted_folder(cache, digest, dtype)
     if (target / COMPLETE).exists():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -214,6 +214,7 @@ def convert_gguf(
         if target.exists():  # a folder without its marker: an interrupted rename cannot leave one,
             shutil.rmtree(target)  # but a hand-made or foreign folder might; never load it
         tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+        tmp.chmod(0o755)  # mkdtemp makes it private; the cache may be shared by users of one machine
         try:
             started = time.monotonic()
             logger.info("converting %s (sha256 %s…) to an HF folder in %s", gguf_path, digest[:12], target)

