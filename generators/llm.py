@@ -1,11 +1,13 @@
-"""LLM hard negatives: prompts, structured-output schema, parsing and validation.
+"""LLM hard negatives, rewrite style: prompts, structured-output schema, parsing and validation.
 
-This module is the pure half of the LLM generator (DESIGN §4): it turns a caption
-and a requested negative type into a prompt, and an LLM completion back into a
-validated :class:`Negative` or a rejection reason. It never imports vLLM or Beam;
-``negforge.pipeline.stages.llm`` runs the engine (in-process ``vllm.LLM`` or the
-OpenAI-compatible server through Beam's ``RunInference``) and calls in here, so
-both paths build byte-identical prompts and apply identical checks.
+This module is the pure half of the rewriting LLM generator (DESIGN §4): it turns a
+caption and a requested negative type into a prompt, and an LLM completion back
+into a validated :class:`Negative` or a rejection reason. It suits instruction
+models of a few billion parameters; small models get slot-filling prompts instead
+(generators/llm_fill.py; which prompt a model gets: generators/llm_families.py).
+It never imports vLLM or Beam; ``negforge.pipeline.stages.llm`` runs the engine
+(in-process ``vllm.LLM`` or a vLLM server process) and calls in here, so both
+paths build byte-identical prompts and apply identical checks.
 
 Why structured output: vLLM constrains decoding to :data:`NEGATIVE_JSON_SCHEMA`
 (xgrammar backend), so a completion either parses as exactly that object or was

@@ -37,6 +37,8 @@ class ServerCompleter:
     """A started (or reached) vLLM server and the tokenizer that renders its prompts."""
 
     def __init__(self, config: LLMConfig, seed: int):
+        for name in ("httpx", "httpx2"):  # the OpenAI client logs every request at INFO
+            logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLogger(name).level))
         plan = plan_server(config, seed)  # resolves interpreter and model here, on the worker
         self._config = config
         self._served_name = plan.served_name
