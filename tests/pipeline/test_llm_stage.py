@@ -22,13 +22,11 @@ from llm_fixtures import REPO, SKIP_REASON, build_tiny_llama, llm_python, write_
 from negforge.pipeline.stages.llm import (
     Completion,
     LLMConfig,
-    LLMRequest,
     RequestBuilder,
     add_llm_arguments,
     llm_config_from_args,
     runtime,
 )
-from negforge.pipeline.stages.llm.requests import Constraint, priming_split
 from negforge.schemas import CaptionRecord, Negative
 
 
@@ -230,13 +228,6 @@ def test_fill_requests_carry_their_constraint_and_count_missing_slots(resources,
     assert all(n.generator == "llm:smollm2-135m-instruct@fill-v1" for n in new.negatives)
     record_no_graph = CaptionRecord(id="g", caption="A dog.", source="t")
     assert builder.requests(record_no_graph)[0] == []  # fill prompts need the parse
-
-
-def test_priming_split_sends_one_request_per_type_first():
-    c = Constraint("regex", "[a-z]+")
-    reqs = [LLMRequest(str(i), t, "p", 0, c) for i, t in enumerate(["a", "b", "a", "a", "b", "c"])]
-    head, rest = priming_split(reqs)
-    assert head == [0, 1, 5] and rest == [2, 3, 4]
 
 
 # ---------------------------------------------------------------- DoFn lifecycle (fake completer)

@@ -138,8 +138,10 @@ class LLMDoFn(beam.DoFn):
                 for record, _ in owners:
                     yield beam.pvalue.TaggedOutput(DEAD, _dead(record, exc))
                 return
-            self._latency.update(int((time.monotonic() - started) * 1000))
+            elapsed = time.monotonic() - started
+            self._latency.update(int(elapsed * 1000))
             self._requests.inc(len(requests))
+            logger.info("LLM batch: %d records, %d completions in %.1f s", len(owners), len(requests), elapsed)
         by_record: dict[str, list[tuple[LLMRequest, Completion | None]]] = {}
         for req, comp in zip(requests, completions, strict=True):
             by_record.setdefault(req.record_id, []).append((req, comp))

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .config import LLMConfig
-from .requests import Completion, LLMRequest, priming_split
+from .requests import Completion, LLMRequest
 from .runtime import configure_vllm_env, engine_kwargs, resolve_model
 
 logger = logging.getLogger(__name__)
@@ -49,14 +49,13 @@ class EngineCompleter:
             )
             for r in requests
         ]
-        results: list[Completion | None] = [None] * len(requests)
-        for part in priming_split(requests):  # shared prompt prefixes computed once, then reused
-            if not part:
-                continue
-            outputs = self.llm.generate([requests[i].prompt for i in part], [params[i] for i in part], use_tqdm=False)
-            for i, out in zip(part, outputs, strict=True):
-                results[i] = Completion(out.outputs[0].text, out.outputs[0].finish_reason) if out.outputs else None
-        return results
+        # One call: vLLM's prefix cache shares the prompts' common blocks (system text and
+        # few-shot turns) between requests of one batch (measured: num_cached_tokens > 0).
+        outputs = self.llm.generate([r.prompt for r in requests], params, use_tqdm=False)
+        return [
+            Completion(out.outputs[0].text, out.outputs[0].finish_reason) if out.outputs else None
+            for out in outputs
+        ]
 
     def close(self) -> None:
         llm, self.llm = self.llm, None

@@ -53,33 +53,6 @@ class Completion(NamedTuple):
 ChatFn = Callable[[list[dict[str, str]]], str]
 
 
-def priming_split(requests: Sequence[LLMRequest]) -> tuple[list[int], list[int]]:
-    """Indexes of the first request of each type, and of the rest.
-
-    Requests of one type share their prompt up to the caption (system text and
-    few-shot turns: ~90% of the tokens of a fill prompt). Requests scheduled in the
-    same step cannot reuse each other's KV blocks, so completing one per type first
-    lets vLLM's prefix cache serve that shared part to all the others.
-    """
-    first: dict[str, int] = {}
-    for i, r in enumerate(requests):
-        first.setdefault(r.type, i)
-    head = sorted(first.values())
-    taken = set(head)
-    return head, [i for i in range(len(requests)) if i not in taken]
-
-
-def chat_renderer(tokenizer: Any, enabled: bool) -> ChatFn | None:
-    """The tokenizer's chat template as ``messages -> prompt``, or None (plain transcript)."""
-    if not enabled or getattr(tokenizer, "chat_template", None) is None:
-        return None
-
-    def chat(messages: list[dict[str, str]]) -> str:
-        return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-
-    return chat
-
-
 class RequestBuilder:
     """Prompts and validation for one config; built once per worker (loads templates, checks)."""
 

@@ -17,7 +17,7 @@ from typing import Any
 from negforge.pipeline import llm_server
 
 from .config import LLMConfig
-from .requests import Completion, LLMRequest, priming_split
+from .requests import Completion, LLMRequest
 from .runtime import plan_server
 
 logger = logging.getLogger(__name__)
@@ -49,27 +49,23 @@ class ServerCompleter:
         from openai import AsyncOpenAI
 
         cfg = self._config
-        results: list[Any] = [None] * len(requests)
         async with AsyncOpenAI(api_key="EMPTY", base_url=f"{self.server.base_url}/v1", max_retries=2) as client:
-            for part in priming_split(requests):  # shared prompt prefixes computed once, then reused
-                calls = [
-                    client.completions.create(
-                        model=self._served_name,
-                        prompt=requests[i].prompt,
-                        max_tokens=cfg.max_tokens,
-                        temperature=cfg.temperature,
-                        top_p=cfg.top_p,
-                        seed=requests[i].seed,
-                        extra_body={
-                            "structured_outputs": requests[i].constraint.structured_outputs(),
-                            "bad_words": list(requests[i].constraint.forbidden),
-                        },
-                    )
-                    for i in part
-                ]
-                for i, resp in zip(part, await asyncio.gather(*calls, return_exceptions=True), strict=True):
-                    results[i] = resp
-        return results
+            calls = [
+                client.completions.create(
+                    model=self._served_name,
+                    prompt=r.prompt,
+                    max_tokens=cfg.max_tokens,
+                    temperature=cfg.temperature,
+                    top_p=cfg.top_p,
+                    seed=r.seed,
+                    extra_body={
+                        "structured_outputs": r.constraint.structured_outputs(),
+                        "bad_words": list(r.constraint.forbidden),
+                    },
+                )
+                for r in requests
+            ]
+            return await asyncio.gather(*calls, return_exceptions=True)
 
     def complete(self, requests: Sequence[LLMRequest]) -> list[Completion | None]:
         """One completion per request; a request the server failed is ``None`` (counted, logged)."""
