@@ -53,6 +53,17 @@ class Completion(NamedTuple):
 ChatFn = Callable[[list[dict[str, str]]], str]
 
 
+def chat_renderer(tokenizer: Any, enabled: bool) -> ChatFn | None:
+    """The tokenizer's chat template as ``messages -> prompt``, or None (plain transcript)."""
+    if not enabled or getattr(tokenizer, "chat_template", None) is None:
+        return None
+
+    def chat(messages: list[dict[str, str]]) -> str:
+        return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+
+    return chat
+
+
 class RequestBuilder:
     """Prompts and validation for one config; built once per worker (loads templates, checks)."""
 
