@@ -149,6 +149,8 @@ def test_swap_att_candidates_swap_or_move_attributes(template, resources, parse)
         caption = "A white dog chases a black cat."
         assert caption[: edit.start] + edit.after + caption[edit.end :] == text
     assert _slot("A dog chases a cat.", "swap_att", parse, resources, template) is None
+    # no moves: the grass's color is unknown, so "the black grass" would not be clearly false
+    assert _slot("A black dog runs on the grass.", "swap_att", parse, resources, template) is None
 
 
 def test_choices_are_shuffled_deterministically(template, resources, parse):
