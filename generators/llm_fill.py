@@ -190,6 +190,20 @@ def _compatible(a: Sequence[str | None], b: Sequence[str | None]) -> bool:
     return all(x is None or y is None or x == y for x, y in zip(a[:2], b[:2], strict=True))
 
 
+_DETERMINER_BEFORE = re.compile(
+    r"\b(a|an|the|this|that|these|those|his|her|their|its|my|our|your|some|one|two|three|four|five|six|"
+    r"several|many|other|another)\s+$",
+    re.I,
+)
+
+
+def _determiner(caption: str, obj: SceneObject) -> str | None:
+    """The determiner of ``obj``'s noun phrase (before its attributes), or None for a bare noun."""
+    start = min([obj.start] + [a.start for a in obj.attributes if a.end <= obj.start])
+    m = _DETERMINER_BEFORE.search(caption[:start])
+    return m.group(1).lower() if m else None
+
+
 def _closed_options(
     obj: SceneObject, group: str, caption: str, resources: Any, template: FillTemplate
 ) -> list[str] | None:
@@ -213,6 +227,8 @@ def _closed_options(
     gender = profile[1] if person else None
     pronouns = bool(gender and _PRONOUNS[gender] & present)
     aged = person and any("age" in _attribute_groups(a.lemma, resources) for a in obj.attributes)
+    determiner = _determiner(caption, obj)
+    mass = set(resources.vocab.get("mass_nouns", ()))
     plural = obj.count != 1 and is_plural_noun(obj.text)
     options = []
     for m, other in members.items():
@@ -228,6 +244,8 @@ def _closed_options(
                 continue
         elif other[0] != profile[0]:
             continue  # another kind of place
+        elif (determiner is None) != (m in mass) and not plural:
+            continue  # "through snow" -> "through street", "a street" -> "a sand": the article must still fit
         if resources.lexical_relation(lemma, m, "n") is not None:
             continue  # same, synonym, hypernym or hyponym: not a different thing
         options.append(form)

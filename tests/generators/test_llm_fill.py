@@ -107,6 +107,17 @@ def test_replace_obj_places_stay_within_their_kind(template, resources, parse):
     assert {kinds[c][0] for c in beach.choices} == {"ground"}  # never "on the lake"
 
 
+def test_place_replacements_keep_the_article_right(template, resources, parse):
+    """A bare mass noun ("through snow") takes a mass noun; "a/the street" takes a countable place."""
+    mass = set(resources.vocab["mass_nouns"])
+    snow = next(s for s in _all_slots("A child pushes a plow through snow.", "replace_obj", parse, resources, template)
+                if s.slot == "snow")  # fmt: skip
+    assert snow.choices and set(snow.choices) <= mass
+    street = next(s for s in _all_slots("A dog runs down the street.", "replace_obj", parse, resources, template)
+                  if s.slot == "street")  # fmt: skip
+    assert street.choices and not set(street.choices) & mass
+
+
 def test_person_slots_are_demographic_and_never_compatible(template, resources, parse, check):
     """A man may become a woman or a child, never a guy; with "his" in the caption, never a woman."""
     caption = "A man holds his hat."
