@@ -58,7 +58,7 @@ def time_pipeline(texts: list[str], workdir: Path, tag: str, types, pipeline_arg
     t = time.perf_counter()
     manifest = run_build(config, pipeline_args)
     elapsed = time.perf_counter() - t
-    assert manifest["counts"]["written"] == len(texts), manifest["counts"]
+    assert manifest.counts.written == len(texts), manifest.counts
     return elapsed
 
 

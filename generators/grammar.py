@@ -207,3 +207,39 @@ def apply_edit(caption: str, start: int, end: int, after: str) -> tuple[str, Edi
 def words(text: str) -> list[str]:
     """Lower-cased word tokens (letters, digits, apostrophes, hyphens)."""
     return [w.lower() for w in re.findall(r"[A-Za-z0-9][\w'-]*", text)]
+
+
+_TO_FEMALE = {"he": "she", "him": "her", "his": "her", "himself": "herself"}
+_TO_MALE = {"she": "he", "hers": "his", "herself": "himself"}
+_GENDERED = re.compile(r"\b(he|him|his|himself|she|her|hers|herself)\b", re.IGNORECASE)
+_NOT_A_NOUN_NEXT = frozenset(
+    "and or but as while to in on at with from by for of up down off out into onto over under "
+    "near behind is was are were".split()
+)
+
+
+def last_gendered_pronoun(text: str) -> int | None:
+    """End offset of the last he/him/his/she/her... in ``text``, or None."""
+    ends = [m.end() for m in _GENDERED.finditer(text)]
+    return ends[-1] if ends else None
+
+
+def regender_pronouns(text: str, to: str) -> str:
+    """``text`` with third-person pronouns turned to gender ``to`` ("f" or "m").
+
+    "her" becomes "his" before a word it can own ("her hand") and "him" otherwise ("hugging her .").
+    """
+
+    def repl(m: re.Match[str]) -> str:
+        word = m.group(0)
+        low = word.lower()
+        if to == "f":
+            new = _TO_FEMALE.get(low, low)
+        elif low == "her":
+            nxt = re.match(r"\s+([A-Za-z][\w'-]*)", text[m.end() :])
+            new = "his" if nxt is not None and nxt.group(1).lower() not in _NOT_A_NOUN_NEXT else "him"
+        else:
+            new = _TO_MALE.get(low, low)
+        return match_case(new, word)
+
+    return _GENDERED.sub(repl, text)

@@ -53,6 +53,16 @@ class Resources:
             for prep in members:
                 self.relation_group.setdefault(prep, group)
 
+    @property
+    def lexicon(self) -> Any:
+        """Counted selectional preferences (``lexicon.Lexicon``), loaded on first use."""
+        lex = self._cache.get(("lexicon",))
+        if lex is None:
+            from .lexicon import load_lexicon
+
+            lex = self._cache[("lexicon",)] = load_lexicon(self.wordnet, self.vocab)
+        return lex
+
     # ----------------------------------------------------------------- WordNet
     def synsets(self, word: str, pos: str) -> tuple[Any, ...]:
         """WordNet synsets of ``word`` (spaces allowed) for pos in n/v/a; () without WordNet."""

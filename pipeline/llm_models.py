@@ -230,7 +230,7 @@ def convert_gguf(
 
 def _write_hf_folder(gguf_path: Path, out: Path, dtype: str) -> None:
     """Dequantise ``gguf_path`` with transformers and write weights, config and tokenizer to ``out``."""
-    from negforge.schemas.compat import ensure_torchvision_importable
+    from negforge.training.compat import ensure_torchvision_importable
 
     ensure_torchvision_importable()
     import torch

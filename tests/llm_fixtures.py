@@ -43,7 +43,7 @@ def build_tiny_llama(path: Path, chat_template: bool = True, seed: int = 0) -> P
     """Write a random tiny Llama + BPE tokenizer to ``path`` (idempotent); return it."""
     if (path / "config.json").exists():
         return path
-    from negforge.schemas.compat import ensure_torchvision_importable
+    from negforge.training.compat import ensure_torchvision_importable
 
     ensure_torchvision_importable()
     import torch

@@ -43,7 +43,7 @@ LORA_TARGETS = ("attn", "mlp")
 
 def import_open_clip():
     """open_clip, imported after the torchvision shim (open_clip imports torchvision)."""
-    from negforge.schemas.compat import ensure_torchvision_importable
+    from negforge.training.compat import ensure_torchvision_importable
 
     ensure_torchvision_importable()
     import open_clip
@@ -178,18 +178,24 @@ def encode_text_tokens(model: nn.Module, text: Tensor) -> tuple[Tensor, Tensor, 
 
     Mirrors ``open_clip.CLIP.encode_text`` but keeps every position: tokens are
     ``ln_final(x) @ text_projection``, unnormalised; the pooled embedding is the usual EOT
-    (argmax) feature, so it equals ``model.encode_text(text)``.
+    (argmax) feature, so it equals ``model.encode_text(text)``. ``text`` may be shorter than the
+    context length (trailing padding cut, see ``data.trim_padding``): under the causal mask the
+    kept positions' features are the same as with full padding.
     """
     open_clip = import_open_clip()
+    n_tok = text.shape[1]  # T ≤ context length: batches may be trimmed to their longest caption
     if isinstance(model, open_clip.CLIP):
         tower, attn_mask = model, model.attn_mask
         x = model.token_embedding(text).to(model.transformer.get_cast_dtype())  # (N, T, W)
-        x = x + model.positional_embedding.to(x.dtype)
+        x = x + model.positional_embedding[:n_tok].to(x.dtype)
     elif hasattr(model, "text") and hasattr(model.text, "_embeds") and model.text.cls_emb is None:
         tower = model.text
         x, attn_mask = tower._embeds(text)
     else:
         raise ValueError(f"text tokens need an open_clip text transformer, got {type(model).__name__}")
+    if attn_mask is not None and attn_mask.shape[-1] != n_tok:
+        # Causal: position t attends to ≤ t only, so cutting trailing padding changes nothing before it.
+        attn_mask = attn_mask[..., :n_tok, :n_tok]
     x = tower.transformer(x, attn_mask=attn_mask)
     x = tower.ln_final(x)  # (N, T, W)
     proj = tower.text_projection

@@ -44,7 +44,7 @@ def test_converted_folder_is_a_plain_hf_model(converted):
 
 
 def test_converted_model_computes_what_the_original_computes(tiny, converted):
-    from negforge.schemas.compat import ensure_torchvision_importable
+    from negforge.training.compat import ensure_torchvision_importable
 
     ensure_torchvision_importable()
     import torch

@@ -19,14 +19,8 @@ from pathlib import Path
 import pytest
 from llm_fixtures import REPO, SKIP_REASON, build_tiny_llama, llm_python, write_tiny_gguf
 
-from negforge.pipeline.stages.llm import (
-    Completion,
-    LLMConfig,
-    RequestBuilder,
-    add_llm_arguments,
-    llm_config_from_args,
-    runtime,
-)
+from negforge.pipeline.commands.stage_args import add_llm_arguments, llm_config
+from negforge.pipeline.stages.llm import Completion, LLMConfig, RequestBuilder, runtime
 from negforge.schemas import CaptionRecord, Negative
 
 
@@ -112,21 +106,20 @@ def test_config_carries_no_launcher_paths(monkeypatch, tmp_path):
     assert pickle.loads(blob) == config and config.server_python is None and config.model_cache is None
 
 
-def test_cli_flags_map_to_config():
+def test_cli_flags_of_this_stage_map_to_config():
+    """The flags issue 15 added; selectors and the rest are covered in test_build_cli.py."""
     parser = argparse.ArgumentParser()
     add_llm_arguments(parser)
-    args = parser.parse_args(["--llm-model", "m", "--llm-temperature", "0.2", "--llm-backend", "engine",
-                              "--no-llm-enforce-eager"])  # fmt: skip
-    config = llm_config_from_args(args, ["llm_replace_obj", "llm_count", "llm_replace_obj"])
-    assert config.types == ("replace_obj", "count")
-    assert config.temperature == 0.2 and config.backend == "engine" and config.enforce_eager is False
-    defaults = llm_config_from_args(parser.parse_args(["--llm-model", "m"]), ["llm_replace_att"])
+    args = parser.parse_args(["--llm-model", "/m/tiny.gguf", "--llm-family", "smollm2", "--no-llm-enforce-eager",
+                              "--llm-model-cache", "/cache", "--llm-prompt-version", "fill-v1"])  # fmt: skip
+    config = llm_config(args, ["llm_replace_obj", "llm_swap_att"])
+    assert config.family == "smollm2" and config.enforce_eager is False and config.model_cache == "/cache"
+    assert config.generator == "llm:tiny@fill-v1"
+    defaults = llm_config(parser.parse_args(["--llm-model", "m"]), ["llm_replace_att"])
     assert defaults == LLMConfig(model="m", types=("replace_att",))  # unset flags: the dataclass defaults
-    assert llm_config_from_args(args, []) is None
-    with pytest.raises(SystemExit, match="--llm-model is required"):
-        llm_config_from_args(parser.parse_args([]), ["llm_swap_obj"])
-    with pytest.raises(SystemExit, match="types must be among"):
-        llm_config_from_args(args, ["llm_shuffle"])
+    assert defaults.enforce_eager is None  # decided on the worker: eager on CPU only
+    with pytest.raises(ValueError, match="no slot-filling prompt"):
+        llm_config(parser.parse_args(["--llm-model", "smollm2-135m-instruct"]), ["llm_negation"])
 
 
 # ---------------------------------------------------------------- worker-side resolution

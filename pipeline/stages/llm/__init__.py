@@ -6,8 +6,9 @@ Modules, one job each:
 - ``runtime``: what is resolved on the worker (model folder, vLLM interpreter, CPU flags);
 - ``requests``: records → prompts with constraints, completions → validated negatives + counts;
 - ``engine`` / ``server``: the two completers (in-process ``vllm.LLM``; a vLLM server process);
-- ``dofn``: the DoFn whose setup/teardown own the completer; ``transform``: :class:`LLMNegatives`;
-- ``cli``: ``negforge build`` flags.
+- ``dofn``: the DoFn whose setup/teardown own the completer; ``transform``: :class:`LLMNegatives`.
+
+``negforge build`` flags: pipeline/commands/stage_args.py.
 
 Both backends render the same prompts (generators/llm.py, generators/llm_fill.py),
 constrain decoding the same way (xgrammar: JSON schema, regex or choice), use the
@@ -15,7 +16,6 @@ same per-request seeds and validate with the rule negatives' checks; rejections
 are counted per reason in the stats that the build sums into the manifest.
 """
 
-from .cli import add_llm_arguments, llm_config_from_args
 from .config import BACKENDS, LLMConfig
 from .requests import Completion, Constraint, LLMRequest, RequestBuilder
 from .transform import LLMNegatives
@@ -28,6 +28,4 @@ __all__ = [
     "LLMNegatives",
     "LLMRequest",
     "RequestBuilder",
-    "add_llm_arguments",
-    "llm_config_from_args",
 ]

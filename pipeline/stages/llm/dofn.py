@@ -24,15 +24,13 @@ from apache_beam.utils import shared
 from negforge.schemas import CaptionRecord
 
 from ...errors import DeadLetter
+from .. import DEAD, METRICS_NAMESPACE, STATS, acquire_shared
 from .config import LLMConfig
 from .requests import Completion, LLMRequest, RequestBuilder, chat_renderer
 
 logger = logging.getLogger(__name__)
 
 STAGE = "llm"
-DEAD = "dead"
-STATS = "stats"
-METRICS_NAMESPACE = "negforge_llm"
 
 
 def make_completer(config: LLMConfig, seed: int) -> Any:
@@ -83,16 +81,6 @@ class CompleterLease:
         return self._refs
 
 
-def _dead(record: CaptionRecord, exc: BaseException) -> DeadLetter:
-    return DeadLetter(
-        input=f"record:{record.id}",
-        stage=STAGE,
-        error=f"{type(exc).__name__}: {exc}",
-        record_id=record.id,
-        raw=record.caption,
-    )
-
-
 class LLMDoFn(beam.DoFn):
     """Batches of records → requests → one completion call → records with validated LLM negatives."""
 
@@ -102,6 +90,7 @@ class LLMDoFn(beam.DoFn):
         self._make = make
         self._shared = shared.Shared()
         self._lease: CompleterLease | None = None
+        self._box: Any = None
         self._requests = Metrics.counter(METRICS_NAMESPACE, "llm_requests")
         self._generated = Metrics.counter(METRICS_NAMESPACE, "llm_negatives_generated")
         self._latency = Metrics.distribution(METRICS_NAMESPACE, "llm_batch_latency_ms")
@@ -110,9 +99,10 @@ class LLMDoFn(beam.DoFn):
         from negforge.generators.resources import load_resources
 
         config, seed, make = self._config, self._seed, self._make
-        lease = self._shared.acquire(lambda: CompleterLease(lambda: make(config, seed)), tag=(config, seed))
+        box = acquire_shared(self._shared, f"llm:{config!r}:{seed}", lambda: CompleterLease(lambda: make(config, seed)))
+        lease = box.value
         completer = lease.retain()
-        self._lease = lease
+        self._box, self._lease = box, lease
         self._completer = completer
         chat = chat_renderer(completer.tokenizer, config.use_chat_template)
         self._builder = RequestBuilder(config, seed, chat, load_resources())
@@ -124,7 +114,7 @@ class LLMDoFn(beam.DoFn):
             try:
                 reqs, no_slot = self._builder.requests(record)
             except Exception as exc:  # noqa: BLE001 - a record that cannot be prompted fails alone
-                yield beam.pvalue.TaggedOutput(DEAD, _dead(record, exc))
+                yield beam.pvalue.TaggedOutput(DEAD, DeadLetter.from_exception(record, STAGE, exc))
                 continue
             requests += reqs
             owners.append((record, no_slot))
@@ -136,7 +126,7 @@ class LLMDoFn(beam.DoFn):
             except Exception as exc:  # noqa: BLE001 - the model failed this batch: its records fail whole
                 logger.exception("LLM completion failed for a batch of %d records", len(owners))
                 for record, _ in owners:
-                    yield beam.pvalue.TaggedOutput(DEAD, _dead(record, exc))
+                    yield beam.pvalue.TaggedOutput(DEAD, DeadLetter.from_exception(record, STAGE, exc))
                 return
             elapsed = time.monotonic() - started
             self._latency.update(int(elapsed * 1000))
@@ -154,6 +144,6 @@ class LLMDoFn(beam.DoFn):
 
     def teardown(self) -> None:
         lease, self._lease = self._lease, None
-        self._completer = None
+        self._completer = self._box = None
         if lease is not None:
             lease.release()

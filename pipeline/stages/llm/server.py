@@ -25,7 +25,7 @@ logger = logging.getLogger(__name__)
 
 def load_tokenizer(path: str) -> Any:
     """The model's tokenizer, for its chat template (the pipeline venv's transformers)."""
-    from negforge.schemas.compat import ensure_torchvision_importable
+    from negforge.training.compat import ensure_torchvision_importable
 
     ensure_torchvision_importable()
     from transformers import AutoTokenizer

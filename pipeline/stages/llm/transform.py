@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import apache_beam as beam
 
-from .. import StageOutput
+from .. import DoFnStage, StageOutput
 from .config import LLMConfig
-from .dofn import DEAD, STATS, LLMDoFn
+from .dofn import LLMDoFn
 
 
 class LLMNegatives(beam.PTransform):
@@ -22,9 +22,4 @@ class LLMNegatives(beam.PTransform):
         # then runs mostly one-record batches (5x fewer completions/s measured on 50
         # captions); a bounded input's remainder is flushed at the end of the bundle.
         size = self._config.batch_size
-        out = (
-            records
-            | "BatchForLLM" >> beam.BatchElements(min_batch_size=size, max_batch_size=size)
-            | "Generate" >> beam.ParDo(LLMDoFn(self._config, self._seed)).with_outputs(DEAD, STATS, main="records")
-        )
-        return StageOutput(out["records"], out[DEAD], out[STATS])
+        return records | "Generate" >> DoFnStage(LLMDoFn(self._config, self._seed), batch_size=size, min_batch_size=size)
