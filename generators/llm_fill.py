@@ -10,12 +10,14 @@ what the model adds is the contextual choice ("a red banana" vs "a green banana"
 
 Per type (DESIGN §3 names):
 
-- ``replace_obj``: slot = an object noun with a curated group (person, animal,
-  vehicle, clothing …); the model writes one or two lower-case words (regex);
-  the word must be a WordNet noun of the original's lexical class (noun.animal …),
-  not the original, not a word already in the caption.
+- ``replace_obj``: slot = an object noun with a curated group (animal, vehicle,
+  clothing …); the model writes one or two lower-case words (regex); the word must
+  be a WordNet noun whose main sense shares the original's lexical class
+  (noun.animal …), not the original, not a word already in the caption. People and
+  places are closed classes (the prompt file lists them): the model chooses among
+  demographic nouns that cannot be the same person, or places of the same kind.
 - ``replace_att``: slot = an attribute of a curated group (color, size,
-  material …); the model chooses among that group's other common values (choice).
+  material …); the model chooses among the group's values that suit the noun (choice).
 - ``swap_att``: candidates = the caption with two attributes of different
   objects exchanged (each must suit its new noun); the model picks the candidate
   that could still describe a real photo, or ``none`` (choice).
