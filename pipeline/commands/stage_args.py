@@ -14,26 +14,35 @@ from .args import flag, given
 
 def add_llm_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of the LLM stage (active when --types has llm_* names)."""
-    from negforge.generators import llm as gen_llm
+    from negforge.generators.llm_families import FAMILIES, PROMPT_VERSIONS
+    from negforge.pipeline.llm_models import SHIPPED
     from negforge.pipeline.stages.llm import BACKENDS
 
     g = parser.add_argument_group("LLM negatives (types llm_<type>, e.g. llm_replace_obj; defaults: LLMConfig's)")
-    flag(g, "--llm-model", help="HF causal LM path or name served by vLLM (required for llm_* types)")
+    flag(g, "--llm-model", help="a shipped model (" + ", ".join(SHIPPED) + "), a .gguf file (converted once to a "
+                                "cached HF folder), or an HF model folder/name vLLM loads")  # fmt: skip
     flag(g, "--llm-backend", choices=BACKENDS,
-         help="server: RunInference + a vLLM server from --llm-python; "
+         help="server: a vLLM server process per worker, from the worker's $NEGFORGE_LLM_PYTHON / .venv-llm; "
               "engine: in-process vllm.LLM (the pipeline's python must have vllm)")  # fmt: skip
-    flag(g, "--llm-python", help="interpreter with vLLM for the server (default $NEGFORGE_LLM_PYTHON "
-                                 "or ./.venv-llm/bin/python)")  # fmt: skip
+    flag(g, "--llm-python", help="interpreter with vLLM for the server (default: resolved on each worker: "
+                                 "$NEGFORGE_LLM_PYTHON, else the checkout's .venv-llm)")  # fmt: skip
     flag(g, "--llm-server-url", help="use this running OpenAI-compatible vLLM server instead")
-    flag(g, "--llm-model-name", help="model name in Negative.generator (default: path's last part)")
-    flag(g, "--llm-prompt-version", choices=gen_llm.PROMPT_VERSIONS)
+    flag(g, "--llm-model-name", help="model name in Negative.generator (default: shipped name, file stem or folder)")
+    flag(g, "--llm-family", choices=[f.name for f in FAMILIES],
+         help="prompt family (default: from the model name; small models get slot-filling prompts)")
+    flag(g, "--llm-prompt-version", choices=PROMPT_VERSIONS,
+         help="v1: the model rewrites the caption (instruction models); fill-v1: it fills a slot the rules "
+              "picked (small models); default: the family's")  # fmt: skip
     flag(g, "--llm-temperature", type=float)
     flag(g, "--llm-top-p", type=float)
     flag(g, "--llm-max-tokens", type=int)
     flag(g, "--llm-batch-size", type=int)
-    flag(g, "--llm-dtype", help="auto = float32 on CPU, the model's dtype on GPU")
+    flag(g, "--llm-dtype", help="auto = float32 on CPU, bfloat16 for a converted GGUF on GPU")
     flag(g, "--llm-max-model-len", type=int, help="context length cap")
-    flag(g, "--llm-enforce-eager", action="store_true", help="no graph capture (faster start)")
+    flag(g, "--llm-model-cache", help="folder for converted GGUF models (default: resolved on each worker: "
+                                      "$NEGFORGE_MODEL_CACHE or ~/.cache/negforge/models)")  # fmt: skip
+    flag(g, "--llm-enforce-eager", action=argparse.BooleanOptionalAction,
+         help="no graph compilation: faster start, slower steps (default: on CPU only)")
     flag(g, "--llm-no-checks", dest="llm_use_checks", action="store_false",
          help="skip the shared grammar/identity checks")  # fmt: skip
 
@@ -57,6 +66,7 @@ def llm_config(args: argparse.Namespace, llm_types: list[str]) -> Any:
             **given(
                 backend=args.llm_backend,
                 model_name=args.llm_model_name,
+                family=args.llm_family,
                 prompt_version=args.llm_prompt_version,
                 temperature=args.llm_temperature,
                 top_p=args.llm_top_p,
@@ -64,6 +74,7 @@ def llm_config(args: argparse.Namespace, llm_types: list[str]) -> Any:
                 batch_size=args.llm_batch_size,
                 dtype=args.llm_dtype,
                 max_model_len=args.llm_max_model_len,
+                model_cache=args.llm_model_cache,
                 enforce_eager=args.llm_enforce_eager,
                 use_checks=args.llm_use_checks,
                 server_python=args.llm_python,
