@@ -12,7 +12,9 @@ What it measures, per SugarCrepe type (DESIGN §5.1):
   object; replace_att: an attribute; replace_rel: a relation other than "of"; swap_obj: two
   objects with different names; swap_att: two different objects that each carry an
   attribute). The denominators come from the parse, not from the rules' own restrictions,
-  so a rule cannot raise its coverage by declaring captions out of scope.
+  so a rule cannot raise its coverage by declaring captions out of scope. ``cov|exch`` is a
+  narrower denominator for replace_rel, swap_obj and swap_att (:func:`exchangeable`: parts of
+  one kind that could trade places), still from the parse and noun classes only.
 - **blind classifier**: can a text-only model tell the positive from the negative? Logistic
   regression on the difference of the two texts' features (hashed word 1+2-grams, length in
   characters, mean token NLL of a small LM), trained on pairs in both orders with no
@@ -117,6 +119,70 @@ def applicable(neg_type: str, graph: SceneGraph) -> bool:
         with_att = {o.lemma for o in objs if any(_is_value(a.text) for a in o.attributes)}
         return len(with_att) >= 2
     return bool(objs)
+
+
+def exchangeable(neg_type: str, graph: SceneGraph, caption: str, resources) -> bool:
+    """A narrower denominator for the three types whose parts must also be of one kind:
+
+    - replace_rel: a relation between two things of the scene whose predicate is a verb or a
+      preposition with an opposite; not "with"/"of" (having, parts) nor "in" + clothing
+      (wearing), which name no relation to turn around;
+    - swap_obj: two things of the scene of one class (or two living doers: people, animals),
+      either both in relations or both with attributes, not a container and its contents;
+    - swap_att: two different things, each with a pre-noun value of the same property
+      (color and color, material and material).
+
+    It uses the parse and the noun classes, never the rules' plausibility checks.
+    """
+    from negforge.generators.lexicon import AGENT_CLASSES
+    from negforge.generators.rules.common import object_lemma
+    from negforge.generators.rules.fit import editable_object, relation_end
+
+    lex = resources.lexicon
+    objs = graph.objects
+    if neg_type == "replace_rel":
+        for r in graph.relations:
+            pred = r.predicate.lower()
+            a, b = objs[r.subject], objs[r.object]
+            if pred in ("of", "with") or not (
+                relation_end(caption, a, resources) and relation_end(caption, b, resources)
+            ):
+                continue
+            if pred in ("in", "inside") and lex.class_of(object_lemma(b)) == "clothing":
+                continue
+            first = pred.split(" ", 1)[0]
+            if (
+                first in resources.vocab["relations"]["opposites"]
+                or pred in resources.vocab["relations"]["opposites"]
+            ):
+                return True
+            if first not in ("in", "on", "at", "by", "to", "for", "from", "as", "near"):
+                return True  # a verb
+        return False
+    if neg_type == "swap_obj":
+        linked = {r.subject for r in graph.relations} | {r.object for r in graph.relations}
+        ok = [k for k, o in enumerate(objs) if editable_object(caption, o, resources)]
+        for x in ok:
+            for y in ok:
+                a, b = objs[x], objs[y]
+                if x >= y or object_lemma(a) == object_lemma(b):
+                    continue
+                ca, cb = lex.class_of(object_lemma(a)), lex.class_of(object_lemma(b))
+                if ca != cb and not (ca in AGENT_CLASSES and cb in AGENT_CLASSES):
+                    continue
+                if (x in linked and y in linked) or (a.attributes and b.attributes):
+                    return True
+        return False
+    if neg_type == "swap_att":
+        groups = []
+        for o in objs:
+            gs = set()
+            for a in o.attributes:
+                if _is_value(a.text) and a.end <= o.start:
+                    gs.update(resources.adjective_group.get(a.text.lower(), ()))
+            groups.append((o.lemma, gs))
+        return any(la != lb and ga & gb for k, (la, ga) in enumerate(groups) for lb, gb in groups[k + 1 :])
+    return applicable(neg_type, graph)
 
 
 # --------------------------------------------------------------------------- blind LM
@@ -261,17 +327,22 @@ def generate_pairs(rows: list[dict], seed: int, types: Sequence[str], spacy_mode
     t_gen = time.perf_counter() - t0
     pairs: dict[str, list[Pair]] = defaultdict(list)
     all_negs: dict[str, list[Pair]] = defaultdict(list)
-    cov = {t: [0, 0, 0] for t in types}  # covered, applicable, covered & applicable
+    cov = {
+        t: [0, 0, 0, 0, 0] for t in types
+    }  # covered, applicable, covered & applicable, exchangeable, & covered
     for rid, caption, graph, negs in zip(ids, captions, graphs, negatives, strict=True):
         by_type: dict[str, list[str]] = defaultdict(list)
         for n in negs:
             by_type[n.type].append(n.text)
         for t in types:
             app = applicable(t, graph)
+            exc = app and exchangeable(t, graph, caption, resources)
             got = bool(by_type.get(t))
             cov[t][0] += got
             cov[t][1] += app
             cov[t][2] += got and app
+            cov[t][3] += exc
+            cov[t][4] += got and exc
             if got:
                 pairs[t].append(Pair(rid, caption, by_type[t][0], t))
                 all_negs[t].extend(Pair(rid, caption, x, t) for x in by_type[t])
@@ -354,19 +425,25 @@ def main(argv: list[str] | None = None) -> int:
                 float(np.mean([len(p.negative) - len(p.caption) for p in ps])) if ps else float("nan")
             )
             if name == "negforge" and cov is not None:
-                covered, n_app, covered_app = cov[t]
+                covered, n_app, covered_app, n_exc, covered_exc = cov[t]
                 row["coverage_all"] = covered / len(rows)
                 row["applicable"] = n_app / len(rows)
                 row["coverage_applicable"] = covered_app / n_app if n_app else float("nan")
+                row["exchangeable"] = n_exc / len(rows)
+                row["coverage_exchangeable"] = covered_exc / n_exc if n_exc else float("nan")
             table.setdefault(name, {})[t] = row
 
     for name, rows_t in table.items():
         print(f"\n== {name}")
-        head = f"{'type':12s} {'pairs':>6s} {'cov|appl':>8s} {'cov':>6s} {'appl':>6s} {'blind':>6s} {'SugarC':>6s} {'LM pos':>6s} {'ΔNLL':>6s} {'Δlen':>6s}"
+        head = (
+            f"{'type':12s} {'pairs':>6s} {'cov|appl':>8s} {'cov|exch':>8s} {'cov':>6s} {'appl':>6s} "
+            f"{'blind':>6s} {'SugarC':>6s} {'LM pos':>6s} {'ΔNLL':>6s} {'Δlen':>6s}"
+        )
         print(head)
         for t, r in rows_t.items():
             print(
                 f"{t:12s} {r['pairs']:6d} {r.get('coverage_applicable', float('nan')):8.2f} "
+                f"{r.get('coverage_exchangeable', float('nan')):8.2f} "
                 f"{r.get('coverage_all', float('nan')):6.2f} {r.get('applicable', float('nan')):6.2f} "
                 f"{r['blind']:6.1f} {SUGARCREPE_BLIND.get(t, float('nan')):6.1f} "
                 f"{r.get('lm_prefers_positive', float('nan')):6.1f} {r.get('nll_gap', float('nan')):+6.2f} "

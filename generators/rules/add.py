@@ -40,12 +40,15 @@ from ..registry import register
 from .common import MAX_NEGATIVES, Candidate, agreeing_verb, finish, is_plural, object_lemma, word_after
 from .fit import (
     COLORED_CLASSES,
+    DOMINANT_SHARE,
+    GENERIC_NOUNS,
     caption_words,
     editable_object,
     is_verb_context,
     noun_fits,
     object_contexts,
     person_kind,
+    relation_end,
     weighted_order,
 )
 
@@ -59,7 +62,12 @@ MIN_COOCCUR = 5  # captions that name a companion with the subject (no "an eleph
 _AGENTS = frozenset({"person", "animal", "bird"})
 #: Classes whose things are accessories or scenery: adding one may describe the photo anyway.
 _NOT_ADDED = frozenset({"clothing", "body_part", "substance", "place", "ground", "way", "water", "landform"})
-_SUBJECT_BLOCKERS = re.compile(r"\b(both|each other|one another|together|alone|by (him|her|it)self)\b", re.I)
+#: Traits of people that hold only for some of them.
+_MALE_TRAITS = frozenset({"bearded", "bald", "mustached", "shirtless"})
+_ADULT_TRAITS = frozenset({"bearded", "bald", "mustached", "elderly", "tattooed"})
+_SUBJECT_BLOCKERS = re.compile(r"\b(both|each other|one another|alone|by (him|her|it)self)\b", re.I)
+#: "A group of", "a couple of": the subject is the noun after it ("A dog and a group of people").
+_QUANTIFIED = re.compile(r"(a|an|the)\s+(group|crowd|couple|pair|bunch|team|herd|flock|line|row) of", re.I)
 _DETERMINER = re.compile(r"^(a|an|the|one|two|three|four|five|several|some|many)\b", re.I)
 
 
@@ -76,6 +84,8 @@ def _companions(lemma: str, resources: Any) -> list[tuple[str, float]]:
     out = []
     for c in sorted(classes):
         for noun, n in lex.nouns_of_class(c):
+            if noun in GENERIC_NOUNS:
+                continue  # "an animal and a group of people"
             if c == "person" and person_kind(noun, resources) != "identity":
                 continue  # "a friend", "a tourist": not checkable
             if (
@@ -97,7 +107,7 @@ def _subject_index(caption: str, graph: SceneGraph) -> int | None:
     obj = graph.objects[first]
     start = min([obj.start] + [a.start for a in obj.attributes if a.end <= obj.start])
     head = caption[:start].strip()
-    if head and not _DETERMINER.fullmatch(head):
+    if head and not (_DETERMINER.fullmatch(head) or _QUANTIFIED.fullmatch(head)):
         return None  # "In a park, a dog ..." / "There is a dog": not a plain subject
     return first
 
@@ -127,7 +137,11 @@ def _does_it(graph: SceneGraph, index: int, noun: str, resources: Any) -> bool:
     fight": sheep were never counted fighting); a subject with no verb takes anyone."""
     lex = resources.lexicon
     verbs = [c for c in object_contexts(graph, index) if c.startswith("S|") and is_verb_context(c)]
-    return not verbs or any(lex.seen(c, noun) for c in verbs)
+    own = lex.class_of(object_lemma(graph.objects[index]))
+    same = lex.class_of(noun) == own  # a person beside a person: what one does, most people do
+    return not verbs or any(
+        lex.seen(c, noun) or (same and lex.class_share(c, own) >= DOMINANT_SHARE) for c in verbs
+    )
 
 
 def _subject_candidates(caption, graph, rng, resources) -> list[Candidate]:
@@ -136,8 +150,8 @@ def _subject_candidates(caption, graph, rng, resources) -> list[Candidate]:
     if i is None or _SUBJECT_BLOCKERS.search(caption):
         return []
     obj = graph.objects[i]
-    if not editable_object(caption, obj, resources):
-        return []
+    if not relation_end(caption, obj, resources):
+        return []  # "people" may be joined ("a dog and a group of people"), a part noun may not
     lemma = object_lemma(obj)
     present = caption_words(caption)
     det = _DETERMINER.match(caption)  # the subject starts the caption (``_subject_index``)
@@ -203,11 +217,13 @@ def _object_candidates(caption, graph, rng, resources) -> list[Candidate]:
         cls = lex.class_of(lemma)
         if cls is None or cls in _NOT_ADDED:
             continue
+        never = set(resources.vocab["add_obj_exclude"]["nouns"])  # "holding a cup and a bag": may be there anyway
         options = [
             (w, float(n))
             for w, n in sorted(lex.fillers(ctx).items())
-            if n >= 2 and w not in present and w != lemma and lex.class_of(w) == cls and lex.count(w) >= 8
-        ]
+            if n >= 2 and w not in present and w != lemma and w.rsplit(" ", 1)[-1] not in never
+            and lex.class_of(w) == cls and lex.count(w) >= 8
+        ]  # fmt: skip
         for new in weighted_order(rng, options)[:TRIES]:
             if resources.lexical_relation(lemma, new, "n") is not None:
                 continue
@@ -258,6 +274,14 @@ def _attribute_options(obj: SceneObject, resources: Any) -> list[tuple[str, floa
         for c in colors:
             if c not in resources.vocab["rare_adjectives"]:
                 out.setdefault(c, 1.0)
+    if cls == "person":  # a visible trait any person may lack: "a bald snowboarder"
+        who = resources.vocab["person_nouns"].get(lemma)
+        for adj in people - exclude:
+            if adj in _MALE_TRAITS and who is not None and who["gender"] == "f":
+                continue  # "a bearded girl"
+            if adj in _ADULT_TRAITS and who is not None and who["age"] in ("baby", "child"):
+                continue  # "an elderly boy"
+            out.setdefault(adj, 1.0)
     return sorted(out.items())
 
 

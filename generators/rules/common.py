@@ -148,8 +148,15 @@ def agreeing_verb(caption: str, graph: SceneGraph, index: int, resources: Any) -
     following = words_with_spans(caption, obj.end)
     for k, (word, start, end) in enumerate(following):
         low = word.lower()
-        if low in _CLAUSE_STOP or k > 8:
+        if k > 8:
             return None
+        if low in _CLAUSE_STOP:
+            nxt = following[k + 1][0].lower() if k + 1 < len(following) else ""
+            # "a man with a hat and sunglasses is ...": the "and" joins two nouns of the subject;
+            # "a man sits and a dog ...", "a dog runs and jumps": a second clause or verb
+            if not (low == "and" and (nxt in _DETERMINERS or _noun_like(nxt))):
+                return None
+            continue
         if not first_obj and k == 0 and low not in ("that", "which", "who"):
             return None
         is_finite = low in FINITE_VERBS
@@ -176,6 +183,11 @@ PREPOSITIONS = frozenset(
     "from to of for off up down past inside outside above below beneath underneath toward towards "
     "against among atop next close far left right front top during like without within upon via".split()
 )
+
+
+def _noun_like(word: str) -> bool:
+    """A word that is not a verb form: it continues a noun phrase after "and"."""
+    return bool(word) and word.isalpha() and verb_lemma_and_tag(word) is None
 
 
 def _known_predicate(lemma: str, resources: Any) -> bool:

@@ -99,7 +99,7 @@ def attribute_candidates(word: str, resources: Any) -> list[tuple[str, bool]]:
 
 #: Age words on people and the ages they are clearly not, by the noun's age (vocab person_nouns).
 PERSON_AGE_VALUES: dict[str, dict[str, tuple[str, ...]]] = {
-    "young": {"child": ("teenage",), "adult": ("old", "elderly"), "teen": ("old",)},
+    "young": {"child": ("teenage",), "adult": ("old", "elderly"), "teen": ("old",), "any": ("old", "elderly")},
     "little": {"child": ("teenage",)},
     "small": {"child": ("teenage",)},
     "tiny": {"child": ("teenage",)},
