@@ -12,6 +12,8 @@ time). Slots ("contexts") are keyed as:
 - ``S|<predicate>`` — subjects of a predicate ("S|ride" → man, woman, dog ...),
 - ``O|<predicate>`` — its objects ("O|ride" → horse, bike, wave ...),
 - ``A|<adjective>`` — nouns an adjective modifies ("A|striped" → shirt, dress ...),
+- ``S|<predicate>@<object>`` / ``O|<predicate>@<subject>`` — the same with the other end named
+  ("S|in@mouth" → ball, stick, toy; "O|surf on@man" → wave),
 
 with predicates normalised by :func:`predicate_key` ("sitting on" → "sit on"). When a noun was
 never seen in a context, the context's share of the noun's *class* decides (backing off to
@@ -194,7 +196,7 @@ def curated_class(vocab: Mapping[str, Any], lemma: str) -> str | None:
             return table[word]
     for word in (lemma, head_of(lemma)):
         for group, members in vocab["noun_groups"].items():
-            if word in members:
+            if word in members and not (group == "shape" and word != lemma):  # "town square"
                 return GROUP_CLASS.get(group)
     return None
 
@@ -258,7 +260,7 @@ class Lexicon:
                 by_class[self.class_of(lemma)] += n
             self._ctx_class[ctx] = dict(by_class)
             self._ctx_total[ctx] = sum(fillers.values())
-            if ctx.startswith("S|"):
+            if ctx.startswith("S|") and "@" not in ctx:
                 self._verb_total[ctx[2:].split(" ", 1)[0]] += self._ctx_total[ctx]
         # adjective -> nouns is stored; noun -> adjectives is what add/replace_att ask
         self._adj_of: dict[str, dict[str, int]] = defaultdict(dict)
@@ -375,14 +377,24 @@ def load_lexicon(wordnet: Any = None, vocab: Mapping[str, Any] | None = None) ->
     )
 
 
-def iter_contexts(graph: Any) -> Iterable[tuple[int, str]]:
-    """(object index, context key) for every slot an object fills in a scene graph."""
+def iter_contexts(graph: Any, joint: bool = True) -> Iterable[tuple[int, str]]:
+    """(object index, context key) for every slot an object fills in a scene graph.
+
+    ``joint`` adds the slot *with the other end named* ("S|in@mouth": what is in a mouth;
+    "O|ride@man": what a man rides): one-sided slots cannot tell "a toy in his mouth" from
+    "a paddle in his mouth", both are things in something.
+    """
     for rel in graph.relations:
         key = predicate_key(rel.predicate)
         if not key:
             continue
         yield rel.subject, f"S|{key}"
         yield rel.object, f"O|{key}"
+        if joint:
+            subj = head_of(graph.objects[rel.subject].lemma.lower())
+            obj = head_of(graph.objects[rel.object].lemma.lower())
+            yield rel.subject, f"S|{key}@{obj}"
+            yield rel.object, f"O|{key}@{subj}"
     for i, obj in enumerate(graph.objects):
         for att in obj.attributes:
             if att.text.isalpha():

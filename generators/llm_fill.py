@@ -56,7 +56,10 @@ MAX_CHOICES = 12
 #: and the like are too general to say two nouns are of one kind).
 _GENERIC_LEXNAMES = frozenset({"noun.Tops", "noun.group", "noun.quantity", "noun.attribute", "noun.act"})
 _WORD_RE = re.compile(r"[A-Za-z][A-Za-z'-]*")
-_PRONOUNS = {"female": frozenset({"she", "her", "hers", "herself"}), "male": frozenset({"he", "his", "him", "himself"})}
+_PRONOUNS = {
+    "female": frozenset({"she", "her", "hers", "herself"}),
+    "male": frozenset({"he", "his", "him", "himself"}),
+}
 
 #: Rejection reasons this module produces (``check.<reason>`` come from the shared checks).
 FILL_REJECT_REASONS: tuple[str, ...] = (
@@ -99,8 +102,12 @@ class FillTemplate:
     system: str
     answer_prefix: str  # plain (base-model) rendering: the cue before each answer
     class_names: Mapping[str, str]  # curated noun/adjective group -> class in words
-    closed_classes: Mapping[str, Mapping[str, tuple]]  # noun group -> word -> profile ([age, gender] or [kind])
-    options_hint: str  # appended to word-fill instructions that got a closed list: " Choose one of: {options}."
+    closed_classes: Mapping[
+        str, Mapping[str, tuple]
+    ]  # noun group -> word -> profile ([age, gender] or [kind])
+    options_hint: (
+        str  # appended to word-fill instructions that got a closed list: " Choose one of: {options}."
+    )
     types: Mapping[str, FillTypePrompt]
 
     def for_type(self, type_: str) -> FillTypePrompt:
@@ -124,12 +131,16 @@ def load_fill_prompts(version: str) -> FillTemplate:
         if type_ not in FILL_TYPES:
             raise ValueError(f"prompt {version}: type {type_!r} is not a fill type {FILL_TYPES}")
         if spec["constraint"] not in CONSTRAINTS:
-            raise ValueError(f"prompt {version}: constraint must be one of {CONSTRAINTS}, got {spec['constraint']!r}")
+            raise ValueError(
+                f"prompt {version}: constraint must be one of {CONSTRAINTS}, got {spec['constraint']!r}"
+            )
         types[type_] = FillTypePrompt(
             constraint=spec["constraint"],
             instruction=spec["instruction"],
             examples=tuple(
-                FillExample(ex["caption"], ex["slot"], ex["label"], tuple(ex.get("options", ())), ex["answer"])
+                FillExample(
+                    ex["caption"], ex["slot"], ex["label"], tuple(ex.get("options", ())), ex["answer"]
+                )
                 for ex in spec["examples"]
             ),
         )
@@ -139,7 +150,8 @@ def load_fill_prompts(version: str) -> FillTemplate:
         answer_prefix=data["answer_prefix"],
         class_names=data["class_names"],
         closed_classes={
-            k: {w: tuple(t) for w, t in v.items() if not w.startswith("_")} for k, v in data["closed_classes"].items()
+            k: {w: tuple(t) for w, t in v.items() if not w.startswith("_")}
+            for k, v in data["closed_classes"].items()
         },
         options_hint=data["options_hint"],
         types=types,
@@ -264,7 +276,9 @@ def _not_an_object_slot(caption: str, obj: SceneObject, resources: Any) -> bool:
     return bool(_MODIFIER_AFTER.match(caption, obj.end))
 
 
-def _replace_obj_slots(caption: str, graph: SceneGraph, resources: Any, template: FillTemplate) -> list[FillSlot]:
+def _replace_obj_slots(
+    caption: str, graph: SceneGraph, resources: Any, template: FillTemplate
+) -> list[FillSlot]:
     slots = []
     for obj in graph.objects:
         if caption[obj.start : obj.end] != obj.text or _not_an_object_slot(caption, obj, resources):
@@ -275,7 +289,12 @@ def _replace_obj_slots(caption: str, graph: SceneGraph, resources: Any, template
         if label is None or not lexnames:
             continue
         plural = obj.count != 1 and is_plural_noun(obj.text)
-        forms = {obj.text.lower(), obj.lemma.lower(), pluralize(obj.lemma.lower()), singularize(obj.text.lower())}
+        forms = {
+            obj.text.lower(),
+            obj.lemma.lower(),
+            pluralize(obj.lemma.lower()),
+            singularize(obj.text.lower()),
+        }
         closed = next((g for g in groups if g in template.closed_classes), None)
         choices: tuple[str, ...] = ()
         if closed is not None:
@@ -310,7 +329,9 @@ def _states_age(obj: SceneObject, template: FillTemplate) -> bool:
     return bool(profile) and profile[0] in ("child", "infant")
 
 
-def _replace_att_slots(caption: str, graph: SceneGraph, resources: Any, template: FillTemplate) -> list[FillSlot]:
+def _replace_att_slots(
+    caption: str, graph: SceneGraph, resources: Any, template: FillTemplate
+) -> list[FillSlot]:
     rare = set(resources.vocab.get("rare_adjectives", ()))
     present = _caption_words(caption)
     slots = []
@@ -329,7 +350,10 @@ def _replace_att_slots(caption: str, graph: SceneGraph, resources: Any, template
             options = [
                 w
                 for w in resources.vocab["adjective_groups"][group]
-                if " " not in w and w not in rare and w not in present and w != att.lemma.lower()
+                if " " not in w
+                and w not in rare
+                and w not in present
+                and w != att.lemma.lower()
                 and _suits(w, obj, resources)
                 and not (adult and w == "little")  # "an old man" -> "a little man"
                 and resources.lexical_relation(att.lemma, w, "a") not in ("same", "synonym")
@@ -371,7 +395,9 @@ def _movable_attributes(caption: str, graph: SceneGraph, resources: Any) -> list
     return out
 
 
-def _swap_att_slots(caption: str, graph: SceneGraph, resources: Any, template: FillTemplate) -> list[FillSlot]:
+def _swap_att_slots(
+    caption: str, graph: SceneGraph, resources: Any, template: FillTemplate
+) -> list[FillSlot]:
     """One slot holding every plausible exchange of two attributes of different objects.
 
     "a white dog chases a black cat" → "a black dog chases a white cat"; each attribute
@@ -397,7 +423,11 @@ def _swap_att_slots(caption: str, graph: SceneGraph, resources: Any, template: F
             first, second = (x, y) if x.start < y.start else (y, x)
             new_first = match_case(_uncap(second.text), first.text)
             new_second = _uncap(first.text) if first.start == 0 else first.text
-            add(*_two_span_edit(caption, (first.start, first.end, new_first), (second.start, second.end, new_second)))
+            add(
+                *_two_span_edit(
+                    caption, (first.start, first.end, new_first), (second.start, second.end, new_second)
+                )
+            )
     if not edits:
         return []
     choices = tuple(sorted(edits))
@@ -415,7 +445,12 @@ _SLOT_FINDERS: dict[str, Callable[..., list[FillSlot]]] = {
 
 
 def find_slot(
-    caption: str, graph: SceneGraph | None, type_: str, resources: Any, template: FillTemplate, rng: random.Random
+    caption: str,
+    graph: SceneGraph | None,
+    type_: str,
+    resources: Any,
+    template: FillTemplate,
+    rng: random.Random,
 ) -> FillSlot | None:
     """The slot one request fills for ``type_`` (chosen with ``rng``), or None when none applies."""
     if graph is None or type_ not in _SLOT_FINDERS:
@@ -444,7 +479,12 @@ def _options_text(type_: str, options: Sequence[str]) -> str:
 
 
 def _user_turn(
-    template: FillTemplate, spec: FillTypePrompt, type_: str, caption: str, slot: str, label: str,
+    template: FillTemplate,
+    spec: FillTypePrompt,
+    type_: str,
+    caption: str,
+    slot: str,
+    label: str,
     options: Sequence[str],
 ) -> str:
     text = _options_text(type_, options)
@@ -477,7 +517,10 @@ def render_fill_plain(template: FillTemplate, messages: Sequence[Mapping[str, st
 
 
 def render_fill_prompt(
-    template: FillTemplate, caption: str, slot: FillSlot, chat: Callable[[list[dict[str, str]]], str] | None = None
+    template: FillTemplate,
+    caption: str,
+    slot: FillSlot,
+    chat: Callable[[list[dict[str, str]]], str] | None = None,
 ) -> str:
     messages = build_fill_messages(template, caption, slot)
     return chat(messages) if chat is not None else render_fill_plain(template, messages)

@@ -62,6 +62,12 @@ MIN_COOCCUR = 5  # captions that name a companion with the subject (no "an eleph
 _AGENTS = frozenset({"person", "animal", "bird"})
 #: Classes whose things are accessories or scenery: adding one may describe the photo anyway.
 _NOT_ADDED = frozenset({"clothing", "body_part", "substance", "place", "ground", "way", "water", "landform"})
+#: Verbs whose object can be two things at once.
+_TAKES_SEVERAL = frozenset(
+    "hold carry watch eat pet feed hug photograph follow walk look at push pull pass".split()
+) | {"look at"}
+#: Animals that keep people company in captions; others beside a person are a tell ("a horse and a bike rider").
+_COMPANION_ANIMALS = frozenset({"dog", "cat", "puppy"})
 #: Traits of people that hold only for some of them.
 _MALE_TRAITS = frozenset({"bearded", "bald", "mustached", "shirtless"})
 _ADULT_TRAITS = frozenset({"bearded", "bald", "mustached", "elderly", "tattooed"})
@@ -86,6 +92,14 @@ def _companions(lemma: str, resources: Any) -> list[tuple[str, float]]:
         for noun, n in lex.nouns_of_class(c):
             if noun in GENERIC_NOUNS:
                 continue  # "an animal and a group of people"
+            if cls == "person" and c in ("animal", "bird") and noun not in _COMPANION_ANIMALS:
+                continue  # "a horse and a bike rider jumping", "a camel and a group of people"
+            if (
+                cls in ("animal", "bird")
+                and c in ("animal", "bird")
+                and noun not in _COMPANION_ANIMALS | {lemma}
+            ):
+                continue  # "the sheep and the dog are running out of the tunnel"
             if c == "person" and person_kind(noun, resources) != "identity":
                 continue  # "a friend", "a tourist": not checkable
             if (
@@ -138,7 +152,7 @@ def _does_it(graph: SceneGraph, index: int, noun: str, resources: Any) -> bool:
     lex = resources.lexicon
     verbs = [c for c in object_contexts(graph, index) if c.startswith("S|") and is_verb_context(c)]
     own = lex.class_of(object_lemma(graph.objects[index]))
-    same = lex.class_of(noun) == own  # a person beside a person: what one does, most people do
+    same = lex.class_of(noun) == own == "person"  # a person beside a person: what one does, most people do
     return not verbs or any(
         lex.seen(c, noun) or (same and lex.class_share(c, own) >= DOMINANT_SHARE) for c in verbs
     )
@@ -198,11 +212,8 @@ def _object_candidates(caption, graph, rng, resources) -> list[Candidate]:
     lex = resources.lexicon
     present = caption_words(caption)
     out: list[Candidate] = []
-    one_at_a_time = {v for g in ("posture", "locomotion") for v in resources.vocab["verb_groups"][g]}
-    rels = [  # transitive verbs that can take two things: "carrying a stick and a ball", not "riding"
-        r
-        for r in graph.relations
-        if " " not in r.predicate.strip() and predicate_key(r.predicate) not in one_at_a_time
+    rels = [  # verbs that take two things at once: "carrying a stick and a ball", not "riding" or "catching"
+        r for r in graph.relations if predicate_key(r.predicate) in _TAKES_SEVERAL
     ]
     rng.shuffle(rels)
     for rel in rels:
@@ -217,7 +228,9 @@ def _object_candidates(caption, graph, rng, resources) -> list[Candidate]:
         cls = lex.class_of(lemma)
         if cls is None or cls in _NOT_ADDED:
             continue
-        never = set(resources.vocab["add_obj_exclude"]["nouns"])  # "holding a cup and a bag": may be there anyway
+        never = set(
+            resources.vocab["add_obj_exclude"]["nouns"]
+        )  # "holding a cup and a bag": may be there anyway
         options = [
             (w, float(n))
             for w, n in sorted(lex.fillers(ctx).items())

@@ -37,7 +37,8 @@ GENERIC_NOUNS = frozenset(
     "creature item items area place one ones other others individual individuals human humans "
     "figure figures adult adults spot surface closeup close-up horizon view scene distance "
     "background foreground setting location position space middle way air front top side back "
-    "edge end bottom corner center midst landscape scenery outdoors nature sky".split()
+    "edge end bottom corner center midst landscape scenery outdoors nature sky picture pictures photo "
+    "photos photograph image shot snapshot".split()
 )
 #: Classes whose members are not edited as objects: a dog has no "hand", "the air" no sibling.
 NON_EDITABLE_CLASSES = frozenset({"body_part", "substance"})
@@ -51,8 +52,9 @@ COLORED_CLASSES = frozenset(
 _LAST_GRAPH: list = [None, None]  # (graph, index -> contexts): rules ask per candidate, graphs repeat
 
 
-def object_contexts(graph: SceneGraph, index: int) -> list[str]:
-    """Every slot object ``index`` fills: "S|ride", "O|sit on", "A|red", ...
+def object_contexts(graph: SceneGraph, index: int, joint: bool = True) -> list[str]:
+    """Every slot object ``index`` fills: "S|ride", "O|sit on", "A|red", and with ``joint`` the
+    slots with their other end named ("S|in@mouth").
 
     Computed once per graph (the last one is remembered: every candidate of a caption asks).
     """
@@ -61,7 +63,8 @@ def object_contexts(graph: SceneGraph, index: int) -> list[str]:
         for i, ctx in iter_contexts(graph):
             by_index.setdefault(i, []).append(ctx)
         _LAST_GRAPH[:] = [graph, by_index]
-    return _LAST_GRAPH[1].get(index, [])
+    found = _LAST_GRAPH[1].get(index, [])
+    return found if joint else [c for c in found if "@" not in c]
 
 
 def editable_object(caption: str, obj: SceneObject, resources: Any) -> bool:
@@ -100,18 +103,30 @@ def relation_end(caption: str, obj: SceneObject, resources: Any) -> bool:
     return obj.count != 0 and lemma in _GENERIC_ENDS
 
 
-def noun_fits(resources: Any, graph: SceneGraph, index: int, new_lemma: str, attributes: bool = True) -> bool:
+def noun_fits(
+    resources: Any,
+    graph: SceneGraph,
+    index: int,
+    new_lemma: str,
+    attributes: bool = True,
+    joint: bool = True,
+    moving: frozenset[str] = frozenset(),
+) -> bool:
     """``new_lemma`` can take object ``index``'s place in every slot it fills.
 
     A well-known slot (seen ``ATTESTED_TOTAL`` times) only takes nouns seen in it: "two dogs
     swimming" may become "two horses swimming", and the animal class alone does not license
     "two camels swimming". A rarer slot takes nouns whose class it holds (``Lexicon.fits``);
     a color takes any made thing. ``attributes=False`` checks relation slots only (a noun added
-    beside the object does not take its adjectives).
+    beside the object does not take its adjectives); ``joint=False`` leaves out the slots that
+    name the other end; ``moving`` names heads that a swap moves, whose joint slots are skipped.
     """
     lex = resources.lexicon
     own = lex.class_of(object_lemma(graph.objects[index]))
-    for ctx in object_contexts(graph, index):
+    role = lex.class_of(new_lemma) == "person" and person_kind(new_lemma, resources) == "role"
+    for ctx in object_contexts(graph, index, joint=joint):
+        if "@" in ctx and ctx.rsplit("@", 1)[1] in moving:
+            continue  # the other end moves too (a swap): this slot will name another noun
         if ctx.startswith("A|"):
             if attributes and not adjective_fits(resources, ctx[2:], new_lemma):
                 return False  # "green mud", "a striped lake"; made things take any color
@@ -119,8 +134,8 @@ def noun_fits(resources: Any, graph: SceneGraph, index: int, new_lemma: str, att
         if lex.seen(ctx, new_lemma):
             continue
         if lex.context_total(ctx) >= ATTESTED_TOTAL:
-            if lex.class_of(new_lemma) == own and lex.class_share(ctx, own) >= DOMINANT_SHARE:
-                continue  # "a boy runs along the beach": anyone (a person) may, "a girl" too
+            if lex.class_of(new_lemma) == own and lex.class_share(ctx, own) >= DOMINANT_SHARE and not role:
+                continue  # "a boy runs along the beach": anyone may; a role does only its own thing
             return False  # a well-known slot that never held it: "riding a cat"
         if not lex.fits(ctx, new_lemma, fallback_class=own):
             return False
@@ -131,7 +146,8 @@ def is_verb_context(ctx: str) -> bool:
     """A subject or object slot of a verb ("S|ride", "O|sit on"), not of a bare preposition."""
     if ctx.startswith("A|"):
         return False
-    return ctx[2:].split(" ", 1)[0] not in PREPOSITIONS  # predicates lead with a verb or a preposition
+    first = ctx[2:].split("@", 1)[0].split(" ", 1)[0]
+    return first not in PREPOSITIONS  # predicates lead with a verb or a preposition
 
 
 def person_swap_ok(old: str, new: str, resources: Any) -> bool:

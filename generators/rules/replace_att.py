@@ -2,7 +2,7 @@
 
 A replacement is a negative only when it is false for the photo, so it changes the value of one
 property: an antonym (curated, then WordNet: "empty" → "full", "shallow" → "deep"), or for
-properties with many exclusive values (color, material, pattern, wetness, food state...) another
+properties with many exclusive values (color, material, pattern, weather, food state...) another
 value of that property. Sizes, ages and moods change only to their antonym: "a small dog" →
 "a tall dog" could still be true. Synonyms and WordNet's similar adjectives never replace each
 other ("big"/"large").
@@ -39,9 +39,9 @@ SIBLING_GROUPS = frozenset(
         "material",
         "pattern",
         "food_state",
-        "wetness",
+        "weather",  # sunny/rainy/snowy day; wet/dry change only to their antonym
+        "surface",  # muddy/grassy/sandy ground
         "temperature",
-        "light",
         "texture",
         "speed_state",
         "hair",
@@ -99,7 +99,12 @@ def attribute_candidates(word: str, resources: Any) -> list[tuple[str, bool]]:
 
 #: Age words on people and the ages they are clearly not, by the noun's age (vocab person_nouns).
 PERSON_AGE_VALUES: dict[str, dict[str, tuple[str, ...]]] = {
-    "young": {"child": ("teenage",), "adult": ("old", "elderly"), "teen": ("old",), "any": ("old", "elderly")},
+    "young": {
+        "child": ("teenage",),
+        "adult": ("old", "elderly"),
+        "teen": ("old",),
+        "any": ("old", "elderly"),
+    },
     "little": {"child": ("teenage",)},
     "small": {"child": ("teenage",)},
     "tiny": {"child": ("teenage",)},

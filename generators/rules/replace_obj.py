@@ -77,7 +77,8 @@ def noun_candidates(noun: str, resources: Any) -> list[PoolNoun]:
         pool.update((w, float(n)) for w, n in lex.nouns_of_class(cls))
     for group in resources.groups_of_noun(noun):
         for w in resources.vocab["noun_groups"][group]:
-            pool.setdefault(w, float(max(lex.count(w), 1)))
+            if lex.class_of(w) == cls:  # a COCO group may mix kinds: "field" and "lake" are both places there
+                pool.setdefault(w, float(max(lex.count(w), 1)))
     head = noun.rsplit(" ", 1)[-1]
     mass = set(resources.vocab["mass_nouns"])
     plural_only = set(resources.vocab["plural_only"])

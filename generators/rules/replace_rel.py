@@ -30,7 +30,7 @@ from negforge.schemas import Negative, SceneGraph
 from ..grammar import apply_edit, inflect_verb, match_case, verb_lemma_and_tag
 from ..lexicon import predicate_key
 from ..registry import register
-from .common import MAX_NEGATIVES, Candidate, bare_singular, finish, is_plural, object_lemma
+from .common import MAX_NEGATIVES, PREPOSITIONS, Candidate, bare_singular, finish, is_plural, object_lemma
 from .fit import relation_end, weighted_order
 
 NAME, VERSION = "replace_rel", 3  # 3: verbs and prepositions that fit both ends, by counted captions
@@ -135,14 +135,14 @@ def _predicate_keys(tail: str, resources: Any) -> list[str]:
     preps = set(resources.vocab["relations"]["opposites"]) | {"of", "with", "at", "for", "to", "from"}
     keys = []
     for ctx in lex.contexts:
-        if not ctx.startswith("S|") or lex.context_total(ctx) < MIN_PREDICATE_COUNT:
+        if not ctx.startswith("S|") or "@" in ctx or lex.context_total(ctx) < MIN_PREDICATE_COUNT:
             continue
         k = ctx[2:]
         verb, _, rest = k.partition(" ")
         if rest != tail or verb in preps or not verb.isalpha():
             continue
-        if verb_lemma_and_tag(inflect_verb(verb, "VBG")) is None:
-            continue  # not a verb ("next to", "left of")
+        if verb in PREPOSITIONS or verb_lemma_and_tag(inflect_verb(verb, "VBG")) is None:
+            continue  # not a verb ("next to", "left of", "past")
         keys.append(k)
     keys.sort()
     resources._cache[("replace_rel.keys", tail)] = keys
@@ -219,6 +219,8 @@ def replace_rel(
                 continue  # "playing in", "dressed in": the verb chose its preposition
         if prep.lower() in ("in", "inside") and resources.lexicon.class_of(obj) in clothing:
             continue  # "a boy in a yellow jacket": "outside a jacket" is not a relation
+        if prep.lower() in ("up", "down") and resources.lexicon.class_of(obj) == "way":
+            continue  # "walks down the road" is "walks up the road": along it either way
         p_start = rel.end - len(prep)
         options = prep_options(verb_lemma_and_tag(verb)[0] if verb else None, prep, subj, obj, resources)
         edits.append((p_start, rel.end, [match_case(p, prep) for p in weighted_order(rng, options)]))

@@ -43,6 +43,8 @@ SWAP_OBJ_VERSION = 3  # 3: both nouns must fit each other's slots (counted capti
 SWAP_OBJ = f"rule:swap_obj@{SWAP_OBJ_VERSION}"
 SWAP_ATT_VERSION = 3  # 3: exchanges only, each attribute suits its new noun
 SWAP_ATT = f"rule:swap_att@{SWAP_ATT_VERSION}"
+#: Relations that read the same both ways round.
+_SYMMETRIC = frozenset({"with", "beside", "near", "by", "next to", "close to", "alongside"})
 #: Things worn or used in pairs: their number does not move to another noun's slot.
 _PAIRED = frozenset("boot shoe sock glove sneaker skate sandal mitten earring ski cleat heel slipper".split())
 #: Two objects joined by "and"/"or" with at most a determiner and two modifiers between them.
@@ -99,11 +101,16 @@ def _clashes(atts, leaving, groups: set[str], resources: Any) -> bool:
 
 
 def _people_with_pronouns(caption: str, a: SceneObject, b: SceneObject, resources: Any) -> bool:
-    """Two people and a "his"/"her" after them: swapping them would leave the pronoun pointing
-    at the wrong one ("a man hugs a girl with his arm" -> "a girl hugs a man with his arm")."""
+    """A person and a "his"/"her"/"its" after them: swapping would leave the pronoun pointing at
+    the wrong one ("a man hugs a girl with his arm" -> "a girl hugs a man with his arm"; "a dog
+    with a frisbee in its mouth chasing a boy" -> "a boy with a frisbee in its mouth")."""
     lex = resources.lexicon
-    both_people = lex.class_of(object_lemma(a)) == "person" and lex.class_of(object_lemma(b)) == "person"
-    return both_people and last_gendered_pronoun(caption[a.start :]) is not None
+    people = (lex.class_of(object_lemma(a)) == "person") + (lex.class_of(object_lemma(b)) == "person")
+    if people == 0:
+        return False
+    if last_gendered_pronoun(caption[a.start :]) is not None:
+        return True
+    return people == 1 and re.search(r"\b(its|it|itself)\b", caption[a.start :], re.I) is not None
 
 
 @register("swap_obj", type="swap_obj", version=SWAP_OBJ_VERSION)
@@ -151,6 +158,13 @@ def swap_obj(
                 continue  # "a little boy and a little girl": the same scene either way
             if _POSSESSIVE.search(caption[: a.start]) or _POSSESSIVE.search(caption[: b.start]):
                 continue  # "a man plays with his dog" -> "a dog plays with his man"
+            between = [
+                r.predicate.lower()
+                for r in graph.relations
+                if frozenset((r.subject, r.object)) == frozenset((i, j))
+            ]
+            if between and all(p in _SYMMETRIC or p.endswith(" with") for p in between):
+                continue  # "a woman walking with a child" is "a child walking with a woman"
             ranked.append((0 if frozenset((i, j)) in linked else 1, rng.random(), i, j))
     ranked.sort()
 
@@ -158,7 +172,11 @@ def swap_obj(
         for _, _, i, j in ranked:
             a, b = objs[i], objs[j]
             la, lb = object_lemma(a), object_lemma(b)
-            if not (noun_fits(resources, graph, i, lb) and noun_fits(resources, graph, j, la)):
+            moving = frozenset({la.rsplit(" ", 1)[-1], lb.rsplit(" ", 1)[-1]})
+            if not (
+                noun_fits(resources, graph, i, lb, moving=moving)
+                and noun_fits(resources, graph, j, la, moving=moving)
+            ):
                 continue  # "a sofa sitting on a boy", "a cup holding a woman"
             if _people_with_pronouns(caption, a, b, resources):
                 continue
