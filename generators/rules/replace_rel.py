@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import random
 import re
+from collections import OrderedDict
 from typing import Any
 
 from negforge.schemas import Negative, SceneGraph
@@ -37,6 +38,7 @@ NAME, VERSION = "replace_rel", 3  # 3: verbs and prepositions that fit both ends
 GENERATOR = f"rule:{NAME}@{VERSION}"
 PER_RELATION = 2
 MIN_PREDICATE_COUNT = 5  # a replacement verb must have been seen this often with its preposition
+OPTIONS_CACHE = 20_000  # (predicate, subject, object) triples whose verb options are kept
 MIN_EVIDENCE = 2  # ... and with the object this often (one parse error is not a preference)
 #: Verbs whose meaning is their object's ("taking a picture", "doing a trick", "making a face"):
 #: another verb breaks the idiom ("dragging a picture").
@@ -106,18 +108,26 @@ def verb_options(
     ``MIN_PREDICATE_COUNT`` times; both arguments must fit it, and one of them by word (not
     only by class). ``by_agent``: a passive "chased by": the subject is the verb's object.
     """
+    lru = resources._cache.setdefault(("replace_rel.options",), OrderedDict())
+    memo = (key, subj, obj, by_agent)  # captions repeat their relations: "man riding horse"
+    if memo in lru:
+        lru.move_to_end(memo)
+        return lru[memo]
     lex = resources.lexicon
     verb, _, tail = key.partition(" ")
     avoid = _compatible_verbs(verb, resources)
     doer, done = (obj, subj) if by_agent else (subj, obj)
     out: list[tuple[str, float]] = []
+    backoff = bool(tail) and lex.seen(f"O|{tail}", done)
     for cand_key in resources._cache.get(("replace_rel.keys", tail)) or _predicate_keys(tail, resources):
         cand_verb = cand_key.split(" ", 1)[0]
         if cand_verb in avoid or cand_key == key or cand_verb in LIGHT_VERBS:
             continue
-        ok_s, ev_s = _argument_fits(lex, f"S|{cand_key}", doer, lex.class_of(doer))
         ok_o, ev_o = _argument_fits(lex, f"O|{cand_key}", done, lex.class_of(done))
-        if tail and ok_o and not ev_o and ev_s and lex.seen(f"O|{tail}", done):
+        if not ok_o or (ev_o < MIN_EVIDENCE and not backoff):
+            continue  # the cheap test first: most verbs were never seen with the object
+        ok_s, ev_s = _argument_fits(lex, f"S|{cand_key}", doer, lex.class_of(doer))
+        if backoff and not ev_o and ev_s:
             # "standing on a mountain" -> "sitting on a mountain": its class is common after
             # "sit on", and mountains are what things are on
             ev_o = MIN_EVIDENCE
@@ -126,6 +136,9 @@ def verb_options(
         if resources.lexical_relation(verb, cand_verb, "v") is not None:
             continue  # "walk" -> "move", "run" -> "jog": still true
         out.append((cand_verb, float(min(ev_s, ev_o) + 1) * (1 + max(ev_s, ev_o)) ** 0.5))
+    lru[memo] = out
+    if len(lru) > OPTIONS_CACHE:
+        lru.popitem(last=False)
     return out
 
 

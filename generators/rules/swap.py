@@ -133,8 +133,8 @@ def swap_obj(
             if not (editable[i] and editable[j]) or a.end > b.start:
                 continue
             la, lb = object_lemma(a), object_lemma(b)
-            if la == lb or la.rsplit(" ", 1)[-1] == lb.rsplit(" ", 1)[-1]:
-                continue
+            if set(la.split()) & set(lb.split()):
+                continue  # the same kind of thing, or one mis-parsed with it ("shirt jump")
             if frozenset((i, j)) in container_of:
                 continue  # "a plate of food" -> "a food of plate"
             if (
@@ -198,8 +198,8 @@ def swap_att(
         for j in range(i + 1, len(objs)):
             a, b = objs[i], objs[j]
             la, lb = object_lemma(a), object_lemma(b)
-            if la == lb:
-                continue
+            if set(la.split()) & set(lb.split()):
+                continue  # the same kind of thing ("shirt" and a mis-parsed "shirt jump"): no exchange
             for x in movable[i]:
                 for y in movable[j]:
                     xl, yl = x.text.lower(), y.text.lower()
