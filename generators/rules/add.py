@@ -34,9 +34,10 @@ from typing import Any
 
 from negforge.schemas import Negative, SceneGraph, SceneObject
 
-from ..grammar import agree_verb, apply_edit, article_for, match_case, verb_lemma_and_tag
+from ..grammar import NUMBER_WORDS, agree_verb, apply_edit, article_for, match_case, verb_lemma_and_tag
 from ..lexicon import predicate_key
 from ..registry import register
+from ..scene_graph import QUANTIFIER_WORDS
 from .common import MAX_NEGATIVES, Candidate, agreeing_verb, finish, is_plural, object_lemma, word_after
 from .fit import (
     COLORED_CLASSES,
@@ -68,6 +69,8 @@ _TAKES_SEVERAL = frozenset(
 ) | {"look at"}
 #: Animals that keep people company in captions; others beside a person are a tell ("a horse and a bike rider").
 _COMPANION_ANIMALS = frozenset({"dog", "cat", "puppy"})
+#: Classes whose things are open or closed, full or empty: containers, devices, buildings.
+_OPEN_OR_FULL = frozenset({"container", "device", "structure", "vehicle", "artifact", "furniture"})
 #: Traits of people that hold only for some of them.
 _MALE_TRAITS = frozenset({"bearded", "bald", "mustached", "shirtless"})
 _ADULT_TRAITS = frozenset({"bearded", "bald", "mustached", "elderly", "tattooed"})
@@ -278,6 +281,8 @@ def _attribute_options(obj: SceneObject, resources: Any) -> list[tuple[str, floa
             ok = adj in people
         else:
             ok = bool(adj_groups & groups) or adj in extra
+            if adj_groups & {"openness", "fullness"} and cls not in _OPEN_OR_FULL:
+                ok = False  # "an open dog" (counted from "a dog with its mouth open")
         if not ok or n < 2:
             continue
         if adj in colors and color_total and n / color_total > 0.35:
@@ -290,11 +295,12 @@ def _attribute_options(obj: SceneObject, resources: Any) -> list[tuple[str, floa
     if cls == "person":  # a visible trait any person may lack: "a bald snowboarder"
         who = resources.vocab["person_nouns"].get(lemma)
         for adj in people - exclude:
-            if adj in _MALE_TRAITS and who is not None and who["gender"] == "f":
-                continue  # "a bearded girl"
-            if adj in _ADULT_TRAITS and who is not None and who["age"] in ("baby", "child"):
-                continue  # "an elderly boy"
             out.setdefault(adj, 1.0)
+        for adj in list(out):
+            if adj in _MALE_TRAITS and who is not None and who["gender"] == "f":
+                del out[adj]  # "a bearded girl", "two bald ladies"
+            elif adj in _ADULT_TRAITS and who is not None and who["age"] in ("baby", "child"):
+                del out[adj]  # "an elderly boy"
     return sorted(out.items())
 
 
@@ -325,6 +331,12 @@ def add_att(
             rank = order_rank.get(g, len(order_rank))
             pos = obj.start
             for att in pre_atts:  # before the first existing adjective that comes later in order
+                if (
+                    att.text.lower() in NUMBER_WORDS
+                    or att.text.lower() in QUANTIFIER_WORDS
+                    or att.text.isdigit()
+                ):
+                    continue  # numbers and quantifiers lead: "two small dogs" -> "two brown small dogs"
                 att_groups = resources.adjective_group.get(att.lemma, ())
                 # an adjective of no group classifies the noun ("musical drum", "European
                 # courtyard") and stays next to it: "a pink musical drum"
@@ -334,6 +346,8 @@ def add_att(
                 if att_rank > rank:
                     pos = att.start
                     break
+            if pos > 0 and not caption[pos - 1].isspace():
+                continue  # "half-dressed": inside a hyphenated word
             if pos > 0:
                 cands.append(Candidate(*apply_edit(caption, pos, pos, adj + " ")))
                 continue

@@ -38,7 +38,8 @@ GENERIC_NOUNS = frozenset(
     "figure figures adult adults spot surface closeup close-up horizon view scene distance "
     "background foreground setting location position space middle way air front top side back "
     "edge end bottom corner center midst landscape scenery outdoors nature sky picture pictures photo "
-    "photos photograph image shot snapshot".split()
+    "photos photograph image shot snapshot ground clothes clothing outfit outfits attire gear apparel "
+    "equipment".split()
 )
 #: Classes whose members are not edited as objects: a dog has no "hand", "the air" no sibling.
 NON_EDITABLE_CLASSES = frozenset({"body_part", "substance"})

@@ -124,6 +124,15 @@ def replace_obj(
             # is"); otherwise mass stays mass ("a house" never becomes "a water")
             and (c.mass if bare else c.mass == own_mass)
         ]
+        if people.class_of(lemma) == "clothing":
+            kinds = resources.vocab["clothing_kinds"]
+            kind = kinds.get(lemma.rsplit(" ", 1)[-1]) or kinds.get(lemma)
+            # a helmet becomes a cap, never "shirts": the person may well wear a shirt too
+            options = [
+                (w, x)
+                for w, x in options
+                if kind is not None and (kinds.get(w) or kinds.get(w.rsplit(" ", 1)[-1])) == kind
+            ]
         if is_person:
             options = [
                 (w, x) for w, x in options if person_kind(w, resources) == person_kind(lemma, resources)

@@ -238,3 +238,25 @@ def test_gender_change_carries_pronouns(parse, resources):
     for text in texts:
         if text.startswith(("A girl", "A woman")):
             assert "her reflection" in text, text
+
+
+@pytest.mark.parametrize(
+    ("caption", "never"),
+    [
+        ("Two ladies jogging on a path .", ("bald ladies", "bearded ladies", "Bald two", "Tattooed two")),
+        ("Three small dogs stand in the sand .", ("Brown three", "brown three")),
+        ("A half-dressed man walks into a river .", ("half-masked", "half-blond")),
+        ("A black and white dog jumping over a fence .", ("open black", "An open", "A full", "empty black")),
+    ],
+)
+def test_add_att_keeps_numbers_first_words_whole_and_traits_true_to_the_noun(
+    caption, never, parse, resources
+):
+    texts = _negatives("add_att", caption, parse, resources)
+    assert not any(bad in t for t in texts for bad in never), sorted(texts)
+
+
+def test_clothing_is_replaced_within_its_kind(parse, resources):
+    texts = _negatives("replace_obj", "Two people wearing helmets ride bikes .", parse, resources)
+    worn = {re.search(r"wearing (\w+)", t).group(1) for t in texts if "wearing" in t and "helmets" not in t}
+    assert not worn & {"shirts", "jackets", "pants", "shorts", "clothes", "jewelry"}, worn
