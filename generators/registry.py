@@ -105,15 +105,16 @@ def generate(
     total = sum(len(k) for k in per_spec)
     if total <= config.max_per_caption:
         return [n for kept in per_spec for n in kept]
-    # Over the cap: weighted sampling without replacement, deterministic per record.
+    # Over the cap: every type that produced something keeps one negative before any keeps a
+    # second (a caption's coverage of a type must not depend on how many other rules fired);
+    # within a round, types are drawn by weight without replacement, deterministic per record.
     rng = rng_for(config.seed, record_id, "__cap__")
-    pool = [(i, j) for i, kept in enumerate(per_spec) for j in range(len(kept))]
-    weights = [config.type_weights.get(specs[i].name, 1.0) for i, _ in pool]
     chosen: list[tuple[int, int]] = []
-    for _ in range(config.max_per_caption):
-        if not pool or sum(weights) <= 0:
-            break
-        k = rng.choices(range(len(pool)), weights=weights)[0]
-        chosen.append(pool.pop(k))
-        weights.pop(k)
+    for rank in range(max(len(k) for k in per_spec)):
+        pool = [i for i, kept in enumerate(per_spec) if len(kept) > rank]
+        weights = [config.type_weights.get(specs[i].name, 1.0) for i in pool]
+        while pool and sum(weights) > 0 and len(chosen) < config.max_per_caption:
+            k = rng.choices(range(len(pool)), weights=weights)[0]
+            chosen.append((pool.pop(k), rank))
+            weights.pop(k)
     return [per_spec[i][j] for i, j in sorted(chosen)]

@@ -50,12 +50,16 @@ from .fit import (
     object_contexts,
     person_kind,
     relation_end,
+    seen_doing,
     weighted_order,
 )
 
-VERSION = 2  # 2: co-subject or second object of the main verb, slot-fitting companions; checkable attributes
-ADD_OBJ = f"rule:add_obj@{VERSION}"
-ADD_ATT = f"rule:add_att@{VERSION}"
+# add_obj 2: co-subject or second object of the main verb, slot-fitting companions;
+# 3: a companion does the subject's verb, not necessarily at the subject's counted places
+ADD_OBJ_VERSION = 3
+ADD_ATT_VERSION = 2  # 2: checkable attributes
+ADD_OBJ = f"rule:add_obj@{ADD_OBJ_VERSION}"
+ADD_ATT = f"rule:add_att@{ADD_ATT_VERSION}"
 PER_OBJECT = 2
 TRIES = 12
 MIN_COOCCUR = 5  # captions that name a companion with the subject (no "an elephant and a woman")
@@ -156,8 +160,12 @@ def _does_it(graph: SceneGraph, index: int, noun: str, resources: Any) -> bool:
     verbs = [c for c in object_contexts(graph, index) if c.startswith("S|") and is_verb_context(c)]
     own = lex.class_of(object_lemma(graph.objects[index]))
     same = lex.class_of(noun) == own == "person"  # a person beside a person: what one does, most people do
+    old = object_lemma(graph.objects[index])
     return not verbs or any(
-        lex.seen(c, noun) or (same and lex.class_share(c, own) >= DOMINANT_SHARE) for c in verbs
+        lex.seen(c, noun)
+        or (same and lex.class_share(c, own) >= DOMINANT_SHARE)
+        or seen_doing(resources, c, noun, old)  # "a cat and a dog running": cats run
+        for c in verbs
     )
 
 
@@ -192,7 +200,9 @@ def _subject_candidates(caption, graph, rng, resources) -> list[Candidate]:
     for new in weighted_order(rng, options)[:TRIES]:
         if resources.lexical_relation(lemma, new, "n") is not None:
             continue
-        if not noun_fits(resources, graph, i, new, attributes=False) or not _does_it(
+        # a companion does what the subject does, not necessarily where captions saw the subject
+        # do it: "a man and a dog running in a yard" (yards are counted with dogs)
+        if not noun_fits(resources, graph, i, new, attributes=False, joint=False) or not _does_it(
             graph, i, new, resources
         ):
             continue  # the new noun must do what the subject does: no "a cat and a man riding a horse"
@@ -249,7 +259,7 @@ def _object_candidates(caption, graph, rng, resources) -> list[Candidate]:
     return out
 
 
-@register("add_obj", type="add_obj", version=VERSION)
+@register("add_obj", type="add_obj", version=ADD_OBJ_VERSION)
 def add_obj(
     caption: str, graph: SceneGraph, rng: random.Random, resources: Any, limit: int = MAX_NEGATIVES
 ) -> list[Negative]:
@@ -304,7 +314,7 @@ def _attribute_options(obj: SceneObject, resources: Any) -> list[tuple[str, floa
     return sorted(out.items())
 
 
-@register("add_att", type="add_att", version=VERSION)
+@register("add_att", type="add_att", version=ADD_ATT_VERSION)
 def add_att(
     caption: str, graph: SceneGraph, rng: random.Random, resources: Any, limit: int = MAX_NEGATIVES
 ) -> list[Negative]:

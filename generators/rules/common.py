@@ -200,12 +200,17 @@ _DETERMINERS = frozenset(
 )
 
 
+def phrase_start(obj: SceneObject) -> int:
+    """Where the object's noun phrase starts: its first attribute before the noun."""
+    return min([obj.start] + [a.start for a in obj.attributes if a.end <= obj.start])
+
+
 def bare_singular(caption: str, obj: SceneObject) -> bool:
     """A singular noun with no determiner ("playing soccer", "eating pizza"): an activity or a
     mass reading that has no slot-neutral form, so swapping it with a counted noun breaks grammar."""
     if obj.count is not None or is_plural(obj):
         return False
-    start = min([obj.start] + [a.start for a in obj.attributes if a.end <= obj.start])
+    start = phrase_start(obj)
     prev = re.search(r"([A-Za-z']+)\W*$", caption[:start])
     return prev is None or prev.group(1).lower() not in _DETERMINERS
 

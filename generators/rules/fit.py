@@ -135,12 +135,39 @@ def noun_fits(
         if lex.seen(ctx, new_lemma):
             continue
         if lex.context_total(ctx) >= ATTESTED_TOTAL:
-            if lex.class_of(new_lemma) == own and lex.class_share(ctx, own) >= DOMINANT_SHARE and not role:
+            same = lex.class_of(new_lemma) == own and not role
+            if same and lex.class_share(ctx, own) >= DOMINANT_SHARE:
                 continue  # "a boy runs along the beach": anyone may; a role does only its own thing
+            if same and seen_doing(resources, ctx, new_lemma, object_lemma(graph.objects[index])):
+                continue  # "a dog walking down steps" -> "a horse walking down steps": horses walk
             return False  # a well-known slot that never held it: "riding a cat"
         if not lex.fits(ctx, new_lemma, fallback_class=own):
             return False
     return True
+
+
+def seen_doing(resources: Any, ctx: str, new: str, old: str) -> bool:
+    """A doer's slot with a particle or preposition ("S|walk down") backs off to its verb.
+
+    The counts of a caption corpus hold few doers besides people and dogs, so a cat is rarely
+    seen walking down anything. ``new`` may take the slot when it was seen doing the bare verb
+    ("S|walk"), or when the verb is one that ``verb_subjects`` (vocab.json) grants to a COCO
+    group that ``new`` shares with ``old`` ("a dog walking down steps" -> "a cat ..."; never
+    "a fish walks", and a dog never becomes a horse on a bed). Objects never back off: "riding a
+    horse" never becomes "riding a cat".
+    """
+    if not ctx.startswith("S|") or "@" in ctx:
+        return False
+    verb = ctx[2:].split(" ", 1)[0]
+    if verb in PREPOSITIONS:
+        return False
+    if " " in ctx and resources.lexicon.seen(f"S|{verb}", new):
+        return True
+    allowed = resources.vocab["verb_subjects"].get(verb)
+    if not allowed:
+        return False
+    shared = set(resources.groups_of_noun(new)) & set(resources.groups_of_noun(old))
+    return bool(shared & set(allowed))
 
 
 def is_verb_context(ctx: str) -> bool:

@@ -27,7 +27,16 @@ from negforge.schemas import Negative, SceneGraph
 
 from ..grammar import apply_edit, last_gendered_pronoun, regender_pronouns
 from ..registry import register
-from .common import MAX_NEGATIVES, Candidate, bare_singular, finish, inflect_like, is_plural, object_lemma
+from .common import (
+    MAX_NEGATIVES,
+    Candidate,
+    bare_singular,
+    finish,
+    inflect_like,
+    is_plural,
+    object_lemma,
+    phrase_start,
+)
 from .fit import (
     GENERIC_NOUNS,
     caption_words,
@@ -39,7 +48,10 @@ from .fit import (
     weighted_order,
 )
 
-NAME, VERSION = "replace_obj", 3  # 3: class + slot fit from counted captions, frequency-weighted draws
+NAME, VERSION = (
+    "replace_obj",
+    4,
+)  # 4: doers back off to their verb within a COCO group; headline subjects; fit before the draw
 GENERATOR = f"rule:{NAME}@{VERSION}"
 PER_OBJECT = 2  # negatives kept per object
 TRIES_PER_OBJECT = 12  # candidates checked per object before moving on
@@ -107,9 +119,8 @@ def replace_obj(
         if not editable_object(caption, obj, resources):
             continue
         lemma = object_lemma(obj)
-        bare = (
-            bare_singular(caption, obj) and obj.start > 0
-        )  # "Boy plays baseball": a headline, not a mass noun
+        # "Boy plays baseball", "Young boy wearing ...": a headline, not a mass noun
+        bare = bare_singular(caption, obj) and phrase_start(obj) > 0
         is_person = people.class_of(lemma) == "person"
         kept = 0
         plural = is_plural(obj)
@@ -139,12 +150,13 @@ def replace_obj(
             ]
             if not options or person_kind(lemma, resources) == "other":
                 continue  # "friend", "tourist", "owner": any person may be one
+        # the slot fit is a few table lookups: checked for every option before the draw, so a
+        # slot that only a few nouns fit still finds them; WordNet is asked only of drawn ones
+        options = [(w, x) for w, x in options if noun_fits(resources, graph, i, w)]
         for new in weighted_order(rng, options)[:TRIES_PER_OBJECT]:
             if resources.lexical_relation(lemma, new, "n") is not None or resources.part_whole(lemma, new):
                 continue  # "dog" -> "puppy" or "animal", "building" -> "wall": still describes the photo
             if is_person and not person_swap_ok(lemma, new, resources):
-                continue
-            if not noun_fits(resources, graph, i, new):
                 continue
             after = inflect_like(new, obj)
             if after.lower() == obj.text.lower():

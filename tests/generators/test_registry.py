@@ -62,6 +62,25 @@ def test_caps_and_weights(parse, resources):
     assert {n.type for n in only} == {"count"}
 
 
+
+def test_cap_keeps_every_type_before_seconds(parse, resources):
+    """Coverage of a type must not depend on how many other rules fired on the caption."""
+    caption = "A man in a red shirt is chasing a woman in a blue dress."
+    graph = parse(caption)
+    specs = registry.select(None)
+    full = registry.generate(caption, graph, "id", specs, resources,
+                             GenerationConfig(max_per_type=2, max_per_caption=1000))
+    types = {n.type for n in full}
+    assert len(full) > len(types)  # some type gave two: the cap below has to choose
+    for cap in (len(types), len(types) + 1):
+        for rid in ("a", "b", "c"):
+            capped = registry.generate(caption, parse(caption), rid, specs, resources,
+                                       GenerationConfig(max_per_type=2, max_per_caption=cap))
+            assert len(capped) == cap and {n.type for n in capped} == types
+            assert all(n in registry.generate(caption, graph, rid, specs, resources,
+                                              GenerationConfig(max_per_type=2, max_per_caption=1000))
+                       for n in capped)
+
 def test_seeds_are_stable():
     assert stable_seed(0, "a", "b") == stable_seed(0, "a", "b") != stable_seed(1, "a", "b")
     assert rng_for(0, "id", "count").random() == rng_for(0, "id", "count").random()
