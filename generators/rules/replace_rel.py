@@ -29,12 +29,12 @@ from typing import Any
 from negforge.schemas import Negative, SceneGraph
 
 from ..grammar import apply_edit, inflect_verb, match_case, verb_lemma_and_tag
-from ..lexicon import predicate_key
+from ..lexicon import AGENT_CLASSES, predicate_key
 from ..registry import register
 from .common import MAX_NEGATIVES, PREPOSITIONS, Candidate, bare_singular, finish, is_plural, object_lemma
 from .fit import relation_end, weighted_order
 
-NAME, VERSION = "replace_rel", 3  # 3: verbs and prepositions that fit both ends, by counted captions
+NAME, VERSION = "replace_rel", 4  # 4: front/behind, left/right, toward/away need no counted evidence
 GENERATOR = f"rule:{NAME}@{VERSION}"
 PER_RELATION = 2
 MIN_PREDICATE_COUNT = 5  # a replacement verb must have been seen this often with its preposition
@@ -99,8 +99,16 @@ def _argument_fits(lex: Any, ctx: str, lemma: str, own_class: str | None) -> tup
     return lex.fits(ctx, lemma, fallback_class=own_class, min_share=0.2), 0
 
 
+#: Verbs only several doers do together.
+COLLECTIVE_VERBS = frozenset(
+    {"gather", "huddle", "crowd", "congregate", "meet", "assemble", "cluster", "converge"}
+)
+#: Postures a person or an animal takes on, in, at or by things: one excludes the others.
+_POSTURES = frozenset({"sit", "stand", "lie", "lay", "kneel", "crouch"})
+
+
 def verb_options(
-    key: str, subj: str, obj: str, resources: Any, by_agent: bool = False
+    key: str, subj: str, obj: str, resources: Any, by_agent: bool = False, plural_doer: bool = True
 ) -> list[tuple[str, float]]:
     """(new verb lemma, weight) for predicate ``key`` ("ride", "sit on") between ``subj`` and ``obj``.
 
@@ -109,7 +117,7 @@ def verb_options(
     only by class). ``by_agent``: a passive "chased by": the subject is the verb's object.
     """
     lru = resources._cache.setdefault(("replace_rel.options",), OrderedDict())
-    memo = (key, subj, obj, by_agent)  # captions repeat their relations: "man riding horse"
+    memo = (key, subj, obj, by_agent, plural_doer)  # captions repeat their relations: "man riding horse"
     if memo in lru:
         lru.move_to_end(memo)
         return lru[memo]
@@ -119,11 +127,22 @@ def verb_options(
     doer, done = (obj, subj) if by_agent else (subj, obj)
     out: list[tuple[str, float]] = []
     backoff = bool(tail) and lex.seen(f"O|{tail}", done)
+    posture = _POSTURES if verb in _POSTURES and tail and lex.class_of(doer) in AGENT_CLASSES else frozenset()
     for cand_key in resources._cache.get(("replace_rel.keys", tail)) or _predicate_keys(tail, resources):
         cand_verb = cand_key.split(" ", 1)[0]
         if cand_verb in avoid or cand_key == key or cand_verb in LIGHT_VERBS:
             continue
+        if cand_verb in COLLECTIVE_VERBS and not plural_doer:
+            continue  # "a man gathers on a bench"
         ok_o, ev_o = _argument_fits(lex, f"O|{cand_key}", done, lex.class_of(done))
+        if cand_verb in posture:
+            # "children stand on a pedestal" -> "sit on a pedestal": a doer takes any posture on
+            # what it can be on; the doer's evidence stands in for a rarely counted object
+            ok_s, ev_s = _argument_fits(lex, f"S|{cand_key}", doer, lex.class_of(doer))
+            if ev_s >= MIN_EVIDENCE and (
+                ok_o or lex.fits(f"O|{cand_key}", done, fallback_class=lex.class_of(done), min_share=0.05)
+            ):
+                ok_o, ev_o = True, max(ev_o, MIN_EVIDENCE)
         if not ok_o or (ev_o < MIN_EVIDENCE and not backoff):
             continue  # the cheap test first: most verbs were never seen with the object
         ok_s, ev_s = _argument_fits(lex, f"S|{cand_key}", doer, lex.class_of(doer))
@@ -163,9 +182,14 @@ def _predicate_keys(tail: str, resources: Any) -> list[str]:
 
 
 def prep_options(
-    verb_lemma: str | None, prep: str, subj: str, obj: str, resources: Any
+    verb_lemma: str | None, prep: str, subj: str, obj: str, resources: Any, beside: bool = False
 ) -> list[tuple[str, float]]:
-    """(new preposition, weight) for a spatial preposition between ``subj`` and ``obj``."""
+    """(new preposition, weight) for a spatial preposition between ``subj`` and ``obj``.
+
+    ``beside``: the preposition follows its subject directly, a copula or a posture verb ("a
+    man on a bike", "boys are in the water", "sits on a bench"), so "next to" may replace it;
+    after other words it is often a verb's complement ("ride together on a motorcycle").
+    """
     lex = resources.lexicon
     rel = resources.vocab["relations"]
     low = prep.lower()
@@ -180,13 +204,48 @@ def prep_options(
     if opposite and opposite not in same and low not in ("with", "without"):
         options.append(opposite)
     out = []
+    free = _free_relation(low, subj, resources)
     for p in options:
         key = f"{verb_lemma} {p}" if verb_lemma else p
         ok_s, ev_s = _argument_fits(lex, f"S|{key}", subj, lex.class_of(subj))
         ok_o, ev_o = _argument_fits(lex, f"O|{key}", obj, lex.class_of(obj))
-        if ok_s and ok_o and (ev_s or ev_o):  # "sitting under a bench" was seen, "digging under sand" not
+        if free or (
+            ok_s and ok_o and (ev_s or ev_o)
+        ):  # "sitting under a bench" was seen, "digging under sand" not
             out.append((p, float(1 + ev_o)))
+    if beside and (verb_lemma is None or verb_lemma in _POSTURES):
+        if lex.class_of(obj) in _BESIDE.get(low, frozenset()):
+            # "a man on a bike" -> "a man next to a bike", "boys in the water" -> "next to the
+            # water": off the thing, still beside it (never for grounds: "next to the grass")
+            out += [("next to", 2.0), ("beside", 1.0)]
     return out
+
+
+_COPULAS = frozenset(
+    {"", "is", "are", "was", "were", "is sitting", "are sitting", "is standing", "are standing"}
+)
+#: Classes of things one is on or in, and beside which one may as well stand.
+_BESIDE = {
+    "on": frozenset({"vehicle", "furniture", "structure", "sports_gear", "animal"}),
+    "in": frozenset({"water", "vehicle", "container", "furniture", "structure"}),
+    "inside": frozenset({"vehicle", "container", "structure"}),
+}
+
+
+#: Relations any two things of a scene can stand in: a thing is in front of or behind another,
+#: left or right of it, whatever the two are; a doer moves toward or away from anything.
+_FREE_GROUPS = ("depth", "horizontal")
+_FREE_FOR_DOERS = frozenset({"toward", "towards", "away from"})
+
+
+def _free_relation(prep: str, subj: str, resources: Any) -> bool:
+    """The preposition's opposite needs no evidence from the counts ("the skiers are in front of
+    the lodge" -> "behind the lodge"): unlike "on" -> "under", it never puts a thing where it
+    cannot be ("a dog digs under the sand")."""
+    groups = resources.vocab["relations"]["groups"]
+    if any(prep in groups[g] for g in _FREE_GROUPS):
+        return True
+    return prep in _FREE_FOR_DOERS and resources.lexicon.class_of(subj) in AGENT_CLASSES
 
 
 @register(NAME, type="replace_rel", version=VERSION)
@@ -220,7 +279,16 @@ def replace_rel(
             )
             if editable_verb:
                 tag = verb_tag_in_context(caption, rel.start, verb, tagged[1], is_plural(subj_obj))
-                options = verb_options(key, subj, obj, resources, by_agent=prep.lower() == "by")
+                by_agent = prep.lower() == "by"
+                doer = obj_obj if by_agent else subj_obj
+                options = verb_options(
+                    key,
+                    subj,
+                    obj,
+                    resources,
+                    by_agent=by_agent,
+                    plural_doer=is_plural(doer) or bool(doer.count and doer.count > 1),
+                )
                 order = weighted_order(rng, options)
                 forms = [match_case(inflect_verb(v, tag), verb) for v in order]
                 edits.append((rel.start, rel.start + len(verb), forms))
@@ -235,7 +303,16 @@ def replace_rel(
         if prep.lower() in ("up", "down") and resources.lexicon.class_of(obj) == "way":
             continue  # "walks down the road" is "walks up the road": along it either way
         p_start = rel.end - len(prep)
-        options = prep_options(verb_lemma_and_tag(verb)[0] if verb else None, prep, subj, obj, resources)
+        between = caption[subj_obj.end : p_start].strip().lower()
+        # the preposition follows its subject, a copula or its posture verb: "a man in a grey
+        # shirt is on a boat", never a verb's complement ("ride together on a motorcycle")
+        last = between.rsplit(" ", 1)[-1]
+        beside = subj_obj.end <= p_start and (
+            between in _COPULAS or last in _COPULAS or (verb is not None and last == verb.lower())
+        )
+        options = prep_options(
+            verb_lemma_and_tag(verb)[0] if verb else None, prep, subj, obj, resources, beside=beside
+        )
         edits.append((p_start, rel.end, [match_case(p, prep) for p in weighted_order(rng, options)]))
     rng.shuffle(edits)
     cands = [

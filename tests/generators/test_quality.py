@@ -288,3 +288,30 @@ def test_add_obj_companion_need_not_be_seen_at_the_subject_place(parse, resource
                for t in texts), sorted(texts)
     barking = _negatives("add_obj", "A small dog barks at the toy .", parse, resources)
     assert not any(t.startswith("A cat and") for t in barking), sorted(barking)
+
+
+@pytest.mark.parametrize(
+    ("caption", "want"),
+    [
+        ("The skiers are in front of the lodge .", "The skiers are behind the lodge ."),
+        ("Two young boys are in the water .", "Two young boys are next to the water ."),
+        ("A girl in a pink dress sits on a bench .", "A girl in a pink dress sits next to a bench ."),
+    ],
+)
+def test_replace_rel_changes_where_a_thing_is(caption, want, parse, resources):
+    texts = _negatives("replace_rel", caption, parse, resources)
+    assert want in texts, sorted(texts)
+
+
+@pytest.mark.parametrize(
+    ("caption", "never"),
+    [
+        # a verb's complement, not where the doers are
+        ("Two people ride together on a motorcycle .", ("next to a motorcycle", "beside a motorcycle")),
+        ("A dog in the grass .", ("next to the grass", "beside the grass")),  # a ground
+        ("A man sits on a bench .", ("gathers", "huddles")),  # one man does not gather
+    ],
+)
+def test_replace_rel_keeps_complements_grounds_and_collective_verbs(caption, never, parse, resources):
+    texts = _negatives("replace_rel", caption, parse, resources)
+    assert not any(bad in t for t in texts for bad in never), sorted(texts)
