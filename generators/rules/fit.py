@@ -136,8 +136,10 @@ def noun_fits(
             continue
         if lex.context_total(ctx) >= ATTESTED_TOTAL:
             same = lex.class_of(new_lemma) == own and not role
-            if same and lex.class_share(ctx, own) >= DOMINANT_SHARE:
+            worn = "@" in ctx and lex.class_of(ctx.rsplit("@", 1)[1]) == "clothing"
+            if same and not worn and lex.class_share(ctx, own) >= DOMINANT_SHARE:
                 continue  # "a boy runs along the beach": anyone may; a role does only its own thing
+                # (what one wears is not anyone's: "a boy in a red dress")
             if same and seen_doing(resources, ctx, new_lemma, object_lemma(graph.objects[index])):
                 continue  # "a dog walking down steps" -> "a horse walking down steps": horses walk
             return False  # a well-known slot that never held it: "riding a cat"

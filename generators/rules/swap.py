@@ -39,9 +39,11 @@ from .common import (
 from .fit import adjective_fits, editable_object, noun_fits, person_swap_ok, same_kind
 from .replace_att import is_replaceable
 
-SWAP_OBJ_VERSION = 3  # 3: both nouns must fit each other's slots (counted captions)
+SWAP_OBJ_VERSION = 4  # 4: symmetric relations swap when attributes or third relations tell the two apart
 SWAP_OBJ = f"rule:swap_obj@{SWAP_OBJ_VERSION}"
-SWAP_ATT_VERSION = 3  # 3: exchanges only, each attribute suits its new noun
+SWAP_ATT_VERSION = (
+    4  # 4: "a white shirt and red pants": an attribute after "and" of another noun phrase moves
+)
 SWAP_ATT = f"rule:swap_att@{SWAP_ATT_VERSION}"
 #: Relations that read the same both ways round.
 _SYMMETRIC = frozenset({"with", "beside", "near", "by", "next to", "close to", "alongside"})
@@ -80,13 +82,23 @@ def _uncap(word: str) -> str:
     return word[:1].lower() + word[1:] if word[:1].isupper() and word[1:] == word[1:].lower() else word
 
 
+_JOINED = re.compile(r"\s*(,\s*(and|or|&)?|and|or|&)\s*", re.I)
+
+
 def _movable(caption: str, att, obj: SceneObject, resources: Any) -> bool:
     """A pre-noun, non-numeric attribute that is not half of a coordination ("red and white") or
     of a longer modifier ("stainless steel")."""
     if not is_replaceable(att) or att.end > obj.start or glued_modifier(caption, att, obj, resources):
         return False
-    before, after = caption[max(0, att.start - 5) : att.start], caption[att.end : att.end + 5]
-    return not re.search(r"(\band|,)\s*$", before) and not re.match(r"\s*(and\b|,)", after)
+    for other in obj.attributes:  # "red and white": half of the noun's own coordination
+        if other is att:
+            continue
+        between = caption[other.end : att.start] if other.end <= att.start else caption[att.end : other.start]
+        if _JOINED.fullmatch(between):
+            return False
+    # "a white shirt and red pants": "and" joins two noun phrases, "red" is whole
+    after = caption[att.end : att.end + 5]
+    return not re.match(r"\s*(and\b|,)", after)
 
 
 def _clashes(atts, leaving, groups: set[str], resources: Any) -> bool:
@@ -126,6 +138,11 @@ def swap_obj(
     in_relation = [False] * len(objs)
     for r in graph.relations:
         in_relation[r.subject] = in_relation[r.object] = True
+    # relations to a third object: what tells two doers of a symmetric relation apart
+    third = [
+        {frozenset((r.subject, r.object)) for r in graph.relations if k in (r.subject, r.object)}
+        for k in range(len(objs))
+    ]
     ranked: list[tuple[int, float, int, int]] = []
     for i in range(len(objs)):
         for j in range(i + 1, len(objs)):
@@ -158,13 +175,22 @@ def swap_obj(
                 continue  # "a little boy and a little girl": the same scene either way
             if _POSSESSIVE.search(caption[: a.start]) or _POSSESSIVE.search(caption[: b.start]):
                 continue  # "a man plays with his dog" -> "a dog plays with his man"
+            pair = frozenset((i, j))
+            third_i, third_j = third[i] - {pair}, third[j] - {pair}
             between = [
                 r.predicate.lower()
                 for r in graph.relations
                 if frozenset((r.subject, r.object)) == frozenset((i, j))
             ]
-            if between and all(p in _SYMMETRIC or p.endswith(" with") for p in between):
-                continue  # "a woman walking with a child" is "a child walking with a woman"
+            if (
+                between
+                and all(p in _SYMMETRIC or p.endswith(" with") for p in between)
+                and _words(a.attributes) == _words(b.attributes)
+                and not (third_i or third_j)
+            ):
+                # "a woman walking with a child" is "a child walking with a woman"; "the woman in
+                # the orange wig poses with the man in the black wig" is not: the wigs stay
+                continue
             ranked.append((0 if frozenset((i, j)) in linked else 1, rng.random(), i, j))
     ranked.sort()
 

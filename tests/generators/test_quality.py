@@ -315,3 +315,19 @@ def test_replace_rel_changes_where_a_thing_is(caption, want, parse, resources):
 def test_replace_rel_keeps_complements_grounds_and_collective_verbs(caption, never, parse, resources):
     texts = _negatives("replace_rel", caption, parse, resources)
     assert not any(bad in t for t in texts for bad in never), sorted(texts)
+
+
+def test_swap_att_exchanges_the_colors_of_two_garments(parse, resources):
+    # "and" between two noun phrases is no coordination of adjectives: "red" is whole
+    texts = _negatives("swap_att", "The girl is wearing a white shirt and red pants .", parse, resources)
+    assert "The girl is wearing a red shirt and white pants ." in texts, sorted(texts)
+    # ... while "black and white" is one coloring and stays
+    texts = _negatives("swap_att", "A black and white dog chases a brown cat .", parse, resources)
+    assert not any("brown and white dog" in t or "black and brown" in t for t in texts), sorted(texts)
+
+
+def test_swap_obj_across_a_symmetric_relation_when_something_tells_them_apart(parse, resources):
+    caption = "The woman in the orange wig poses with the man in the black wig ."
+    texts = _negatives("swap_obj", caption, parse, resources)
+    assert "The man in the orange wig poses with the woman in the black wig ." in texts, sorted(texts)
+    assert not _negatives("swap_obj", "A woman walking with a child .", parse, resources)
