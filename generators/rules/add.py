@@ -38,7 +38,17 @@ from ..grammar import NUMBER_WORDS, agree_verb, apply_edit, article_for, match_c
 from ..lexicon import predicate_key
 from ..registry import register
 from ..scene_graph import QUANTIFIER_WORDS
-from .common import MAX_NEGATIVES, Candidate, agreeing_verb, finish, is_plural, object_lemma, word_after
+from .common import (
+    MAX_NEGATIVES,
+    Candidate,
+    agreeing_verb,
+    bare_singular,
+    finish,
+    is_plural,
+    object_lemma,
+    phrase_start,
+    word_after,
+)
 from .fit import (
     COLORED_CLASSES,
     DOMINANT_SHARE,
@@ -57,7 +67,7 @@ from .fit import (
 # add_obj 2: co-subject or second object of the main verb, slot-fitting companions;
 # 3: a companion does the subject's verb, not necessarily at the subject's counted places
 ADD_OBJ_VERSION = 3
-ADD_ATT_VERSION = 2  # 2: checkable attributes
+ADD_ATT_VERSION = 3  # 2: checkable attributes; 3: never on a game ("playing basketball")
 ADD_OBJ = f"rule:add_obj@{ADD_OBJ_VERSION}"
 ADD_ATT = f"rule:add_att@{ADD_ATT_VERSION}"
 PER_OBJECT = 2
@@ -328,6 +338,12 @@ def add_att(
         obj = graph.objects[i]
         if not editable_object(caption, obj, resources):
             continue
+        if (
+            bare_singular(caption, obj)
+            and phrase_start(obj) > 0
+            and object_lemma(obj) in resources.vocab["sport_nouns"]["nouns"]
+        ):
+            continue  # "playing basketball": a game, not a ball to color
         pre_atts = [a for a in obj.attributes if a.end <= obj.start]
         have_groups = {g for a in obj.attributes for g in resources.adjective_group.get(a.lemma, ())}
         have_groups.discard("quality")

@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 
 from negforge.schemas import SceneGraph, SceneObject
 
+from ..grammar import verb_lemma_and_tag
 from ..lexicon import iter_contexts
 from .common import PREPOSITIONS, object_lemma
 
@@ -80,8 +81,20 @@ def editable_object(caption: str, obj: SceneObject, resources: Any) -> bool:
     if obj.start > 0 and (caption[obj.start - 1] in "-'" or caption[obj.start - 1].isdigit()):
         return False  # half of a word the parser split: "4-wheeler", "t-shirt"
     lex = resources.lexicon
+    if any(_verb_as_noun(w, lex) for w in obj.text.lower().split()):
+        return False  # "a little boy chases chickens" parsed as one noun "boy chases chickens"
     cls = lex.class_of(lemma)
     return lex.is_scene_noun(lemma) and cls not in NON_EDITABLE_CLASSES
+
+
+def _verb_as_noun(word: str, lex: Any) -> bool:
+    """A third-person verb form the tagger took for a noun ("leaps", "kneels", "climbs"): it is
+    counted far more often as a predicate than as a noun ("waves", "slides" stay nouns)."""
+    tagged = verb_lemma_and_tag(word)
+    if tagged is None or tagged[1] != "VBZ":
+        return False
+    lemma = tagged[0]
+    return lex.predicate_total(lemma) >= 10 and lex.predicate_total(lemma) > 2 * lex.count(lemma)
 
 
 #: A slot seen this often in the counts is well known: a filler for it must have been seen
@@ -125,9 +138,14 @@ def noun_fits(
     lex = resources.lexicon
     own = lex.class_of(object_lemma(graph.objects[index]))
     role = lex.class_of(new_lemma) == "person" and person_kind(new_lemma, resources) == "role"
+    person = lex.class_of(new_lemma) == "person"
     for ctx in object_contexts(graph, index, joint=joint):
         if "@" in ctx and ctx.rsplit("@", 1)[1] in moving:
             continue  # the other end moves too (a swap): this slot will name another noun
+        if person and "@" in ctx and lex.class_of(ctx.rsplit("@", 1)[1]) == "clothing":
+            if not lex.seen(ctx, new_lemma):
+                return False  # what one wears is not anyone's: "a man in a pink bikini", "a boy in a sari"
+            continue
         if ctx.startswith("A|"):
             if attributes and not adjective_fits(resources, ctx[2:], new_lemma):
                 return False  # "green mud", "a striped lake"; made things take any color
@@ -136,10 +154,8 @@ def noun_fits(
             continue
         if lex.context_total(ctx) >= ATTESTED_TOTAL:
             same = lex.class_of(new_lemma) == own and not role
-            worn = "@" in ctx and lex.class_of(ctx.rsplit("@", 1)[1]) == "clothing"
-            if same and not worn and lex.class_share(ctx, own) >= DOMINANT_SHARE:
+            if same and lex.class_share(ctx, own) >= DOMINANT_SHARE:
                 continue  # "a boy runs along the beach": anyone may; a role does only its own thing
-                # (what one wears is not anyone's: "a boy in a red dress")
             if same and seen_doing(resources, ctx, new_lemma, object_lemma(graph.objects[index])):
                 continue  # "a dog walking down steps" -> "a horse walking down steps": horses walk
             return False  # a well-known slot that never held it: "riding a cat"
@@ -180,6 +196,12 @@ def is_verb_context(ctx: str) -> bool:
     return first not in PREPOSITIONS  # predicates lead with a verb or a preposition
 
 
+#: Ages whose border is fuzzy: a noun of either may name the same person.
+_ADJACENT_AGES = frozenset(
+    {frozenset({"baby", "child"}), frozenset({"child", "teen"}), frozenset({"teen", "adult"})}
+)
+
+
 def person_swap_ok(old: str, new: str, resources: Any) -> bool:
     """For nouns of people: whether ``new`` is clearly not ``old``.
 
@@ -198,6 +220,8 @@ def person_swap_ok(old: str, new: str, resources: Any) -> bool:
         "child",
     }:
         return False  # "woman" <-> "girl"
+    if "any" in (a["gender"], b["gender"]) and frozenset({a["age"], b["age"]}) in _ADJACENT_AGES:
+        return False  # "girl" -> "toddler", "boy" -> "teenager": a toddler may be the girl
     gender = a["gender"] != "any" and b["gender"] != "any" and a["gender"] != b["gender"]
     age = a["age"] != "any" and b["age"] != "any" and a["age"] != b["age"]
     return gender or age

@@ -331,3 +331,23 @@ def test_swap_obj_across_a_symmetric_relation_when_something_tells_them_apart(pa
     texts = _negatives("swap_obj", caption, parse, resources)
     assert "The man in the orange wig poses with the woman in the black wig ." in texts, sorted(texts)
     assert not _negatives("swap_obj", "A woman walking with a child .", parse, resources)
+
+
+def test_a_verb_the_tagger_took_for_a_noun_is_no_object(parse, resources):
+    # spaCy reads "boy chases chickens" as one compound noun: replacing it broke the caption
+    texts = _negatives("replace_obj", "A little boy chases chickens .", parse, resources)
+    assert not any("chases" not in t for t in texts), sorted(texts)
+
+
+@pytest.mark.parametrize(("old", "new"), [("girl", "toddler"), ("boy", "baby"), ("girl", "teenager"),
+                                          ("man", "teenager")])
+def test_no_person_swap_across_a_fuzzy_age_border(old, new, resources):
+    from negforge.generators.rules.fit import person_swap_ok
+
+    assert not person_swap_ok(old, new, resources) and not person_swap_ok(new, old, resources)
+    assert person_swap_ok("girl", "boy", resources) and person_swap_ok("baby", "man", resources)
+
+
+def test_add_att_never_colors_a_game(parse, resources):
+    texts = _negatives("add_att", "A black man playing basketball with orange shoes .", parse, resources)
+    assert texts and not any(re.search(r"playing \w+ basketball", t) for t in texts), sorted(texts)
