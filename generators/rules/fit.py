@@ -125,6 +125,7 @@ def noun_fits(
     attributes: bool = True,
     joint: bool = True,
     moving: frozenset[str] = frozenset(),
+    strict_joint: bool = False,
 ) -> bool:
     """``new_lemma`` can take object ``index``'s place in every slot it fills.
 
@@ -133,15 +134,31 @@ def noun_fits(
     "two camels swimming". A rarer slot takes nouns whose class it holds (``Lexicon.fits``);
     a color takes any made thing. ``attributes=False`` checks relation slots only (a noun added
     beside the object does not take its adjectives); ``joint=False`` leaves out the slots that
-    name the other end; ``moving`` names heads that a swap moves, whose joint slots are skipped.
+    name the other end; ``moving`` names heads that a swap moves, whose joint slots are skipped;
+    ``strict_joint``: a doer must have been seen in every joint slot it lands in (swaps, where
+    the other end stays: "a child ... helps a woman in a stroller").
     """
     lex = resources.lexicon
     own = lex.class_of(object_lemma(graph.objects[index]))
     role = lex.class_of(new_lemma) == "person" and person_kind(new_lemma, resources) == "role"
     person = lex.class_of(new_lemma) == "person"
+    doer = lex.class_of(new_lemma) in ("person", "animal", "bird")
+    old_lemma = object_lemma(graph.objects[index])
     for ctx in object_contexts(graph, index, joint=joint):
         if "@" in ctx and ctx.rsplit("@", 1)[1] in moving:
+            if strict_joint and doer:
+                # the two swapped doers trade roles: "a woman holds a baby" -> "a baby holds a
+                # woman" must have been seen that way round, unless the two are alike in size
+                turned = f"{ctx.rsplit('@', 1)[0]}@{old_lemma.rsplit(' ', 1)[-1]}"
+                if not lex.seen(turned, new_lemma) and not _alike(old_lemma, new_lemma, resources):
+                    return False
             continue  # the other end moves too (a swap): this slot will name another noun
+        if "@" in ctx and strict_joint and (doer or lex.class_of(new_lemma) == "clothing"):
+            if not lex.seen(ctx, new_lemma):
+                # a doer swapped into a scene it was never counted in ("a woman in a stroller"),
+                # clothes onto someone never counted in them ("a man with a black dress")
+                return False
+            continue
         if person and "@" in ctx and lex.class_of(ctx.rsplit("@", 1)[1]) == "clothing":
             if not lex.seen(ctx, new_lemma):
                 return False  # what one wears is not anyone's: "a man in a pink bikini", "a boy in a sari"
@@ -186,6 +203,21 @@ def seen_doing(resources: Any, ctx: str, new: str, old: str) -> bool:
         return False
     shared = set(resources.groups_of_noun(new)) & set(resources.groups_of_noun(old))
     return bool(shared & set(allowed))
+
+
+def _alike(a: str, b: str, resources: Any) -> bool:
+    """Two people of one age (vocab ``person_nouns``), two roles, or two animals of one group:
+    either may do to the other what the other did ("a girl pushes a boy" -> "a boy pushes a
+    girl"); a sheep does not herd a dog, a baby does not hold a woman."""
+    table = resources.vocab["person_nouns"]
+    lex = resources.lexicon
+    if lex.class_of(a) != "person" or lex.class_of(b) != "person":
+        # animals of one COCO group: "a dog chasing a cat" -> "a cat chasing a dog"
+        return bool(set(resources.groups_of_noun(a)) & set(resources.groups_of_noun(b)))
+    ta, tb = table.get(a), table.get(b)
+    if ta is None or tb is None:
+        return ta is None and tb is None  # "a coach speaking to a player"
+    return ta["age"] == tb["age"] and ta["age"] != "any"
 
 
 def is_verb_context(ctx: str) -> bool:

@@ -200,8 +200,8 @@ def swap_obj(
             la, lb = object_lemma(a), object_lemma(b)
             moving = frozenset({la.rsplit(" ", 1)[-1], lb.rsplit(" ", 1)[-1]})
             if not (
-                noun_fits(resources, graph, i, lb, moving=moving)
-                and noun_fits(resources, graph, j, la, moving=moving)
+                noun_fits(resources, graph, i, lb, moving=moving, strict_joint=True)
+                and noun_fits(resources, graph, j, la, moving=moving, strict_joint=True)
             ):
                 continue  # "a sofa sitting on a boy", "a cup holding a woman"
             if _people_with_pronouns(caption, a, b, resources):

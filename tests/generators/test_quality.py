@@ -351,3 +351,21 @@ def test_no_person_swap_across_a_fuzzy_age_border(old, new, resources):
 def test_add_att_never_colors_a_game(parse, resources):
     texts = _negatives("add_att", "A black man playing basketball with orange shoes .", parse, resources)
     assert texts and not any(re.search(r"playing \w+ basketball", t) for t in texts), sorted(texts)
+
+
+@pytest.mark.parametrize(
+    ("caption", "never"),
+    [
+        ("A woman holds a baby while another child looks on .", "A baby holds a woman"),
+        ("A woman holding a baby up and making a funny face .", "A baby holding a woman"),
+        ("A dog herds a sheep .", "A sheep herds a dog"),
+    ],
+)
+def test_swap_obj_never_reverses_roles_only_one_can_play(caption, never, parse, resources):
+    texts = _negatives("swap_obj", caption, parse, resources)
+    assert not any(t.startswith(never) for t in texts), sorted(texts)
+
+
+def test_swap_obj_reverses_roles_of_alike_people(parse, resources):
+    texts = _negatives("swap_obj", "A girl pushes a boy on a swing on a sandy playground .", parse, resources)
+    assert "A boy pushes a girl on a swing on a sandy playground ." in texts, sorted(texts)
