@@ -65,8 +65,9 @@ from .fit import (
 )
 
 # add_obj 2: co-subject or second object of the main verb, slot-fitting companions;
-# 3: a companion does the subject's verb, not necessarily at the subject's counted places
-ADD_OBJ_VERSION = 3
+# 3: a companion does the subject's verb, not necessarily at the subject's counted places;
+# 4: a subject with no verb is joined by its own kind only; no person beside "... in his mouth"
+ADD_OBJ_VERSION = 4
 ADD_ATT_VERSION = 3  # 2: checkable attributes; 3: never on a game ("playing basketball")
 ADD_OBJ = f"rule:add_obj@{ADD_OBJ_VERSION}"
 ADD_ATT = f"rule:add_att@{ADD_ATT_VERSION}"
@@ -88,6 +89,8 @@ _OPEN_OR_FULL = frozenset({"container", "device", "structure", "vehicle", "artif
 #: Traits of people that hold only for some of them.
 _MALE_TRAITS = frozenset({"bearded", "bald", "mustached", "shirtless"})
 _ADULT_TRAITS = frozenset({"bearded", "bald", "mustached", "elderly", "tattooed"})
+#: What the subject does with a mouth or paws: a person beside it would not do the same.
+_ANIMAL_ONLY = re.compile(r"\b(mouth|mouths|teeth|paws?|tail|snout|muzzle)\b", re.I)
 _SUBJECT_BLOCKERS = re.compile(r"\b(both|each other|one another|alone|by (him|her|it)self)\b", re.I)
 #: "A group of", "a couple of": the subject is the noun after it ("A dog and a group of people").
 _QUANTIFIED = re.compile(r"(a|an|the)\s+(group|crowd|couple|pair|bunch|team|herd|flock|line|row) of", re.I)
@@ -165,13 +168,21 @@ def _other_singular_verbs(caption: str, pos: int, verb: tuple[int, int, str] | N
 
 def _does_it(graph: SceneGraph, index: int, noun: str, resources: Any) -> bool:
     """A co-subject must have been seen doing one of the subject's verbs ("a sheep and two dogs
-    fight": sheep were never counted fighting); a subject with no verb takes anyone."""
+    fight": sheep were never counted fighting); an animal joining another kind must also have been
+    seen doing it to the same thing (people do most of what dogs do, not the converse); a subject with no verb takes only its own kind."""
     lex = resources.lexicon
     verbs = [c for c in object_contexts(graph, index) if c.startswith("S|") and is_verb_context(c)]
     own = lex.class_of(object_lemma(graph.objects[index]))
     same = lex.class_of(noun) == own == "person"  # a person beside a person: what one does, most people do
     old = object_lemma(graph.objects[index])
-    return not verbs or any(
+    if not verbs:
+        # nothing says what the subject does: only its own kind joins it
+        return lex.class_of(noun) == own
+    if lex.class_of(noun) not in (own, "person") and any(
+        "@" in c and lex.context_total(c) >= 1 and not lex.seen(c, noun) for c in verbs
+    ):
+        return False  # another kind must have done it to that very thing: "a dog ... casting a fishing pole"
+    return any(
         lex.seen(c, noun)
         or (same and lex.class_share(c, own) >= DOMINANT_SHARE)
         or seen_doing(resources, c, noun, old)  # "a cat and a dog running": cats run
@@ -207,9 +218,12 @@ def _subject_candidates(caption, graph, rng, resources) -> list[Candidate]:
         # a role captions rarely pair with anyone ("a snowboarder"): another person, by frequency
         options = [(w, n) for w, n in companions if person_kind(w, resources) == "identity"]
     out: list[Candidate] = []
+    animal_only = _ANIMAL_ONLY.search(caption[obj.end :]) is not None
     for new in weighted_order(rng, options)[:TRIES]:
         if resources.lexical_relation(lemma, new, "n") is not None:
             continue
+        if animal_only and resources.lexicon.class_of(new) == "person":
+            continue  # "a woman and a dog carry a towel in his mouth"
         # a companion does what the subject does, not necessarily where captions saw the subject
         # do it: "a man and a dog running in a yard" (yards are counted with dogs)
         if not noun_fits(resources, graph, i, new, attributes=False, joint=False) or not _does_it(

@@ -153,6 +153,10 @@ def noun_fits(
                 if not lex.seen(turned, new_lemma) and not _alike(old_lemma, new_lemma, resources):
                     return False
             continue  # the other end moves too (a swap): this slot will name another noun
+        if person and "@" in ctx and lex.class_of(ctx.rsplit("@", 1)[1]) == "clothing":
+            if not _wears_it(lex, ctx, new_lemma, old_lemma):
+                return False  # what one wears is not anyone's: "a man in a pink bikini", "a boy in a sari"
+            continue
         if "@" in ctx and strict_joint and (doer or lex.class_of(new_lemma) == "clothing"):
             if not lex.seen(ctx, new_lemma):
                 # a doer swapped into a scene it was never counted in ("a woman in a stroller"),
@@ -160,7 +164,7 @@ def noun_fits(
                 return False
             continue
         if person and "@" in ctx and lex.class_of(ctx.rsplit("@", 1)[1]) == "clothing":
-            if not lex.seen(ctx, new_lemma):
+            if not _wears_it(lex, ctx, new_lemma, old_lemma):
                 return False  # what one wears is not anyone's: "a man in a pink bikini", "a boy in a sari"
             continue
         if ctx.startswith("A|"):
@@ -203,6 +207,21 @@ def seen_doing(resources: Any, ctx: str, new: str, old: str) -> bool:
         return False
     shared = set(resources.groups_of_noun(new)) & set(resources.groups_of_noun(old))
     return bool(shared & set(allowed))
+
+
+#: A person takes another's clothes only if captions put them in those clothes at least this
+#: often, relative to how often each is mentioned ("a man in a dress" is counted, rarely).
+WEAR_RATE = 0.5
+
+
+def _wears_it(lex: Any, ctx: str, new: str, old: str) -> bool:
+    """``new`` is in clothing slot ``ctx`` ("S|in@dress") about as often as ``old`` is."""
+    seen_new = lex.fillers(ctx).get(new, 0)
+    if not seen_new:
+        return False
+    rate_new = seen_new / max(lex.count(new), 1)
+    rate_old = lex.fillers(ctx).get(old, 0) / max(lex.count(old), 1)
+    return rate_new >= WEAR_RATE * rate_old
 
 
 def _alike(a: str, b: str, resources: Any) -> bool:

@@ -28,7 +28,7 @@ from ..scene_graph import QUANTIFIER_WORDS
 from .common import MAX_NEGATIVES, Candidate, finish, glued_modifier, object_lemma
 from .fit import adjective_fits, caption_words, weighted_order
 
-NAME, VERSION = "replace_att", 2  # 2: same-property values that suit the noun, antonym-only sizes/ages
+NAME, VERSION = "replace_att", 3  # 3: snow stays snow where someone skis or sleds
 GENERATOR = f"rule:{NAME}@{VERSION}"
 PER_ATTRIBUTE = 2
 ANTONYM_WEIGHT = 4.0  # an antonym is the clearest change of value: drawn more often
@@ -51,6 +51,9 @@ SIBLING_GROUPS = frozenset(
 NOT_EXCLUSIVE = frozenset({"colorful", "multicolored", "patterned", "plain", "light", "bright", "dark"})
 MIN_ANTONYM_COUNT = 3  # tagged-sense count a WordNet antonym needs ("nonmetallic" is a rarity tell)
 _COPULA = re.compile(r"\s+(is|are|was|were|looks?|seems?)\s+", re.I)
+#: Doing these says the ground is snow: "snowy" stays ("skis down a rocky hill" is a tell).
+_SNOW_SPORT = re.compile(r"\b(ski\w*|snowboard\w*|sled\w*|sleigh\w*|snowmobil\w*|snowshoe\w*)\b", re.I)
+_SNOW_VALUES = frozenset({"snowy", "icy", "frozen", "snow-covered"})
 #: Spelling variants that must never replace each other.
 _VARIANTS = {
     frozenset({"gray", "grey"}),
@@ -163,9 +166,12 @@ def replace_att(
             # on people "young", "little", "old" are ages: a young boy has no antonym that is still a
             # boy, but he is no teenager; a young man is no old man
             candidates = [(v, True) for v in PERSON_AGE_VALUES[att.text.lower()].get(age, ())]
+        snow_scene = _SNOW_SPORT.search(caption) is not None
         for value, is_antonym in candidates:
             if value in present or value in others:
                 continue
+            if snow_scene and att.text.lower() in _SNOW_VALUES:
+                continue  # "a man skis down a snowy hill" -> "a rocky hill": the skis say snow
             curated = resources.vocab["antonyms"].get(att.text.lower()) == value
             if not adjective_fits(resources, value, noun) and (living or not curated):
                 continue  # "a silver dog", "ripe beads"; a thing takes a curated antonym ("a low branch" -> "a high branch")
