@@ -89,6 +89,8 @@ _OPEN_OR_FULL = frozenset({"container", "device", "structure", "vehicle", "artif
 #: Traits of people that hold only for some of them.
 _MALE_TRAITS = frozenset({"bearded", "bald", "mustached", "shirtless"})
 _ADULT_TRAITS = frozenset({"bearded", "bald", "mustached", "elderly", "tattooed"})
+#: Attributes that already say the thing has many colors.
+_MANY_COLORS = frozenset({"colorful", "colourful", "multicolored", "multi-colored", "rainbow", "bright"})
 #: What the subject does with a mouth or paws: a person beside it would not do the same.
 _ANIMAL_ONLY = re.compile(r"\b(mouth|mouths|teeth|paws?|tail|snout|muzzle)\b", re.I)
 _SUBJECT_BLOCKERS = re.compile(r"\b(both|each other|one another|alone|by (him|her|it)self)\b", re.I)
@@ -361,6 +363,8 @@ def add_att(
         pre_atts = [a for a in obj.attributes if a.end <= obj.start]
         have_groups = {g for a in obj.attributes for g in resources.adjective_group.get(a.lemma, ())}
         have_groups.discard("quality")
+        if any(a.text.lower() in _MANY_COLORS for a in obj.attributes):
+            have_groups.add("color")  # "bright and colorful costumes" take no "white"
         options = []
         for adj, weight in _attribute_options(obj, resources):
             groups = resources.adjective_group.get(adj, ("quality",))

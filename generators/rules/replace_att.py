@@ -51,6 +51,7 @@ SIBLING_GROUPS = frozenset(
 NOT_EXCLUSIVE = frozenset({"colorful", "multicolored", "patterned", "plain", "light", "bright", "dark"})
 MIN_ANTONYM_COUNT = 3  # tagged-sense count a WordNet antonym needs ("nonmetallic" is a rarity tell)
 _COPULA = re.compile(r"\s+(is|are|was|were|looks?|seems?)\s+", re.I)
+_SHADE = re.compile(r"\b(light|dark|pale|bright|deep|medium)[\s-]+$", re.I)
 #: Doing these says the ground is snow: "snowy" stays ("skis down a rocky hill" is a tell).
 _SNOW_SPORT = re.compile(r"\b(ski\w*|snowboard\w*|sled\w*|sleigh\w*|snowmobil\w*|snowshoe\w*)\b", re.I)
 _SNOW_VALUES = frozenset({"snowy", "icy", "frozen", "snow-covered"})
@@ -149,6 +150,7 @@ def replace_att(
         and not glued_modifier(caption, a, obj, resources)
         and _base_form(a.text, resources)
         and not (a.start > 0 and a.text[:1].isupper())  # "Asian", "American": names, not values
+        and not _SHADE.search(caption[: a.start])  # "light brown" -> "light black"
         and (
             a.end <= obj.start or _COPULA.fullmatch(caption[obj.end : a.start])
         )  # not "a man , low to the ground"

@@ -34,7 +34,7 @@ from ..registry import register
 from .common import MAX_NEGATIVES, PREPOSITIONS, Candidate, bare_singular, finish, is_plural, object_lemma
 from .fit import relation_end, weighted_order
 
-NAME, VERSION = "replace_rel", 4  # 4: front/behind, left/right, toward/away need no counted evidence
+NAME, VERSION = "replace_rel", 4  # 4: front/behind, left/right, toward/away need no counted evidence; on/in -> next to; postures
 GENERATOR = f"rule:{NAME}@{VERSION}"
 PER_RELATION = 2
 MIN_PREDICATE_COUNT = 5  # a replacement verb must have been seen this often with its preposition
@@ -99,6 +99,28 @@ def _argument_fits(lex: Any, ctx: str, lemma: str, own_class: str | None) -> tup
     return lex.fits(ctx, lemma, fallback_class=own_class, min_share=0.2), 0
 
 
+#: Verbs whose prepositional use captions make in the passive ("covered in mud").
+PASSIVE_VERBS = frozenset(
+    {
+        "cover",
+        "dress",
+        "fill",
+        "surround",
+        "coat",
+        "paint",
+        "decorate",
+        "soak",
+        "drench",
+        "clothe",
+        "clad",
+        "load",
+        "line",
+        "pile",
+        "stack",
+        "crowd",
+        "pack",
+    }
+)
 #: Verbs only several doers do together.
 COLLECTIVE_VERBS = frozenset(
     {"gather", "huddle", "crowd", "congregate", "meet", "assemble", "cluster", "converge"}
@@ -134,6 +156,8 @@ def verb_options(
             continue
         if cand_verb in COLLECTIVE_VERBS and not plural_doer:
             continue  # "a man gathers on a bench"
+        if cand_verb in PASSIVE_VERBS and tail:
+            continue  # counted from "covered in", "dressed in": never "is covering in the grass"
         ok_o, ev_o = _argument_fits(lex, f"O|{cand_key}", done, lex.class_of(done))
         if cand_verb in posture:
             # "children stand on a pedestal" -> "sit on a pedestal": a doer takes any posture on
@@ -221,9 +245,10 @@ def prep_options(
     return out
 
 
-_COPULAS = frozenset(
-    {"", "is", "are", "was", "were", "is sitting", "are sitting", "is standing", "are standing"}
-)
+_COPULAS = frozenset({"is", "are", "was", "were"})
+#: After "a man on a bike" nothing but the end or another place: no main verb follows
+#: ("two people in canoes ride through the water" is not where the people are).
+_ENDS_PHRASE = re.compile(r"\s*($|[.,;!]|(in|on|at|near|by|with|under|during|while)\b)", re.I)
 #: Classes of things one is on or in, and beside which one may as well stand.
 _BESIDE = {
     "on": frozenset({"vehicle", "furniture", "structure", "sports_gear", "animal"}),
@@ -308,7 +333,9 @@ def replace_rel(
         # shirt is on a boat", never a verb's complement ("ride together on a motorcycle")
         last = between.rsplit(" ", 1)[-1]
         beside = subj_obj.end <= p_start and (
-            between in _COPULAS or last in _COPULAS or (verb is not None and last == verb.lower())
+            (between == "" and _ENDS_PHRASE.match(caption[obj_obj.end :]) is not None)  # "a man on a bike ."
+            or (between and (between in _COPULAS or last in _COPULAS))
+            or (verb is not None and last == verb.lower())
         )
         options = prep_options(
             verb_lemma_and_tag(verb)[0] if verb else None, prep, subj, obj, resources, beside=beside

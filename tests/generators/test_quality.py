@@ -393,3 +393,18 @@ def test_add_obj_keeps_animal_only_doings_to_animals(parse, resources):
     assert not any(re.match(r"An? (man|woman|boy|girl|child) and", t) for t in texts), sorted(texts)
     fishing = _negatives("add_obj", "A man casting a fishing pole .", parse, resources)
     assert not any(t.startswith(("A dog and", "A cat and")) for t in fishing), sorted(fishing)
+
+
+@pytest.mark.parametrize(
+    ("neg_type", "caption", "never"),
+    [
+        ("replace_rel", "A girl with a red shirt is running in the grass .", ("covering in", "dressed in")),
+        ("replace_rel", "Two people in canoes ride through the water .", ("next to canoes", "beside canoes")),
+        ("replace_att", "A light brown dog jumping over a hurdle .", ("light black", "light white")),
+        ("replace_att", "Three dogs in different shades of brown .", ("in same shades",)),
+        ("add_att", "People wearing bright and colorful costumes dance .", ("colorful white", "colorful red")),
+    ],
+)
+def test_third_read_failures(neg_type, caption, never, parse, resources):
+    texts = _negatives(neg_type, caption, parse, resources)
+    assert not any(bad in t for t in texts for bad in never), sorted(texts)
