@@ -34,7 +34,10 @@ from ..registry import register
 from .common import MAX_NEGATIVES, PREPOSITIONS, Candidate, bare_singular, finish, is_plural, object_lemma
 from .fit import relation_end, weighted_order
 
-NAME, VERSION = "replace_rel", 4  # 4: front/behind, left/right, toward/away need no counted evidence; on/in -> next to; postures
+NAME, VERSION = (
+    "replace_rel",
+    4,
+)  # 4: front/behind, left/right, toward/away need no counted evidence; on/in -> next to; postures
 GENERATOR = f"rule:{NAME}@{VERSION}"
 PER_RELATION = 2
 MIN_PREDICATE_COUNT = 5  # a replacement verb must have been seen this often with its preposition
