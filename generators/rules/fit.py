@@ -174,7 +174,7 @@ def noun_fits(
         if lex.seen(ctx, new_lemma):
             continue
         if lex.context_total(ctx) >= ATTESTED_TOTAL:
-            same = lex.class_of(new_lemma) == own and not role
+            same = lex.class_of(new_lemma) == own and not role and not _is_baby(new_lemma, resources)
             if same and lex.class_share(ctx, own) >= DOMINANT_SHARE:
                 continue  # "a boy runs along the beach": anyone may; a role does only its own thing
             if same and seen_doing(resources, ctx, new_lemma, object_lemma(graph.objects[index])):
@@ -222,6 +222,13 @@ def _wears_it(lex: Any, ctx: str, new: str, old: str) -> bool:
     rate_new = seen_new / max(lex.count(new), 1)
     rate_old = lex.fillers(ctx).get(old, 0) / max(lex.count(old), 1)
     return rate_new >= WEAR_RATE * rate_old
+
+
+def _is_baby(lemma: str, resources: Any) -> bool:
+    """Babies and toddlers do few of the things people do: they must have been seen doing it
+    ("a baby drives a truck")."""
+    entry = resources.vocab["person_nouns"].get(lemma)
+    return isinstance(entry, dict) and entry["age"] == "baby"
 
 
 def _alike(a: str, b: str, resources: Any) -> bool:

@@ -102,6 +102,8 @@ def _argument_fits(lex: Any, ctx: str, lemma: str, own_class: str | None) -> tup
     return lex.fits(ctx, lemma, fallback_class=own_class, min_share=0.2), 0
 
 
+#: Verbs that cover many others: "playing" may be jumping, "using" a ramp may be jumping it.
+VAGUE_VERBS = frozenset({"play", "use", "go", "move", "enjoy", "spend", "try"})
 #: Verbs whose prepositional use captions make in the passive ("covered in mud").
 PASSIVE_VERBS = frozenset(
     {
@@ -155,7 +157,7 @@ def verb_options(
     posture = _POSTURES if verb in _POSTURES and tail and lex.class_of(doer) in AGENT_CLASSES else frozenset()
     for cand_key in resources._cache.get(("replace_rel.keys", tail)) or _predicate_keys(tail, resources):
         cand_verb = cand_key.split(" ", 1)[0]
-        if cand_verb in avoid or cand_key == key or cand_verb in LIGHT_VERBS:
+        if cand_verb in avoid or cand_key == key or cand_verb in LIGHT_VERBS or cand_verb in VAGUE_VERBS:
             continue
         if cand_verb in COLLECTIVE_VERBS and not plural_doer:
             continue  # "a man gathers on a bench"
@@ -240,7 +242,7 @@ def prep_options(
             ok_s and ok_o and (ev_s or ev_o)
         ):  # "sitting under a bench" was seen, "digging under sand" not
             out.append((p, float(1 + ev_o)))
-    if beside and (verb_lemma is None or verb_lemma in _POSTURES):
+    if beside and (verb_lemma is None or verb_lemma in _POSTURES) and lex.class_of(subj) not in _PLACES:
         if lex.class_of(obj) in _BESIDE.get(low, frozenset()):
             # "a man on a bike" -> "a man next to a bike", "boys in the water" -> "next to the
             # water": off the thing, still beside it (never for grounds: "next to the grass")
@@ -252,6 +254,8 @@ _COPULAS = frozenset({"is", "are", "was", "were"})
 #: After "a man on a bike" nothing but the end or another place: no main verb follows
 #: ("two people in canoes ride through the water" is not where the people are).
 _ENDS_PHRASE = re.compile(r"\s*($|[.,;!]|(in|on|at|near|by|with|under|during|while)\b)", re.I)
+#: A wave is in the ocean, never beside it.
+_PLACES = frozenset({"water", "ground", "landform", "way", "place"})
 #: Classes of things one is on or in, and beside which one may as well stand.
 _BESIDE = {
     "on": frozenset({"vehicle", "furniture", "structure", "sports_gear", "animal"}),
@@ -302,6 +306,7 @@ def replace_rel(
             editable_verb = (
                 tagged is not None
                 and tagged[0] not in LIGHT_VERBS  # "taking a picture" -> "dragging a picture"
+                and tagged[0] not in VAGUE_VERBS  # "a dog plays in the snow": it may well be jumping
                 and not bare_singular(caption, obj_obj)  # "playing cricket" -> "racing cricket"
                 and not _DIRECTED.match(caption[obj_obj.end :])  # "throws a boy into the pool"
             )
