@@ -35,6 +35,7 @@ from .config import TrainConfig
 from .data import DataConfig, ShardBatches, make_loader
 from .losses import LOSS_KEYS, FSCCLIPLoss
 from .model import ModelConfig, create_model, encode_image_tokens, encode_text_tokens
+from .trunk_cache import TrunkFeatureCache, attach_trunk_cache
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +56,9 @@ def model_config(config: TrainConfig) -> ModelConfig:
         lora_rank=config.lora_rank,
         lora_alpha=config.lora_alpha,
         overrides=dict(config.model_overrides),
+        image_pretrained=config.image_pretrained,
+        lock_image=config.lock_image,
+        lock_image_unlocked_groups=config.lock_image_unlocked_groups,
     )
 
 
@@ -144,15 +148,32 @@ def cosine_schedule(warmup: int, total: int, min_ratio: float):
     return factor
 
 
-def param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
-    """AdamW groups: no decay on biases, norms, embeddings, 1-d tensors and the logit scale."""
-    decay, no_decay = [], []
+IMAGE_TRUNK_PREFIX = "visual.trunk."
+
+
+def param_groups(
+    model: nn.Module, weight_decay: float, lr: float, image_trunk_lr_mult: float = 1.0
+) -> list[dict[str, Any]]:
+    """AdamW groups: no decay on biases, norms, embeddings, 1-d tensors and the logit scale;
+    the image trunk's parameters (a pretrained timm trunk) at ``lr · image_trunk_lr_mult``.
+
+    Each group carries its own ``lr``, which the scheduler scales, so the ratio holds through
+    warmup and decay. Empty groups are left out.
+    """
+    groups: dict[tuple[bool, bool], list[nn.Parameter]] = {}
     for name, p in model.named_parameters():
         if not p.requires_grad:
             continue
         skip = p.ndim < 2 or "embedding" in name or "logit_scale" in name or name.endswith(".bias")
-        (no_decay if skip else decay).append(p)
-    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+        groups.setdefault((name.startswith(IMAGE_TRUNK_PREFIX), not skip), []).append(p)
+    return [
+        {
+            "params": params,
+            "weight_decay": weight_decay if decay else 0.0,
+            "lr": lr * (image_trunk_lr_mult if trunk else 1.0),
+        }
+        for (trunk, decay), params in sorted(groups.items())
+    ]
 
 
 # ---------------------------------------------------------------------------
@@ -327,12 +348,15 @@ def train(
     resume: bool = True,
     stop_at: int | None = None,
     on_end: Callable[[nn.Module], None] | None = None,
+    trunk_cache: TrunkFeatureCache | None = None,
 ) -> dict[str, Any]:
     """Train to ``config.max_steps``, resuming from ``output/checkpoints/last.pt`` if present.
 
     ``stop_at`` ends the run early at that step with a checkpoint, as an interruption would
     (the schedule still runs to ``max_steps``); used to test and demonstrate exact resume.
     ``on_end`` is called with the trained model on every rank (e.g. to keep it in memory).
+    ``trunk_cache`` (with ``cache_trunk_features``) shares frozen-trunk features with other
+    runs over the same pretrained trunk; by default the run has its own.
 
     Returns a summary: final step, last logged losses, wall time, checkpoint path.
     """
@@ -351,7 +375,10 @@ def train(
         model.logit_scale.requires_grad_(False)
     loss_fn = build_loss(config)
     optimizer = torch.optim.AdamW(
-        param_groups(model, config.weight_decay), lr=config.lr, betas=(0.9, 0.98), eps=1e-6
+        param_groups(model, config.weight_decay, config.lr, config.image_trunk_lr_mult),
+        lr=config.lr,
+        betas=(0.9, 0.98),
+        eps=1e-6,
     )
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, cosine_schedule(config.warmup_steps, config.max_steps, config.min_lr_ratio)
@@ -377,6 +404,8 @@ def train(
         logger.info("resumed from %s at step %d", ckpt_path, step)
     if step >= config.max_steps:
         logger.info("already at step %d >= max_steps %d", step, config.max_steps)
+    if config.cache_trunk_features:  # after every weight is loaded: the cache is keyed to them
+        attach_trunk_cache(model.visual, trunk_cache if trunk_cache is not None else TrunkFeatureCache())
 
     features: nn.Module = TokenFeatures(model)
     if d.world_size > 1:

@@ -27,20 +27,35 @@ def test_demo_smoke(tmp_path, capsys):
             "8",
             "--set",
             "log_every=1",
-            "--set",
-            "model_overrides={vision_cfg: {image_size: 64, patch_size: 8, layers: 1}, text_cfg: {layers: 1}}",
         ]
     )
     assert rc == 0
     printed = capsys.readouterr().out
-    assert "fsc-clip" in printed and "clip-only" in printed and "sugarcrepe/mean" in printed
+    header = printed.splitlines()[0].split()
+    assert header == ["metric", "clip-only", "negclip", "fsc-clip"]
+    for row in ("sugarcrepe/mean", "zero_shot/top1", "zero_shot/top5", "retrieval/i2t_r1", "retrieval/t2i_r1"):
+        assert row in printed
     results = json.loads((out / "results.json").read_text())
-    assert set(results["runs"]) == {"fsc-clip", "clip-only"}
+    assert set(results["runs"]) == {"fsc-clip", "negclip", "clip-only"}
     for run in results["runs"].values():
         assert run["sugarcrepe"]["types"] and 0 <= run["zero_shot"]["top1"] <= 100
+        assert 0 <= run["retrieval"]["i2t_r1"] <= 100
+    assert set(results["delta"]) == {"fsc-clip - clip-only", "fsc-clip - negclip"}
     assert (out / "loss.png").stat().st_size > 1000
-    # The CLIP-only run never sees a hard-negative term.
-    clip_metrics = [
-        json.loads(x) for x in (out / "runs" / "clip-only" / "metrics.jsonl").read_text().splitlines()
-    ]
-    assert all(m["global_hn"] == 0.0 for m in clip_metrics)
+    # Same model, seed and steps; the runs differ only in their losses.
+    configs = results["config"]
+    assert configs["negclip"]["loss"] == "fsc" and configs["negclip"]["lambda_local"] == 0.0
+    assert configs["negclip"]["gamma"] == 0.0 and configs["negclip"]["beta"] == 0.0
+    assert configs["fsc-clip"]["lambda_local"] > 0 and configs["fsc-clip"]["gamma"] > 0
+    same = {k for k in configs["fsc-clip"] if k not in ("loss", "output", "lambda_local", "gamma", "beta")}
+    assert all(configs[r][k] == configs["fsc-clip"][k] for r in configs for k in same)
+
+    def metrics(run):
+        return [json.loads(x) for x in (out / "runs" / run / "metrics.jsonl").read_text().splitlines()]
+
+    assert all(m["global_hn"] == 0.0 and m["local_hn"] == 0.0 for m in metrics("clip-only"))
+    assert all(m["global_hn"] > 0.0 and m["local_hn"] == 0.0 for m in metrics("negclip"))
+    assert all(m["global_hn"] > 0.0 and m["local_hn"] > 0.0 for m in metrics("fsc-clip"))
+    # The frozen trunk ran once per distinct image across the three runs and their evaluations.
+    cache = results["trunk_cache"]
+    assert cache["misses"] == cache["images"] and cache["hits"] > cache["misses"]
