@@ -137,7 +137,11 @@ class TrainConfig:
             ("lora_rank", self.lora_rank >= 0, ">= 0"),
             ("lock_image_unlocked_groups", self.lock_image_unlocked_groups >= 0, ">= 0"),
             ("image_trunk_lr_mult", self.image_trunk_lr_mult > 0, "> 0 (lock_image freezes)"),
-            ("cache_trunk_features", not self.cache_trunk_features or self.lock_image, "false unless lock_image"),
+            (
+                "cache_trunk_features",
+                not self.cache_trunk_features or self.lock_image,
+                "false unless lock_image",
+            ),
             ("num_workers", self.num_workers >= 0, ">= 0"),
             ("cpu_threads", self.cpu_threads >= 0, ">= 0"),
             ("shuffle_buffer", self.shuffle_buffer >= 1, ">= 1"),

@@ -100,9 +100,7 @@ def tower_weights(trunk: nn.Module, tag: str) -> TowerWeights:
     return TOWER_WEIGHTS[name]
 
 
-def map_positionally(
-    source: dict[str, Tensor], target: dict[str, Tensor], what: str
-) -> dict[str, Tensor]:
+def map_positionally(source: dict[str, Tensor], target: dict[str, Tensor], what: str) -> dict[str, Tensor]:
     """Pair source and target tensors by position, skipping BatchNorm counters on both sides.
 
     Raises naming the first pair whose shapes differ, or the counts when they differ: a
@@ -142,4 +140,3 @@ def load_tower_weights(trunk: nn.Module, tag: str) -> TowerWeights:
     trunk.load_state_dict(mapped, strict=True)
     logger.info("loaded %d tensors of %s from %s", len(mapped), weights.name, weights.origin)
     return weights
-

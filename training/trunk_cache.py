@@ -38,7 +38,9 @@ def trunk_sequence(trunk: nn.Module) -> list[tuple[str, nn.Module]]:
     from timm.models.efficientnet import EfficientNet
 
     if not isinstance(trunk, EfficientNet):
-        raise ValueError(f"trunk feature caching supports timm EfficientNet trunks, got {type(trunk).__name__}")
+        raise ValueError(
+            f"trunk feature caching supports timm EfficientNet trunks, got {type(trunk).__name__}"
+        )
     seq = [(name, trunk.get_submodule(name)) for name in _STEM]
     for i, stage in enumerate(trunk.blocks):
         seq += [(f"blocks.{i}.{j}", block) for j, block in enumerate(stage)]

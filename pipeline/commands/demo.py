@@ -58,8 +58,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output", required=True, help="demo folder (dataset/, eval/, runs/, results.json)")
     parser.add_argument("--scenes", type=int, default=2000, help="training scenes in the shapes world")
     parser.add_argument("--eval-scenes", type=int, default=300, help="test (and val) scenes")
-    parser.add_argument("--steps", type=int, default=None, help="training steps per run (default: the config's)")
-    parser.add_argument("--batch-size", type=int, default=None, help="images per batch (default: the config's)")
+    parser.add_argument(
+        "--steps", type=int, default=None, help="training steps per run (default: the config's)"
+    )
+    parser.add_argument(
+        "--batch-size", type=int, default=None, help="images per batch (default: the config's)"
+    )
     parser.add_argument("--seed", type=int, default=0, help="world, build and training seed")
     parser.add_argument("--config", default="demo", help="training config (YAML file or built-in name)")
     parser.add_argument(
@@ -76,10 +80,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="comma-separated subset of the ablation to run (default: all three)",
     )
     parser.add_argument("--rebuild", action="store_true", help="rebuild the dataset even if it exists")
-    parser.add_argument("--truth-negatives", type=int, default=1,
-                        help="image-verified negatives per type per record (generator shapes:truth), besides rules")
-    parser.add_argument("--shapes-filter", choices=("none", "true", "outside"), default="outside",
-                        help="drop rule negatives true of the scene / also those outside the world's language")
+    parser.add_argument(
+        "--truth-negatives",
+        type=int,
+        default=1,
+        help="image-verified negatives per type per record (generator shapes:truth), besides rules",
+    )
+    parser.add_argument(
+        "--shapes-filter",
+        choices=("none", "true", "outside"),
+        default="outside",
+        help="drop rule negatives true of the scene / also those outside the world's language",
+    )
 
 
 def _build(out: str, shapes_config, seed: int, rebuild: bool, shapes_filter: str) -> dict:
@@ -94,8 +106,14 @@ def _build(out: str, shapes_config, seed: int, rebuild: bool, shapes_filter: str
             logger.info("reusing the dataset in %s", out)
             return manifest
     config = BuildConfig(
-        inputs=(), format="shapes", output=out, shards=4, seed=seed, shapes=shapes_config,
-        shapes_filter=shapes_filter, overwrite=True,
+        inputs=(),
+        format="shapes",
+        output=out,
+        shards=4,
+        seed=seed,
+        shapes=shapes_config,
+        shapes_filter=shapes_filter,
+        overwrite=True,
     )
     return run_build(config, pipeline_args=[])
 
@@ -137,7 +155,10 @@ def run(args: argparse.Namespace) -> int:
     out = os.path.abspath(args.output)
     os.makedirs(out, exist_ok=True)
     shapes = ShapesConfig(
-        seed=args.seed, n_train=args.scenes, n_val=args.eval_scenes, n_test=args.eval_scenes,
+        seed=args.seed,
+        n_train=args.scenes,
+        n_val=args.eval_scenes,
+        n_test=args.eval_scenes,
         truth_negatives_per_type=args.truth_negatives,
     )
     timings: dict[str, float] = {}

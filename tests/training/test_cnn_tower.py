@@ -52,7 +52,12 @@ def test_attention_pool_heads_have_no_patch_tokens():
     open_clip = import_open_clip()
     model = open_clip.CLIP(
         embed_dim=32,
-        vision_cfg={"timm_model_name": "test_efficientnet", "timm_pool": "abs_attn", "timm_proj": "", "image_size": 64},
+        vision_cfg={
+            "timm_model_name": "test_efficientnet",
+            "timm_pool": "abs_attn",
+            "timm_proj": "",
+            "image_size": 64,
+        },
         text_cfg={"context_length": 16, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 1},
     )
     with pytest.raises(ValueError, match="per-position head"):
@@ -118,7 +123,11 @@ def _batch(tokenizer, image_size: int, b: int = 2, k: int = 2) -> dict:
     text[1, 2] = 0  # a missing negative
     neg_mask = torch.tensor([[True, True], [True, False]])[:b, :k]
     g = torch.Generator().manual_seed(3)
-    return {"images": torch.randn(b, 3, image_size, image_size, generator=g), "text": text, "neg_mask": neg_mask}
+    return {
+        "images": torch.randn(b, 3, image_size, image_size, generator=g),
+        "text": text,
+        "neg_mask": neg_mask,
+    }
 
 
 @pytest.mark.parametrize("tower", ["vit", "cnn"])

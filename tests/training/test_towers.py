@@ -63,7 +63,9 @@ def test_without_loading_the_normalisation_still_follows_the_weights():
     )
     assert tuple(bundle.preprocess.transforms[-1].mean) == (0.5, 0.5, 0.5)
     stem = bundle.model.visual.trunk.conv_stem.weight
-    assert not torch.equal(stem, TOWER_WEIGHTS["tf_efficientnet_lite0.in1k"].load_source()["_conv_stem.weight"])
+    assert not torch.equal(
+        stem, TOWER_WEIGHTS["tf_efficientnet_lite0.in1k"].load_source()["_conv_stem.weight"]
+    )
 
 
 def test_unknown_tag_or_architecture_is_a_clear_error():

@@ -33,7 +33,13 @@ def test_demo_smoke(tmp_path, capsys):
     printed = capsys.readouterr().out
     header = printed.splitlines()[0].split()
     assert header == ["metric", "clip-only", "negclip", "fsc-clip"]
-    for row in ("sugarcrepe/mean", "zero_shot/top1", "zero_shot/top5", "retrieval/i2t_r1", "retrieval/t2i_r1"):
+    for row in (
+        "sugarcrepe/mean",
+        "zero_shot/top1",
+        "zero_shot/top5",
+        "retrieval/i2t_r1",
+        "retrieval/t2i_r1",
+    ):
         assert row in printed
     results = json.loads((out / "results.json").read_text())
     assert set(results["runs"]) == {"fsc-clip", "negclip", "clip-only"}
