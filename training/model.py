@@ -24,6 +24,7 @@ Three things the trainer and evaluator need from a model, kept in one place:
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 import math
@@ -196,7 +197,11 @@ def create_model(
         context_length = cfg["text_cfg"]["context_length"]
         tokenizer = open_clip.tokenizer.SimpleTokenizer(context_length=context_length)
     else:
-        model = open_clip.create_model(config.name, pretrained=pretrained)
+        # With image_pretrained the trunk weights come next (or from a checkpoint): open_clip's
+        # "initialized randomly" warning would be wrong.
+        quiet = _DropLogRecords("No pretrained weights loaded") if config.image_pretrained else None
+        with quiet or contextlib.nullcontext():
+            model = open_clip.create_model(config.name, pretrained=pretrained)
         tokenizer = open_clip.get_tokenizer(config.name)
     visual = model.visual
     if config.image_pretrained:
@@ -216,6 +221,24 @@ def create_model(
     return ModelBundle(
         model=model.to(device), preprocess=preprocess, tokenizer=MemoTokenizer(tokenizer), config=config
     )
+
+
+class _DropLogRecords(logging.Filter):
+    """Context manager: the root logger (open_clip logs there) drops messages with a prefix."""
+
+    def __init__(self, prefix: str) -> None:
+        super().__init__()
+        self.prefix = prefix
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith(self.prefix)
+
+    def __enter__(self) -> _DropLogRecords:
+        logging.getLogger().addFilter(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        logging.getLogger().removeFilter(self)
 
 
 def _timm_trunk(visual: nn.Module, what: str) -> nn.Module:

@@ -135,8 +135,9 @@ def load_tower_weights(trunk: nn.Module, tag: str) -> TowerWeights:
     if not has_classifier:
         source = {k: v for k, v in source.items() if not k.startswith(weights.classifier_prefix)}
     mapped = map_positionally(source, target, f"{weights.name} ({weights.origin})")
+    n_weights = len(mapped)
     # Counters are not weights: keep the trunk's own (they only matter to BatchNorm momentum=None).
     mapped.update({k: v for k, v in target.items() if k.endswith("num_batches_tracked")})
     trunk.load_state_dict(mapped, strict=True)
-    logger.info("loaded %d tensors of %s from %s", len(mapped), weights.name, weights.origin)
+    logger.info("loaded %d tensors of %s from %s", n_weights, weights.name, weights.origin)
     return weights

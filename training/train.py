@@ -379,6 +379,9 @@ def train(
         lr=config.lr,
         betas=(0.9, 0.98),
         eps=1e-6,
+        # One fused kernel per step on CPU: ~4x faster than the per-tensor loop (measured
+        # with a 4.4M-parameter model), which small models on CPU feel every step.
+        fused=device.type == "cpu" or None,
     )
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, cosine_schedule(config.warmup_steps, config.max_steps, config.min_lr_ratio)

@@ -4,7 +4,8 @@ When a pretrained CNN trunk is locked (all of it, or all but its last layer grou
 frozen prefix is a pure function of the input image: no gradients, BatchNorm statistics
 frozen, no dropout. On a CPU it is also most of a training step (EfficientNet-Lite0 at
 128 px: ~10 ms per image forward, against ~1 ms for the trainable rest), and a small dataset
-shows every image many times. So the prefix output is memoised per image, keyed by the bytes
+shows every image many times. So the prefix output is memoised per image (computed in the
+channels-last layout, equal to the default one up to float rounding), keyed by the bytes
 of the preprocessed image tensor (blake2b-128: a changed pixel is a different key, so the
 memo can never serve a stale or foreign feature), and the trainable rest runs as usual.
 
@@ -127,11 +128,13 @@ class TrunkFeatureCache:
         self.misses += len(todo)
         self.hits += len(keys) - len(todo)
         if todo:
-            x = images[list(todo.values())]
+            # Channels-last convolutions are ~1.5x faster on CPU for this depthwise-heavy trunk
+            # (measured); results equal the default layout's to float rounding (~1e-5).
+            x = images[list(todo.values())].contiguous(memory_format=torch.channels_last)
             for module in prefix:
                 x = module(x)
             for k, feature in zip(todo, x, strict=True):
-                self._items[k] = feature.clone()
+                self._items[k] = feature.contiguous()
             while len(self._items) > self.max_items:
                 self._items.popitem(last=False)
         return torch.stack([self._items[k] for k in keys])

@@ -43,8 +43,9 @@ def test_prefix_ends_where_the_lock_ends():
 
 
 def test_cached_training_step_equals_uncached():
-    """Features, the loss and every gradient are the same with the cache; the prefix runs once
-    per distinct image (a repeated image in the batch and a second step are hits)."""
+    """Features, the loss and every gradient are the same with the cache (to the float rounding
+    of channels-last kernels); the prefix runs once per distinct image (a repeated image in the
+    batch and a second step are hits)."""
     images = torch.randn(3, 3, 128, 128)
     images = torch.cat([images, images[:1]])  # (4, ...): one image twice
 
@@ -60,10 +61,10 @@ def test_cached_training_step_equals_uncached():
     loss_a, grads_a = step(plain)
     loss_b, grads_b = step(cached)
     assert (cache.misses, cache.hits) == (3, 1) and len(cache) == 3
-    torch.testing.assert_close(loss_b, loss_a, atol=1e-6, rtol=1e-6)
+    torch.testing.assert_close(loss_b, loss_a, atol=1e-5, rtol=1e-5)
     assert set(grads_a) == set(grads_b) and any("trunk.blocks.6" in n for n in grads_a)
     for name in grads_a:
-        torch.testing.assert_close(grads_b[name], grads_a[name], atol=1e-6, rtol=1e-5)
+        torch.testing.assert_close(grads_b[name], grads_a[name], atol=1e-5, rtol=1e-4)
     step(cached)
     assert (cache.misses, cache.hits) == (3, 5)
 
@@ -75,8 +76,8 @@ def test_cache_is_shared_by_models_with_the_same_prefix_only():
     attach_trunk_cache(b.visual, cache)  # same frozen weights: shares
     images = torch.randn(2, 3, 128, 128)
     with torch.no_grad():
-        assert torch.equal(encode_image(a, images), a.encode_image(images))
-        assert torch.equal(encode_image(b, images), b.encode_image(images))
+        torch.testing.assert_close(encode_image(a, images), a.encode_image(images), atol=1e-5, rtol=1e-4)
+        torch.testing.assert_close(encode_image(b, images), b.encode_image(images), atol=1e-5, rtol=1e-4)
     assert (cache.misses, cache.hits) == (2, 2)
     with pytest.raises(ValueError, match="other prefix weights"):
         attach_trunk_cache(_model(seed=1).visual, cache)
