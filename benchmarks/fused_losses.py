@@ -1,21 +1,35 @@
 #!/usr/bin/env python3
-"""Fused Triton FSC-CLIP losses vs the PyTorch reference: forward+backward time and peak memory.
+"""Fused Triton FSC-CLIP losses vs the PyTorch reference and torch.compile: time, memory, parity.
 
-Both paths run side by side in one process on the same inputs, and the table prints the ratios
-reference / fused (higher is better for the fused kernels) plus the largest output difference,
-so a speed-up that breaks parity shows at once. Shapes follow ViT-B/32 (P = 49) and ViT-B/16
-(P = 196): D = 512, T = 77 token slots with caption lengths drawn from 8..32 (CLIP pads to 77;
-``--full-mask`` keeps every slot, the kernels' worst case).
+Three implementations of each op run side by side in one process on the same inputs:
 
-Goals (issue 9, on a modern GPU): LHN fused ≥ 3× faster and ≥ 10× less peak memory than the
-reference at B = 256, K = 4, P = 196; contrastive-loss memory flat in B (the ``--clip-batches``
-sweep goes where the reference's B×B logits dominate).
+* ``ref``: what ``backend="reference"`` runs in training — the PyTorch functions of
+  ``negforge.training.losses`` computing in float32 on the (bf16) inputs, fp32 copies included;
+* ``compiled``: the same reference function through ``torch.compile`` (the obvious alternative
+  to hand-written kernels);
+* ``fused``: the Triton kernels on the inputs' own dtype (what ``backend="auto"`` runs on CUDA).
 
-Memory (MiB above what was allocated before the call, i.e. above the inputs) is reported twice:
-*saved*, what stays allocated between forward and backward (activations and saved tensors, what
-a training step holds per loss term), and *peak*, ``max_memory_allocated`` over forward+backward,
-which also counts transient buffers and the input gradients that both paths must produce
-(∂w alone is B·C·T·D elements, so the peak ratio is bounded by the gradients, the saved one not).
+For each: forward+backward time, peak memory, memory held between forward and backward, and
+parity with the ground truth (the reference on float32 copies of the same input values): the
+largest output difference and the largest gradient difference of every input, relative to that
+input's largest true gradient entry. A speed-up that breaks values or gradients shows at once.
+
+Shapes follow ViT-B/32 (P = 49) and ViT-B/16 (P = 196): D = 512, T = 77 token slots with caption
+lengths drawn from 8..32 (``--full-mask`` keeps every slot, the kernels' worst case; training
+trims T to the batch's longest caption, so 77 is pessimistic for the reference).
+
+Goals (on a modern GPU): LHN fused ≥ 3× faster and ≥ 10× less peak memory than the reference at
+B = 256, K = 4, P = 196; contrastive-loss memory flat in B (``--clip-batches`` goes where the
+reference's B×B logits dominate).
+
+Memory is measured from a clean state — no gradients left from earlier runs, earlier outputs
+freed — as MiB above what was allocated before the call: *saved* is what stays allocated after
+the forward (activations and saved tensors, what a training step holds per loss term), *peak*
+the maximum over forward+backward, which also counts transient buffers and the input gradients
+that every implementation must produce (∂w alone is B·C·T·D elements, so the peak ratio is
+bounded by the gradients, the saved one is not). CUDA: the caching allocator's counters. CPU:
+allocation events of the CPU allocator recorded by the profiler (the Triton interpreter copies
+its arguments, so CPU numbers are plumbing checks, not a benchmark).
 
     .venv/bin/python benchmarks/fused_losses.py                      # CUDA: full sweep
     .venv/bin/python benchmarks/fused_losses.py --batches 256 --negatives 4 --patches 196
@@ -30,31 +44,42 @@ shared memory per program — the evidence behind the block-size choices in the 
 from __future__ import annotations
 
 import argparse
+import gc
+import itertools
 import json
+import math
 import os
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 DTYPES = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}
+IMPLS = ("ref", "compiled", "fused")
+
+
+@dataclass
+class Measurement:
+    """One implementation of one op on one shape (NaN where it could not run, e.g. OOM)."""
+
+    ms: float = math.nan  # forward+backward, milliseconds (CUDA: median of do_bench)
+    peak_mb: float = math.nan  # peak extra memory over forward+backward, MiB
+    saved_mb: float = math.nan  # memory held between forward and backward, MiB
+    out_err: float = math.nan  # max |output − fp32 truth|
+    grad_err: float = math.nan  # max over inputs of max |grad − truth| / max |truth grad|
+    error: str = ""  # why it did not run, if it did not
 
 
 @dataclass
 class Row:
-    """One measured configuration."""
+    """One measured configuration: the three implementations side by side."""
 
     op: str  # lhn | scr | clip
     batch: int  # B
     negatives: int  # K
     patches: int  # P (0 where it does not apply)
-    ref_ms: float  # reference forward+backward, milliseconds
-    fused_ms: float  # fused forward+backward, milliseconds
-    ref_mb: float  # reference peak extra memory over forward+backward, MiB (nan without CUDA)
-    fused_mb: float  # fused peak extra memory over forward+backward, MiB
-    ref_saved_mb: float  # reference memory held between forward and backward (activations), MiB
-    fused_saved_mb: float  # fused memory held between forward and backward, MiB
-    max_abs_diff: float  # largest |fused − reference| over the output
+    dtype: str  # input dtype
+    impls: dict[str, Measurement] = field(default_factory=dict)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -71,6 +96,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--clip-batches", type=ints, default=[4096, 16384, 65536])
     parser.add_argument("--full-mask", action="store_true", help="every token slot masked in")
     parser.add_argument("--ops", default="lhn,scr,clip", help="comma list of lhn, scr, clip")
+    parser.add_argument(
+        "--compile-backend",
+        default=None,
+        help="torch.compile backend of the compiled row (default inductor; aot_eager in --dry-run); "
+        "'none' drops the row",
+    )
     parser.add_argument("--json", help="also write the rows to this JSON file")
     parser.add_argument("--resource-usage", action="store_true", help="compile for sm_90, print regs/spills")
     parser.add_argument("--arch", type=int, default=90, help="CUDA arch for --resource-usage")
@@ -84,6 +115,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         args.dtype = "fp32"  # the interpreter's bf16 tl.dot is wrong
         args.batches, args.negatives, args.patches = [4], [1], [6]
         args.tokens, args.dim, args.clip_batches = 7, 16, [8]
+        # inductor's C++ compile of three ops costs minutes on a small CPU; aot_eager traces the
+        # same graphs through AOTAutograd and runs them eagerly (the compile plumbing, not speed)
+        args.compile_backend = args.compile_backend or "aot_eager"
+    args.compile_backend = args.compile_backend or "inductor"
     return args
 
 
@@ -118,22 +153,24 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     device = torch.device(args.device)
     dtype = getattr(torch, DTYPES[args.dtype])
-    bench = Bench(device)
+    bench = Bench(device, args.compile_backend)
     ops = {op.strip() for op in args.ops.split(",") if op.strip()}
     rows: list[Row] = []
     gen = torch.Generator().manual_seed(0)
+    # The reference as the trainer runs it: fp32 compute on half-precision inputs.
+    ref_scr, ref_local, ref_clip = losses._reference_scr, losses._reference_local, losses._reference_clip
 
     for batch in args.batches:
         for k in args.negatives:
             c = 1 + k
             if "scr" in ops:
-                logits = (4 * torch.randn(batch, c, generator=gen)).to(device)
+                logits = (4 * torch.randn(batch, c, generator=gen)).to(device)  # fp32, as in training
                 neg_mask = (torch.rand(batch, k, generator=gen) > 0.2).to(device)
                 rows.append(
                     bench.compare(
-                        "scr", batch, k, 0,
+                        Row("scr", batch, k, 0, "fp32"),
                         lambda z, f, nm=neg_mask: f(z, nm), [logits],
-                        losses.scr_loss, fused_scr_loss,
+                        {"ref": ref_scr, "fused": fused_scr_loss},
                     )
                 )  # fmt: skip
             if "lhn" not in ops:
@@ -148,84 +185,115 @@ def main(argv: list[str] | None = None) -> int:
                     lengths = torch.randint(lo, hi + 1, (batch, c, 1), generator=gen)
                     mask = torch.arange(args.tokens)[None, None, :] < lengths
                 mask = mask.to(device)
-                upstream = torch.randn(batch, c, generator=gen).to(device)
                 rows.append(
                     bench.compare(
-                        "lhn", batch, k, p,
-                        lambda xx, ww, f, m=mask, up=upstream: (f(xx, ww, m, 100.0, "minmax").float() * up).sum(),
-                        [x, w],
-                        losses.local_scores, fused_local_scores,
+                        Row("lhn", batch, k, p, args.dtype),
+                        lambda xx, ww, f, m=mask: f(xx, ww, m, 100.0, "minmax"), [x, w],
+                        {"ref": ref_local, "fused": fused_local_scores},
                     )
                 )  # fmt: skip
         if "clip" in ops:
-            rows.append(
-                _clip_row(bench, batch, args.dim, dtype, device, gen, losses.clip_loss, fused_clip_loss)
-            )
+            rows.append(_clip_row(bench, batch, args.dim, dtype, args.dtype, device, gen, ref_clip, fused_clip_loss))
     if "clip" in ops:
         for batch in args.clip_batches:
-            rows.append(
-                _clip_row(bench, batch, args.dim, dtype, device, gen, losses.clip_loss, fused_clip_loss)
-            )
+            rows.append(_clip_row(bench, batch, args.dim, dtype, args.dtype, device, gen, ref_clip, fused_clip_loss))
 
-    print_table(
-        rows, args, torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU (interpreter)"
-    )
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU (interpreter)"
+    print_table(rows, args, name)
     if args.json:
         with open(args.json, "w") as fh:
-            json.dump([asdict(r) for r in rows], fh, indent=2)
+            json.dump({"device": name, "compile_backend": args.compile_backend, "tokens": args.tokens,
+                       "dim": args.dim, "rows": [asdict(r) for r in rows]}, fh, indent=2)  # fmt: skip
     return 0
 
 
-def _clip_row(bench, batch, dim, dtype, device, gen, ref_fn, fused_fn) -> Row:
+def _clip_row(bench, batch, dim, dtype, dtype_name, device, gen, ref_fn, fused_fn) -> Row:
     import torch
 
     image = torch.randn(batch, dim, generator=gen).to(dtype).to(device)
     text = torch.randn(batch, dim, generator=gen).to(dtype).to(device)
-    return bench.compare("clip", batch, 0, 0, lambda i, t, f: f(i, t, 100.0), [image, text], ref_fn, fused_fn)
+    return bench.compare(
+        Row("clip", batch, 0, 0, dtype_name), lambda i, t, f: f(i, t, 100.0), [image, text],
+        {"ref": ref_fn, "fused": fused_fn},
+    )  # fmt: skip
 
 
 class Bench:
-    """Times and measures forward+backward of a reference and a fused callable on shared inputs."""
+    """Times, measures and checks forward+backward of each implementation on shared inputs."""
 
-    def __init__(self, device) -> None:
+    def __init__(self, device, compile_backend: str) -> None:
         self.device = device
+        self.compile_backend = compile_backend
 
-    def compare(self, op, batch, k, p, body: Callable, inputs, ref_fn, fused_fn) -> Row:
+    def compare(self, row: Row, body: Callable, inputs, fns: dict[str, Callable]) -> Row:
+        """``body(*leaves, fn)`` → the op's output; backward with a fixed upstream gradient."""
         import torch
 
-        leaves = [x.detach().clone().requires_grad_(x.is_floating_point()) for x in inputs]
+        fns = dict(fns)
+        if self.compile_backend != "none":
+            fns = {"ref": fns["ref"], "compiled": torch.compile(fns["ref"], backend=self.compile_backend,
+                                                                 dynamic=False), "fused": fns["fused"]}  # fmt: skip
+        truth_out, truth_grads = self._truth(body, inputs, fns["ref"])
+        upstream = torch.randn(truth_out.shape, generator=torch.Generator().manual_seed(1)).to(self.device)
+        for name, fn in fns.items():
+            leaves = [x.detach().clone().requires_grad_(True) for x in inputs]
+            forward = lambda fn=fn, leaves=leaves: body(*leaves, fn)  # noqa: E731
 
-        def forward(fn):
+            def backward(out, leaves=leaves):
+                (out.float() * upstream).sum().backward()
+
+            m = Measurement()
+            try:
+                out = forward()  # warm-up (compiles) and parity
+                backward(out)
+                m.out_err = (out.detach().float() - truth_out).abs().max().item()
+                m.grad_err = max(
+                    ((leaf.grad.float() - g).abs().max() / g.abs().max().clamp_min(1e-30)).item()
+                    for leaf, g in zip(leaves, truth_grads, strict=True)
+                )
+                del out
+                m.saved_mb, m.peak_mb = self.memory_mb(forward, backward, leaves)
+                m.ms = self.time_ms(forward, backward, leaves)
+            except torch.OutOfMemoryError as exc:
+                m.error = f"OutOfMemoryError: {str(exc).splitlines()[0]}"
+            except Exception as exc:  # a failed compile is a result too: report it, keep going
+                m.error = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+            finally:
+                for leaf in leaves:
+                    leaf.grad = None
+                if self.device.type == "cuda":
+                    torch.cuda.empty_cache()
+            row.impls[name] = m
+        return row
+
+    def _truth(self, body, inputs, ref_fn):
+        """Output and input gradients of the reference on float32 copies of the input values."""
+        import torch
+
+        leaves = [x.detach().float().requires_grad_(True) for x in inputs]
+        out = body(*leaves, ref_fn).float()
+        upstream = torch.randn(out.shape, generator=torch.Generator().manual_seed(1)).to(self.device)
+        (out * upstream).sum().backward()
+        result = out.detach(), [leaf.grad.detach() for leaf in leaves]
+        del leaves, out
+        return result
+
+    def _clean(self, leaves) -> None:
+        import torch
+
+        for leaf in leaves:
+            leaf.grad = None
+        gc.collect()
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+            torch.cuda.empty_cache()
+
+    def time_ms(self, forward: Callable, backward: Callable, leaves) -> float:
+        def step():
             for leaf in leaves:
                 leaf.grad = None
-            return body(*leaves, fn)
+            backward(forward())
 
-        def backward(out):
-            out.float().sum().backward()
-
-        def step(fn):
-            return lambda: backward(forward(fn))
-
-        results = {}
-        for name, fn in (("ref", ref_fn), ("fused", fused_fn)):
-            try:
-                out = forward(fn)
-                backward(out)
-                saved_mb, peak_mb = self.memory_mb(lambda fn=fn: forward(fn), backward)
-                results[name] = (self.time_ms(step(fn)), peak_mb, saved_mb, out.detach().float())
-            except torch.OutOfMemoryError:
-                torch.cuda.empty_cache()
-                results[name] = (float("nan"), float("nan"), float("nan"), None)
-        (ref_ms, ref_mb, ref_saved, ref_out), (fused_ms, fused_mb, fused_saved, fused_out) = (
-            results["ref"],
-            results["fused"],
-        )
-        diff = float("nan")
-        if ref_out is not None and fused_out is not None:
-            diff = (ref_out - fused_out).abs().max().item()
-        return Row(op, batch, k, p, ref_ms, fused_ms, ref_mb, fused_mb, ref_saved, fused_saved, diff)
-
-    def time_ms(self, step: Callable) -> float:
         if self.device.type == "cuda":
             from triton.testing import do_bench
 
@@ -235,49 +303,73 @@ class Bench:
         step()
         return (time.perf_counter() - t) * 1e3
 
-    def memory_mb(self, forward: Callable, backward: Callable) -> tuple[float, float]:
-        """(held after forward, peak over forward+backward), MiB above what was allocated before.
-
-        The first is what training keeps alive per loss between the two passes (activations and
-        saved tensors); the second adds the transient buffers and the input gradients, which
-        both paths must produce (∂w alone is B·C·T·D elements).
-        """
+    def memory_mb(self, forward: Callable, backward: Callable, leaves) -> tuple[float, float]:
+        """(held after forward, peak over forward+backward), MiB above a clean start."""
         import torch
 
-        if self.device.type != "cuda":
-            return float("nan"), float("nan")
-        torch.cuda.synchronize(self.device)
-        torch.cuda.empty_cache()
-        base = torch.cuda.memory_allocated(self.device)
-        torch.cuda.reset_peak_memory_stats(self.device)
-        out = forward()
-        torch.cuda.synchronize(self.device)
-        saved = torch.cuda.memory_allocated(self.device) - base
-        backward(out)
-        del out
-        torch.cuda.synchronize(self.device)
-        peak = torch.cuda.max_memory_allocated(self.device) - base
+        self._clean(leaves)
+        if self.device.type == "cuda":
+            base = torch.cuda.memory_allocated(self.device)
+            torch.cuda.reset_peak_memory_stats(self.device)
+            out = forward()
+            torch.cuda.synchronize(self.device)
+            saved = torch.cuda.memory_allocated(self.device) - base
+            backward(out)
+            del out
+            torch.cuda.synchronize(self.device)
+            peak = torch.cuda.max_memory_allocated(self.device) - base
+        else:
+            fwd_events, out = _cpu_allocations(forward)
+            bwd_events, _ = _cpu_allocations(lambda: backward(out))
+            fwd_live = list(itertools.accumulate(fwd_events, initial=0))
+            saved = fwd_live[-1]
+            peak = max(max(fwd_live), saved + max(itertools.accumulate(bwd_events, initial=0)))
+            del out
+        self._clean(leaves)
         return saved / 2**20, peak / 2**20
+
+
+def _cpu_allocations(fn: Callable):
+    """Run ``fn`` under the profiler; the CPU allocator's allocations (+) and frees (−) in order."""
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        result = fn()
+    events = [e for e in prof.profiler.kineto_results.events() if e.name() == "[memory]"]
+    return [e.nbytes() for e in sorted(events, key=lambda e: e.start_ns())], result
 
 
 def print_table(rows: list[Row], args: argparse.Namespace, device_name: str) -> None:
     mask = "full" if args.full_mask else "lengths 8..32"
-    print(f"# {device_name}, dtype {args.dtype}, T={args.tokens}, D={args.dim}, token mask {mask}")
-    print("# time: forward+backward median; saved: held between forward and backward; peak: over both")
-    print(f"{'op':5} {'B':>6} {'K':>2} {'P':>4} {'ref ms':>9} {'fused ms':>9} {'speed-up':>8} "
-          f"{'ref saved':>10} {'fused saved':>11} {'ratio':>8} {'ref peak':>9} {'fused peak':>10} {'ratio':>8} "
-          f"{'max|diff|':>10}")  # fmt: skip
+    print(f"# {device_name}, dtype {args.dtype}, T={args.tokens}, D={args.dim}, token mask {mask}; "
+          f"compiled = torch.compile(reference, backend={args.compile_backend!r})")  # fmt: skip
+    peaks = [m.peak_mb for r in rows for m in r.impls.values() if math.isfinite(m.peak_mb)]
+    unit, per_mb = ("KiB", 1024.0) if peaks and max(peaks) < 1 else ("MiB", 1.0)
+    print(f"# ms: forward+backward; saved: {unit} held between forward and backward; peak: {unit} over "
+          "both (from a clean state)")  # fmt: skip
+    print("# out err: max |out − fp32 truth|; grad err: max |∂input − truth| / max |truth| over inputs; "
+          "x: ref / impl")  # fmt: skip
 
-    def ratio(a: float, b: float) -> float:
-        return a / b if b > 0 else float("nan")
+    def ratio(a: float, b: float) -> str:
+        return f"{a / b:6.2f}x" if b > 0 and math.isfinite(a) and math.isfinite(b) else "    n/a"
 
+    print(f"{'op':5} {'B':>6} {'K':>2} {'P':>4} {'impl':9} {'ms':>9} {'speed-up':>8} {'saved':>9} {'x':>7} "
+          f"{'peak':>9} {'x':>7} {'out err':>9} {'grad err':>9}")  # fmt: skip
     for r in rows:
-        print(
-            f"{r.op:5} {r.batch:6d} {r.negatives:2d} {r.patches:4d} {r.ref_ms:9.3f} {r.fused_ms:9.3f} "
-            f"{ratio(r.ref_ms, r.fused_ms):7.2f}x {r.ref_saved_mb:10.1f} {r.fused_saved_mb:11.1f} "
-            f"{ratio(r.ref_saved_mb, r.fused_saved_mb):7.1f}x {r.ref_mb:9.1f} {r.fused_mb:10.1f} "
-            f"{ratio(r.ref_mb, r.fused_mb):7.1f}x {r.max_abs_diff:10.3g}"
-        )
+        ref = r.impls.get("ref", Measurement())
+        for name in IMPLS:
+            m = r.impls.get(name)
+            if m is None:
+                continue
+            if m.error:
+                print(f"{r.op:5} {r.batch:6d} {r.negatives:2d} {r.patches:4d} {name:9} failed: {m.error}")
+                continue
+            print(
+                f"{r.op:5} {r.batch:6d} {r.negatives:2d} {r.patches:4d} {name:9} {m.ms:9.3f} "
+                f"{ratio(ref.ms, m.ms):>8} {m.saved_mb * per_mb:9.2f} {ratio(ref.saved_mb, m.saved_mb):>7} "
+                f"{m.peak_mb * per_mb:9.2f} {ratio(ref.peak_mb, m.peak_mb):>7} {m.out_err:9.2e} "
+                f"{m.grad_err:9.2e}"
+            )
 
 
 def resource_usage(arch: int, dims: tuple[int, ...], dtypes: tuple[str, ...]) -> int:
@@ -347,11 +439,15 @@ def resource_usage(arch: int, dims: tuple[int, ...], dtypes: tuple[str, ...]) ->
             cptrs.update({"Q_ptr": f"*{dt}", "K_ptr": f"*{dt}"})
             consts = {"BLOCK_M": ccfg.block_m, "BLOCK_N": ccfg.block_n, "BLOCK_D": ccfg.block_d,
                       "DOT_PRECISION": precision}  # fmt: skip
-            for fn, name in (
-                (contrastive._row_lse_kernel, "clip lse"),
-                (contrastive._row_grad_kernel, "clip grad"),
+            both = {"ROW_TERM": True, "COL_TERM": True}  # one GPU: both softmax terms in one pass
+            row_only = {"ROW_TERM": True, "COL_TERM": False}  # multi-GPU local rows (the other pass alike)
+            for fn, name, extra in (
+                (contrastive._row_lse_kernel, "clip lse", {}),
+                (contrastive._row_grad_kernel, "clip grad", both),
+                (contrastive._row_grad_kernel, "clip grad (local rows)", row_only),
             ):
-                compile_one(f"{name} {dt} D={dim}", fn, cptrs, consts, ccfg.num_warps, ccfg.num_stages)
+                compile_one(f"{name} {dt} D={dim}", fn, cptrs, {**consts, **extra}, ccfg.num_warps,
+                            ccfg.num_stages)  # fmt: skip
         sptrs = {"Z_ptr": f"*{dt}", "NM_ptr": "*i8", "LOSS_ptr": "*fp32", "DZ_ptr": "*fp32", "gamma": "fp32",
                  "beta": "fp32"}  # fmt: skip
         consts = {"BLOCK_B": 16, "BLOCK_C": 8, "ZERO_MISSING": False, "FOCAL": True}

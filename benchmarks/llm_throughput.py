@@ -1,15 +1,19 @@
-"""LLM negatives throughput: completions/s, accepted negatives/s and validation pass rate.
+"""LLM negatives throughput: completions/s and accepted negatives/s, engine and/or server backend.
 
-Runs the same code the Beam stage runs (prompt rendering, constrained decoding,
-parsing, the shared checks), without Beam, on N captions x the requested types:
+Runs the stage's own code without Beam — the completer (in-process ``vllm.LLM`` or
+the vLLM server process), prompt rendering, constrained decoding, validation — on
+N captions x the requested types, timing only the completion calls (model load
+and one warm-up request are reported apart):
 
   # in-process engine (run from the vLLM venv):
-  .venv-llm/bin/python benchmarks/llm_throughput.py --model PATH --backend engine
+  .venv-llm/bin/python benchmarks/llm_throughput.py --model smollm2-135m-instruct --backend engine
   # OpenAI-compatible server started from .venv-llm (run from the main venv):
-  .venv/bin/python benchmarks/llm_throughput.py --model PATH --backend server
+  .venv/bin/python benchmarks/llm_throughput.py --model smollm2-135m-instruct --backend server
+  # both, side by side in one run (from .venv-llm):
+  .venv-llm/bin/python benchmarks/llm_throughput.py --backend engine,server
 
-Prints one JSON object (also written to --output if given). With a random tiny
-model the pass rate measures the plumbing, not the prose.
+Prints one JSON object per backend and a side-by-side line (also written to
+--output). benchmarks/llm_quality.py reads the negatives; this one only counts.
 """
 
 from __future__ import annotations
@@ -17,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import platform
 import sys
 import time
 from collections import Counter
@@ -46,154 +49,101 @@ def _captions(path: str | None, n: int) -> list[str]:
     return [base[i % len(base)] for i in range(n)]
 
 
-def run(args: argparse.Namespace) -> dict:
-    from negforge.generators import llm as gen_llm
-    from negforge.pipeline.stages.llm import (
-        LLMConfig,
-        _chat_renderer,
-        _load_checker,
-        attach_completions,
-        make_requests,
-    )
+def run(args: argparse.Namespace, backend: str) -> dict:
+    from negforge.generators.resources import load_resources
+    from negforge.generators.scene_graph import load_nlp, parse_captions
+    from negforge.pipeline.stages.llm import LLMConfig, RequestBuilder
+    from negforge.pipeline.stages.llm.dofn import make_completer
+    from negforge.pipeline.stages.llm.requests import chat_renderer
     from negforge.schemas import CaptionRecord
 
+    extra = {"enforce_eager": args.enforce_eager} if args.enforce_eager is not None else {}
     config = LLMConfig(
-        model=args.model,
-        types=tuple(args.types.split(",")),
-        backend=args.backend,
-        max_tokens=args.max_tokens,
-        temperature=args.temperature,
-        max_model_len=args.max_model_len,
-        enforce_eager=args.enforce_eager,
-        batch_size=args.batch_size,
-        server_python=args.llm_python,
-    )
-    records = [
-        CaptionRecord(id=f"b{i}", caption=c, source="bench")
-        for i, c in enumerate(_captions(args.input, args.n))
-    ]
-    template = gen_llm.load_prompts(config.prompt_version)
-    check = _load_checker(config)
+        model=args.model, types=tuple(args.types.split(",")), backend=backend, max_tokens=args.max_tokens,
+        temperature=args.temperature, max_model_len=args.max_model_len, batch_size=args.batch_size,
+        server_python=args.llm_python, prompt_version=args.prompt_version, **extra,
+    )  # fmt: skip
+    captions = _captions(args.input, args.n)
+    graphs = parse_captions(load_nlp(), captions) if config.style == "fill" else [None] * len(captions)
+    records = [CaptionRecord(id=f"b{i}", caption=c, source="bench", scene_graph=g)
+               for i, (c, g) in enumerate(zip(captions, graphs, strict=True))]  # fmt: skip
 
     t0 = time.perf_counter()
-    if args.backend == "engine":
-        from negforge.pipeline.stages.llm import acquire_engine, release_engine
-
-        engine = acquire_engine(config, args.seed)
-        chat = _chat_renderer(engine.tokenizer, config.chat_template)
-        from vllm import SamplingParams
-        from vllm.sampling_params import StructuredOutputsParams
-
-        structured = StructuredOutputsParams(json=config.json_schema)
-
-        def complete(requests):
-            params = [
-                SamplingParams(temperature=config.temperature, top_p=config.top_p, max_tokens=config.max_tokens,
-                               seed=r.seed, structured_outputs=structured)
-                for r in requests
-            ]  # fmt: skip
-            outs = engine.llm.generate([r.prompt for r in requests], params, use_tqdm=False)
-            return [(o.outputs[0].text, o.outputs[0].finish_reason) for o in outs]
-
-        def close():
-            release_engine(config, args.seed)
-    else:
-        from negforge.pipeline import llm_server
-        from negforge.pipeline.stages.llm import _completions_handler_cls
-        from negforge.schemas.compat import ensure_torchvision_importable
-
-        ensure_torchvision_importable()
-        from transformers import AutoTokenizer
-
-        chat = _chat_renderer(AutoTokenizer.from_pretrained(config.model), config.chat_template)
-        handler = _completions_handler_cls()(config, args.seed)
-        server = handler.load_model()
-
-        def complete(requests):
-            return [tuple(pr.inference) for pr in handler.run_inference(requests, server)]
-
-        def close():
-            llm_server.shutdown_all()
-
+    completer = make_completer(config, args.seed)
     load_s = time.perf_counter() - t0
     try:
-        from negforge.pipeline.stages.llm import Completion
-
-        # Warm-up batch (compilation, grammar caches) is not timed.
-        warm = make_requests(records[0], config, template, chat, args.seed)
-        complete(warm)
+        builder = RequestBuilder(config, args.seed, chat_renderer(completer.tokenizer, config.use_chat_template),
+                                 load_resources())  # fmt: skip
+        warm, _ = builder.requests(records[0])
+        completer.complete(warm[:1])  # compilation, grammar caches: not timed
         totals: Counter = Counter()
-        t1 = time.perf_counter()
         n_requests = 0
+        elapsed = 0.0
         for start in range(0, len(records), config.batch_size):
             batch = records[start : start + config.batch_size]
-            requests = [r for rec in batch for r in make_requests(rec, config, template, chat, args.seed)]
+            plans = [(rec, *builder.requests(rec)) for rec in batch]
+            requests = [r for _, reqs, _ in plans for r in reqs]
             n_requests += len(requests)
-            outs = complete(requests)
+            t1 = time.perf_counter()
+            outs = completer.complete(requests) if requests else []
+            elapsed += time.perf_counter() - t1
             by_id: dict[str, list] = {}
-            for req, (text, finish) in zip(requests, outs, strict=True):
-                by_id.setdefault(req.record_id, []).append((req.type, Completion(text, finish)))
-            for rec in batch:
-                _, stats = attach_completions(rec, by_id.get(rec.id, []), config, check)
-                for k, v in stats:
+            for req, comp in zip(requests, outs, strict=True):
+                by_id.setdefault(req.record_id, []).append((req, comp))
+            for rec, _, no_slot in plans:
+                for k, v in builder.attach(rec, by_id.get(rec.id, []), no_slot)[1]:
                     totals[k] += v
-        elapsed = time.perf_counter() - t1
     finally:
-        close()
+        completer.close()
     accepted = sum(v for k, v in totals.items() if k.startswith("llm.generated."))
-    rejected = {
-        k.removeprefix("llm.rejected."): v for k, v in totals.items() if k.startswith("llm.rejected.")
-    }
+    rejected = {k.removeprefix("llm.rejected."): v for k, v in totals.items() if k.startswith("llm.rejected.")}
     return {
         "model": args.model,
-        "backend": args.backend,
-        "device": "cuda" if _cuda() else f"cpu ({platform.processor() or platform.machine()})",
+        "generator": config.generator,
+        "backend": backend,
         "captions": len(records),
         "types": list(config.types),
         "requests": n_requests,
         "load_s": round(load_s, 2),
         "elapsed_s": round(elapsed, 2),
-        "completions_per_s": round(n_requests / elapsed, 2),
-        "negatives_per_s": round(accepted / elapsed, 2),
+        "completions_per_s": round(n_requests / elapsed, 2) if elapsed else None,
+        "negatives_per_s": round(accepted / elapsed, 2) if elapsed else None,
         "pass_rate": round(accepted / max(n_requests, 1), 4),
         "rejected": dict(sorted(rejected.items())),
-        "max_tokens": config.max_tokens,
-        "temperature": config.temperature,
         "batch_size": config.batch_size,
+        "temperature": config.temperature,
     }
-
-
-def _cuda() -> bool:
-    try:
-        import torch
-
-        return torch.cuda.is_available()
-    except ImportError:
-        return False
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", required=True, help="HF causal LM path or name")
-    p.add_argument("--backend", choices=("engine", "server"), default="engine")
-    p.add_argument("--types", default="replace_obj,replace_att,swap_obj")
+    p.add_argument("--model", default="smollm2-135m-instruct", help="shipped name, .gguf file or HF folder")
+    p.add_argument("--backend", default="engine", help="engine, server, or both comma-separated")
+    p.add_argument("--types", default="replace_obj,replace_att,swap_att")
+    p.add_argument("--prompt-version")
     p.add_argument("--n", type=int, default=64, help="captions")
     p.add_argument("--input", help="JSONL with a caption field (default: built-in COCO-style captions)")
-    p.add_argument("--batch-size", type=int, default=32, help="captions per generate call")
+    p.add_argument("--batch-size", type=int, default=32, help="captions per completion call")
     p.add_argument("--max-tokens", type=int, default=160)
     p.add_argument("--temperature", type=float, default=0.7)
     p.add_argument("--max-model-len", type=int)
-    p.add_argument("--enforce-eager", action="store_true")
+    p.add_argument("--enforce-eager", action=argparse.BooleanOptionalAction, default=None)
     p.add_argument("--llm-python", help="server backend: interpreter with vLLM")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--output", help="also write the JSON result here")
+    p.add_argument("--output", help="also write the JSON results here")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
-    result = run(args)
-    text = json.dumps(result, indent=1)
-    print(text)
+    results = [run(args, b) for b in args.backend.split(",")]
+    for r in results:
+        print(json.dumps(r, indent=1))
+    if len(results) > 1:
+        base = results[0]["completions_per_s"] or 0
+        print("side by side: " + ", ".join(
+            f"{r['backend']} {r['completions_per_s']} completions/s ({(r['completions_per_s'] or 0) / base:.2f}x)"
+            for r in results
+        ))  # fmt: skip
     if args.output:
-        Path(args.output).write_text(text + "\n")
+        Path(args.output).write_text(json.dumps(results, indent=1) + "\n")
     return 0
 
 

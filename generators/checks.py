@@ -96,7 +96,9 @@ def _number_errors(tokens: list[str], resources: Any) -> bool:
             if n == 1 and is_plural_noun(nxt) and tok == "one" and nxt not in ("of",):
                 return True
             if n > 1 and _is_singular_count_noun(nxt, resources):
-                return True
+                after = low[i + 2] if i + 2 < len(low) else ""
+                if not is_plural_noun(after):  # "two baseball players": a noun modifier, not the noun
+                    return True
         if (
             tok in _SINGULAR_DETS - {"that"}
             and i + 2 < len(low)

@@ -17,7 +17,20 @@ from negforge.schemas import Edit
 
 #: Words whose spelling starts with a vowel letter but a consonant sound ("a unicorn").
 _CONSONANT_SOUND_PREFIXES = (
-    "uni", "use", "usu", "uten", "ukul", "ura", "uri", "uro", "eu", "ewe", "one", "once", "ufo", "u-",
+    "uni",
+    "use",
+    "usu",
+    "uten",
+    "ukul",
+    "ura",
+    "uri",
+    "uro",
+    "eu",
+    "ewe",
+    "one",
+    "once",
+    "ufo",
+    "u-",
 )
 #: Words whose spelling starts with a consonant letter but a vowel sound ("an hour").
 _VOWEL_SOUND_PREFIXES = ("hour", "honest", "honor", "honour", "heir", "herb")
@@ -25,21 +38,65 @@ _VOWEL_SOUND_PREFIXES = ("hour", "honest", "honor", "honour", "heir", "herb")
 WORD_RE = re.compile(r"[A-Za-z][A-Za-z'-]*")
 
 NUMBER_WORDS: dict[str, int] = {
-    "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
-    "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "a couple of": 2, "a pair of": 2,
-    "pair of": 2, "couple of": 2, "a dozen": 12, "dozen": 12, "both": 2, "a single": 1, "single": 1,
+    "zero": 0,
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "eleven": 11,
+    "twelve": 12,
+    "a couple of": 2,
+    "a pair of": 2,
+    "pair of": 2,
+    "couple of": 2,
+    "a dozen": 12,
+    "dozen": 12,
+    "both": 2,
+    "a single": 1,
+    "single": 1,
 }
 NUMBER_NAMES = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
 
 #: Singular/plural verb forms that agree with a subject; the few irregular ones.
-_AUX_PLURAL = {"is": "are", "was": "were", "has": "have", "does": "do", "isn't": "aren't",
-               "wasn't": "weren't", "doesn't": "don't", "hasn't": "haven't"}
+_AUX_PLURAL = {
+    "is": "are",
+    "was": "were",
+    "has": "have",
+    "does": "do",
+    "isn't": "aren't",
+    "wasn't": "weren't",
+    "doesn't": "don't",
+    "hasn't": "haven't",
+}
 _AUX_SINGULAR = {v: k for k, v in _AUX_PLURAL.items()}
 #: Where lemminflect's first choice is not the everyday form ("persons", "glass" for "glasses").
-_IRREGULAR_PLURAL = {"person": "people", "glasses": "glasses", "sunglasses": "sunglasses", "jeans": "jeans",
-                     "shorts": "shorts", "scissors": "scissors", "pants": "pants", "skis": "skis"}
-_IRREGULAR_SINGULAR = {"people": "person", "glasses": "glasses", "sunglasses": "sunglasses", "jeans": "jeans",
-                       "shorts": "shorts", "scissors": "scissors", "pants": "pants", "bus": "bus", "news": "news"}
+_IRREGULAR_PLURAL = {
+    "person": "people",
+    "glasses": "glasses",
+    "sunglasses": "sunglasses",
+    "jeans": "jeans",
+    "shorts": "shorts",
+    "scissors": "scissors",
+    "pants": "pants",
+    "skis": "skis",
+}
+_IRREGULAR_SINGULAR = {
+    "people": "person",
+    "glasses": "glasses",
+    "sunglasses": "sunglasses",
+    "jeans": "jeans",
+    "shorts": "shorts",
+    "scissors": "scissors",
+    "pants": "pants",
+    "bus": "bus",
+    "news": "news",
+}
 
 
 def needs_an(word: str) -> bool:
@@ -59,7 +116,7 @@ def needs_an(word: str) -> bool:
 
 
 def article_for(word: str, like: str = "a") -> str:
-    """"a" or "an" for ``word``, with the casing of ``like`` ("A", "a", "AN")."""
+    """ "a" or "an" for ``word``, with the casing of ``like`` ("A", "a", "AN")."""
     art = "an" if needs_an(word) else "a"
     return match_case(art, like)
 
@@ -196,7 +253,7 @@ def apply_edit(caption: str, start: int, end: int, after: str) -> tuple[str, Edi
         new_art = article_for(first.group(0), like=art)
         if new_art != art:
             new_start = m.start(1)
-            if new_start == 0 and after[:1].isupper() and not caption[start:start + 1].isupper():
+            if new_start == 0 and after[:1].isupper() and not caption[start : start + 1].isupper():
                 after = after[:1].lower() + after[1:]
             after = new_art + m.group(2) + after
             start = new_start
@@ -207,3 +264,40 @@ def apply_edit(caption: str, start: int, end: int, after: str) -> tuple[str, Edi
 def words(text: str) -> list[str]:
     """Lower-cased word tokens (letters, digits, apostrophes, hyphens)."""
     return [w.lower() for w in re.findall(r"[A-Za-z0-9][\w'-]*", text)]
+
+
+_TO_FEMALE = {"he": "she", "him": "her", "his": "her", "himself": "herself"}
+_TO_MALE = {"she": "he", "hers": "his", "herself": "himself"}
+_GENDERED = re.compile(r"\b(he|him|his|himself|she|her|hers|herself)\b", re.IGNORECASE)
+_NOT_A_NOUN_NEXT = frozenset(
+    "and or but as while to in on at with from by for of up down off out into onto over under "
+    "near behind is was are were".split()
+)
+
+
+def last_gendered_pronoun(text: str) -> int | None:
+    """End offset of the last he/him/his/she/her... in ``text``, or None."""
+    ends = [m.end() for m in _GENDERED.finditer(text)]
+    return ends[-1] if ends else None
+
+
+def regender_pronouns(text: str, to: str, upto: int | None = None) -> str:
+    """``text[:upto]`` with third-person pronouns turned to gender ``to`` ("f" or "m").
+
+    "her" becomes "his" before a word it can own ("her long hair") and "him" otherwise
+    ("hugging her ."); the words after ``upto`` are read for that, not returned.
+    """
+    end = len(text) if upto is None else upto
+    out, pos = [], 0
+    for m in _GENDERED.finditer(text, 0, end):
+        word, low = m.group(0), m.group(0).lower()
+        if to == "f":
+            new = _TO_FEMALE.get(low, low)
+        elif low == "her":
+            nxt = re.match(r"\s+([A-Za-z][\w'-]*)", text[m.end() :])
+            new = "his" if nxt is not None and nxt.group(1).lower() not in _NOT_A_NOUN_NEXT else "him"
+        else:
+            new = _TO_MALE.get(low, low)
+        out += [text[pos : m.start()], match_case(new, word)]
+        pos = m.end()
+    return "".join(out) + text[pos:end]

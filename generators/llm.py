@@ -1,11 +1,13 @@
-"""LLM hard negatives: prompts, structured-output schema, parsing and validation.
+"""LLM hard negatives, rewrite style: prompts, structured-output schema, parsing and validation.
 
-This module is the pure half of the LLM generator (DESIGN §4): it turns a caption
-and a requested negative type into a prompt, and an LLM completion back into a
-validated :class:`Negative` or a rejection reason. It never imports vLLM or Beam;
-``negforge.pipeline.stages.llm`` runs the engine (in-process ``vllm.LLM`` or the
-OpenAI-compatible server through Beam's ``RunInference``) and calls in here, so
-both paths build byte-identical prompts and apply identical checks.
+This module is the pure half of the rewriting LLM generator (DESIGN §4): it turns a
+caption and a requested negative type into a prompt, and an LLM completion back
+into a validated :class:`Negative` or a rejection reason. It suits instruction
+models of a few billion parameters; small models get slot-filling prompts instead
+(generators/llm_fill.py; which prompt a model gets: generators/llm_families.py).
+It never imports vLLM or Beam; ``negforge.pipeline.stages.llm`` runs the engine
+(in-process ``vllm.LLM`` or a vLLM server process) and calls in here, so both
+paths build byte-identical prompts and apply identical checks.
 
 Why structured output: vLLM constrains decoding to :data:`NEGATIVE_JSON_SCHEMA`
 (xgrammar backend), so a completion either parses as exactly that object or was
@@ -201,7 +203,57 @@ REJECT_REASONS: tuple[str, ...] = (
     "too_long",
     "length_ratio",  # far longer/shorter than the positive: not a minimal edit
     "duplicate",  # the record already has this negative text
+    "shape.not_a_replacement",  # replace_*/count: not one short span of words exchanged for another
+    "shape.not_a_swap",  # swap_*: the words are not the caption's own words, moved
+    "shape.not_an_addition",  # add_*: not the caption with a few words inserted
+    "shape.not_a_negation",  # negation: no negation word added
 )
+
+#: Longest span of words a replace/count edit may exchange (either side).
+MAX_REPLACED_WORDS = 3
+#: Most words an add edit may insert.
+MAX_ADDED_WORDS = 4
+_NEGATION_WORDS = frozenset({"no", "not", "without", "none", "nobody", "nothing", "never", "empty", "n't"})
+_ARTICLES = frozenset({"a", "an", "the"})
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[a-z0-9]+(?:['-][a-z0-9]+)*|n't", text.lower())
+
+
+def _changed_window(a: Sequence[str], b: Sequence[str]) -> tuple[Sequence[str], Sequence[str]]:
+    """The words between the common prefix and the common suffix, on each side."""
+    lo = 0
+    while lo < len(a) and lo < len(b) and a[lo] == b[lo]:
+        lo += 1
+    ha, hb = len(a), len(b)
+    while ha > lo and hb > lo and a[ha - 1] == b[hb - 1]:
+        ha, hb = ha - 1, hb - 1
+    return a[lo:ha], b[lo:hb]
+
+
+def shape_reason(caption: str, negative: str, type_: str) -> str | None:
+    """Whether the text is an edit of the stated kind at all; a rewrite model's junk fails here.
+
+    Copies are "identical" before this runs; this catches the other failure of small
+    rewriting models: a different sentence, or an edit of another kind than asked.
+    """
+    a, b = _words(caption), _words(negative)
+    if type_.startswith("swap_"):
+        same_bag = sorted(w for w in a if w not in _ARTICLES) == sorted(w for w in b if w not in _ARTICLES)
+        return None if same_bag and a != b else "shape.not_a_swap"
+    left, right = _changed_window(a, b)
+    if type_.startswith("add_"):
+        extra = len(b) - len(a)
+        if left and not set(left) <= _ARTICLES or not 0 < extra <= MAX_ADDED_WORDS:
+            return "shape.not_an_addition"
+        return None
+    if type_ == "negation":
+        return None if (set(b) - set(a)) & _NEGATION_WORDS else "shape.not_a_negation"
+    # replace_obj / replace_att / replace_rel / count
+    if not left or not right or len(left) > MAX_REPLACED_WORDS or len(right) > MAX_REPLACED_WORDS:
+        return "shape.not_a_replacement"
+    return None
 
 
 def parse_output(text: str, finish_reason: str | None = None) -> ParsedOutput | str:
@@ -324,6 +376,9 @@ def validate_output(
         return "length_ratio"
     if text in existing:
         return "duplicate"
+    shape = shape_reason(caption, text, type_)
+    if shape is not None:
+        return shape
     if check is not None:
         reason = check(caption, text)
         if reason is not None:

@@ -53,6 +53,16 @@ class Resources:
             for prep in members:
                 self.relation_group.setdefault(prep, group)
 
+    @property
+    def lexicon(self) -> Any:
+        """Counted selectional preferences (``lexicon.Lexicon``), loaded on first use."""
+        lex = self._cache.get(("lexicon",))
+        if lex is None:
+            from .lexicon import load_lexicon
+
+            lex = self._cache[("lexicon",)] = load_lexicon(self.wordnet, self.vocab)
+        return lex
+
     # ----------------------------------------------------------------- WordNet
     def synsets(self, word: str, pos: str) -> tuple[Any, ...]:
         """WordNet synsets of ``word`` (spaces allowed) for pos in n/v/a; () without WordNet."""
@@ -126,19 +136,45 @@ class Resources:
             if similar & set(b_all):
                 return "synonym"
             return None
-        b_main = set(b_all[:3])
-        a_main = set(self.synsets(singularize(a) if pos == "n" else a, pos)[:3])
-        up_a = set()
-        for s in a_main:
-            up_a |= set(s.closure(lambda x: x.hypernyms() + x.instance_hypernyms(), depth=12))
-        if b_main & up_a:
+        a_word, b_word = (singularize(a), singularize(b)) if pos == "n" else (a, b)
+        if set(b_all[:3]) & self._main_closure(a_word, pos):
             return "hypernym"
-        up_b = set()
-        for s in b_main:
-            up_b |= set(s.closure(lambda x: x.hypernyms() + x.instance_hypernyms(), depth=12))
-        if a_main & up_b:
+        if set(self.synsets(a_word, pos)[:3]) & self._main_closure(b_word, pos):
             return "hyponym"
         return None
+
+    def _main_closure(self, word: str, pos: str) -> frozenset:
+        """Every hypernym (12 levels) of the first three senses of ``word``; cached per word, so
+        checking many candidates against one noun walks WordNet once, not once per pair."""
+        key = ("main_up", word, pos)
+        if key not in self._cache:
+            up: set = set()
+            for syn in self.synsets(word, pos)[:3]:
+                up.update(syn.closure(lambda x: x.hypernyms() + x.instance_hypernyms(), depth=12))
+            self._cache[key] = frozenset(up)
+        return self._cache[key]
+
+    def part_whole(self, a: str, b: str) -> bool:
+        """One noun names a part of the other ("wall" of a "building", "wheel" of a "bike"), by
+        WordNet's part meronyms of their first two senses, two levels deep: replacing one by the
+        other may still describe the photo."""
+        from .grammar import singularize
+
+        key = ("part", *sorted((a.lower(), b.lower())))
+        if key not in self._cache:
+            sa = self.synsets(singularize(a.lower()), "n")[:2]
+            sb = self.synsets(singularize(b.lower()), "n")[:2]
+
+            def parts(syns) -> set:
+                out = set()
+                for s in syns:
+                    for p in s.part_meronyms():
+                        out.add(p)
+                        out.update(p.part_meronyms())
+                return out
+
+            self._cache[key] = bool(parts(sa) & set(sb) or parts(sb) & set(sa))
+        return self._cache[key]
 
     def is_antonym(self, a: str, b: str) -> bool:
         """WordNet or curated antonymy (for adjectives)."""

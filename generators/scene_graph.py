@@ -70,11 +70,35 @@ QUANTIFIER_NOUNS = {
     "row": None,
     "set": None,
     "assortment": None,
+    "kind": None,
+    "kinds": None,
+    "type": None,
+    "types": None,
+    "sort": None,
+    "piece": None,
+    "pieces": None,
+    "pile": None,
+    "stack": None,
+    "handful": None,
+    "bit": None,
 }
 #: Quantifier determiners/adjectives recorded as attributes (count stays None).
 QUANTIFIER_WORDS = {"several", "many", "some", "few", "multiple", "numerous", "various", "both", "all", "no"}
 #: Nouns that only occur inside spatial phrases here.
 SPATIAL_NOUNS = {"front", "top", "left", "right", "side", "middle", "back", "edge", "bottom", "end", "center"}
+#: Part nouns name a region of something else ("the side of the road", "the water 's edge"),
+#: not a thing in the scene: editing them gives "the inside of the road".
+PART_NOUNS = SPATIAL_NOUNS | {
+    "centre",
+    "corner",
+    "part",
+    "rest",
+    "inside",
+    "outside",
+    "half",
+    "tip",
+    "surface",
+}
 RELATIVE_PRONOUNS = {"that", "which", "who", "whom", "whose"}
 
 
@@ -143,6 +167,12 @@ def _agent_nouns() -> frozenset[str]:
     return frozenset(words | {pluralize(w) for w in words})
 
 
+@lru_cache(maxsize=1)
+def _plural_only() -> frozenset[str]:
+    """Nouns with no singular in captions ("shorts", "jeans"): their lemma is the plural."""
+    return frozenset(_vocab()["plural_only"])
+
+
 def _number_value(tok: Token) -> int | None:
     low = tok.lower_
     if low in NUMBER_WORDS:
@@ -159,6 +189,7 @@ class _Builder:
         self.doc = doc
         self.text = doc.text
         self.preps, self.multi_nouns, self.attr_nouns = _vocab_sets()
+        self.colors = frozenset(_vocab()["adjective_groups"]["color"])
         self.prep_spans: dict[int, tuple[int, int]] = {}  # token index -> (first, last) of its phrase
         self.quant_of: dict[int, tuple[int, int | None]] = {}  # noun index -> (quantifier noun i, count)
         self.objects: list[dict] = []
@@ -169,14 +200,29 @@ class _Builder:
         low = [t.lower_ for t in self.doc]
         i = 0
         while i < len(low):
-            for phrase in self.preps:
-                n = len(phrase)
-                if tuple(low[i : i + n]) == phrase:
-                    for k in range(i, i + n):
-                        self.prep_spans[k] = (i, i + n - 1)
-                    i += n - 1
-                    break
+            n = next((len(p) for p in self.preps if tuple(low[i : i + len(p)]) == p), 0)
+            if not n:
+                n = self._part_phrase(low, i)
+            if n:
+                for k in range(i, i + n):
+                    self.prep_spans[k] = (i, i + n - 1)
+                i += n - 1
             i += 1
+
+    def _part_phrase(self, low: list[str], i: int) -> int:
+        """Length of "<prep> [the] <part noun> of" at ``i`` ("at the corner of", "on the side of"), else 0.
+
+        The part noun names a region of the next object, so the phrase is a predicate, like
+        "in front of": the relation runs to the road, and nothing edits "side".
+        """
+        if self.doc[i].pos_ != "ADP" or low[i] == "of":
+            return 0
+        k = i + 1
+        if k < len(low) and low[k] in ("the", "a", "an"):
+            k += 1
+        if k + 1 < len(low) and low[k] in PART_NOUNS and low[k + 1] == "of":
+            return k + 2 - i
+        return 0
 
     # ---------------------------------------------------------- steps 2-3
     def is_object_head(self, tok: Token) -> bool:
@@ -191,6 +237,12 @@ class _Builder:
         if tok.lower_ in QUANTIFIER_NOUNS and any(
             c.dep_ == "prep" and c.lower_ == "of" for c in tok.children
         ):
+            return False
+        if tok.lower_ in PART_NOUNS and any(
+            (c.dep_ == "prep" and c.lower_ == "of") or c.dep_ == "poss" for c in tok.children
+        ):
+            return False
+        if tok.lower_ in self.colors:  # "a girl in pink", "the tan and black dog": a color, not a thing
             return False
         return True
 
@@ -317,7 +369,10 @@ class _Builder:
             if a.i in seen or not a.text[:1].isalnum() or obj["start_tok"] <= a.i <= head.i:
                 continue
             seen.add(a.i)
-            out.append(Attribute(a.text, a.lemma_.lower(), a.idx, a.idx + len(a.text)))
+            # an attribute's lemma is its own word: spaCy lemmatises participles and some
+            # adjectives to verbs ("striped" -> "strip", "wooden" -> "woode", "smiling" -> "smile")
+            lemma = a.lemma_.lower() if a.pos_ in ("NOUN", "PROPN") and a.tag_ == "NNS" else a.lower_
+            out.append(Attribute(a.text, lemma, a.idx, a.idx + len(a.text)))
         return tuple(out), count
 
     # ---------------------------------------------------------- step 6
@@ -466,7 +521,10 @@ class _Builder:
             start, end = first.idx, head.idx + len(head.text)
             attrs, count = self.attributes_and_count(obj)
             prefix = self.text[start : head.idx].lower()
-            lemma = prefix + (head.lemma_.lower() if head.lemma_ else head.lower_)
+            word = head.lower_
+            if word not in _plural_only():  # spaCy's lemma of "shorts" is "short", of "jeans" "jean"
+                word = head.lemma_.lower() if head.lemma_ else word
+            lemma = prefix + word
             objects.append(SceneObject(self.text[start:end], lemma, start, end, count, attrs))
         return SceneGraph(objects=tuple(objects), relations=tuple(self.relations()))
 

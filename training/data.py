@@ -25,7 +25,6 @@ import io
 import logging
 import os
 import random
-import re
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -34,9 +33,10 @@ from typing import Any
 import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
+from negforge.schemas import layout
+
 logger = logging.getLogger(__name__)
 
-_SHARD_RE = re.compile(r"^(?P<split>.+)-(?P<index>\d{5})-of-(?P<total>\d{5})\.parquet$")
 _COLUMNS = ["id", "caption", "image", "negatives"]
 
 
@@ -74,14 +74,15 @@ class DataConfig:
 
 def shard_paths(data_dir: str, split: str) -> list[str]:
     """The split's shards in index order; raises if none or if the set is incomplete."""
-    paths = sorted(glob.glob(os.path.join(data_dir, "data", f"{glob.escape(split)}-*-of-*.parquet")))
-    matched = [(p, _SHARD_RE.match(os.path.basename(p))) for p in paths]
-    matched = [(p, m) for p, m in matched if m and m["split"] == split]
+    folder = os.path.join(data_dir, layout.DATA_DIR)
+    paths = sorted(glob.glob(os.path.join(folder, f"{glob.escape(split)}-*-of-*.parquet")))
+    matched = [(p, layout.parse_shard_name(os.path.basename(p))) for p in paths]
+    matched = [(p, m) for p, m in matched if m is not None and m.split == split]
     if not matched:
-        raise FileNotFoundError(f"no shards for split {split!r} under {os.path.join(data_dir, 'data')}")
-    total = int(matched[0][1]["total"])
-    indices = sorted(int(m["index"]) for _, m in matched)
-    if indices != list(range(total)) or any(int(m["total"]) != total for _, m in matched):
+        raise FileNotFoundError(f"no shards for split {split!r} under {folder}")
+    total = matched[0][1].total
+    indices = sorted(m.index for _, m in matched)
+    if indices != list(range(total)) or any(m.total != total for _, m in matched):
         raise ValueError(f"incomplete shard set for split {split!r}: have {indices}, expected 0..{total - 1}")
     return [p for p, _ in matched]
 
@@ -121,6 +122,19 @@ def sample_negatives(
     return chosen
 
 
+def trim_padding(text: torch.Tensor) -> torch.Tensor:
+    """Token ids (..., L) cut after the last column any sequence uses (at least one column).
+
+    The tokenizer pads every caption to the context length (77 for CLIP) while captions use
+    10–30 tokens; the text tower is causal, so the features of the kept positions do not
+    change, and every (B·(1+K), T, D) activation of the text tower and the LHN loss shrinks by
+    L / T. Returns a compact copy (a view would drag the padded storage through worker pickling).
+    """
+    used = (text != 0).reshape(-1, text.shape[-1]).any(dim=0)  # (L,)
+    last = int(used.nonzero().max()) + 1 if bool(used.any()) else 1
+    return text[..., :last].contiguous()
+
+
 def load_image(image: dict[str, Any] | None, root: str):
     """Decode an image struct (``bytes`` first, else ``uri``: a path, relative to ``root``)."""
     from PIL import Image
@@ -144,8 +158,9 @@ def load_image(image: dict[str, Any] | None, root: str):
 class ShardBatches(IterableDataset):
     """Infinite stream of training batches (see the module docstring for the guarantees).
 
-    Each batch is a dict: ``images`` (B, 3, H, W) float, ``text`` (B, 1+K, L) long token ids
-    (positive at 0, missing negatives all-zero), ``neg_mask`` (B, K) bool, ``ids`` list[str],
+    Each batch is a dict: ``images`` (B, 3, H, W) float, ``text`` (B, 1+K, T) long token ids
+    (positive at 0, missing negatives all-zero; T ≤ the context length: padding after the
+    batch's longest caption is cut, see :func:`trim_padding`), ``neg_mask`` (B, K) bool, ``ids`` list[str],
     ``neg_types`` list[list[str]] (one entry per valid negative).
     """
 
@@ -259,7 +274,7 @@ class ShardBatches(IterableDataset):
             start += len(group)
         return {
             "images": torch.stack(images),  # (B, 3, H, W)
-            "text": text,
+            "text": trim_padding(text),  # (B, 1+K, T): up to the batch's longest caption
             "neg_mask": torch.tensor(masks, dtype=torch.bool).reshape(len(items), k),  # (B, K)
             "ids": ids,
             "neg_types": types,

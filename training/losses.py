@@ -7,14 +7,18 @@ patches, D embedding dim.
 
 Functional API (the fused kernels implement the same signatures)::
 
-    clip_loss(image_features[B,D], text_features[B,D], logit_scale)                -> scalar
+    clip_loss(image_features[B,D], text_features[B,D], logit_scale,
+              all_image_features[N,D]=None, all_text_features[N,D]=None)            -> scalar
     scr_loss(logits[B,C], neg_mask[B,K], gamma, beta, missing)                      -> scalar
     local_scores(image_tokens[B,P,D], text_tokens[B,C,T,D], token_mask[B,C,T],
                  logit_scale, normalizer)                                           -> [B,C]
 
 Modules hold only scalars (open_clip ``loss.py`` style) and :class:`FSCCLIPLoss` returns a dict
 with fixed keys ``clip``, ``global_hn``, ``local_hn``, ``loss``; the trainer backpropagates
-``loss`` and logs the rest.
+``loss`` and logs the rest. :class:`FSCCLIPLoss` also owns the three decisions around the math:
+which implementation runs (``backend``; ``auto`` falls back to the reference op by op when a
+kernel fails to compile or launch), in which precision (half-precision inputs to the kernels,
+float32 everywhere else), and over which batch (``world_size``: features gathered across ranks).
 
 ``logit_scale`` everywhere is the *multiplier* (open_clip's ``model.logit_scale.exp()``), a
 Python float or a 0-dim tensor (a learnable one receives gradients).
@@ -23,11 +27,16 @@ Python float or a 0-dim tensor (a learnable one receives gradients).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.autograd.function import once_differentiable
+
+from . import distributed
 
 logger = logging.getLogger(__name__)
 
@@ -45,24 +54,54 @@ def _check_missing(missing: str) -> None:
         raise ValueError(f"missing must be one of {MISSING_MODES}, got {missing!r}")
 
 
-def clip_loss(image_features: Tensor, text_features: Tensor, logit_scale: Tensor | float) -> Tensor:
+def clip_loss(
+    image_features: Tensor,
+    text_features: Tensor,
+    logit_scale: Tensor | float,
+    all_image_features: Tensor | None = None,
+    all_text_features: Tensor | None = None,
+) -> Tensor:
     """Symmetric InfoNCE over the B positive pairs (CLIP's loss; FSC-CLIP Eq. 1).
 
     ``L_clip = ½ (CE(logit_scale · V Uᵀ, I) + CE(logit_scale · U Vᵀ, I))`` with V, U the
     L2-normalised image and text embeddings. Features are normalised here (idempotent for
     already-normalised inputs), so callers may pass raw projections. Hard negatives never enter
     this term as extra columns (DESIGN §6); they have their own losses below.
+
+    Local form (data parallel, open_clip's ``local_loss``): with ``all_image_features`` and
+    ``all_text_features`` (N, D), the features of every rank gathered (these B rows among them),
+    the B local rows are scored against all N columns, each row's positive being its own pair:
+    ``½ (mean_i [lse_n z(v_i, u_n) − z_ii] + mean_i [lse_n z(u_i, v_n) − z_ii])``.
     """
     if image_features.ndim != 2 or image_features.shape != text_features.shape:
         raise ValueError(
             "clip_loss expects image_features and text_features of the same shape [B, D], got "
             f"{tuple(image_features.shape)} and {tuple(text_features.shape)}"
         )
+    if (all_image_features is None) != (all_text_features is None):
+        raise ValueError("all_image_features and all_text_features must be given together")
     image = F.normalize(image_features, dim=-1)  # (B, D)
     text = F.normalize(text_features, dim=-1)  # (B, D)
-    logits_per_image = logit_scale * torch.einsum("id,jd->ij", image, text)  # (B, B)
-    labels = torch.arange(image.shape[0], device=image.device)
-    return 0.5 * (F.cross_entropy(logits_per_image, labels) + F.cross_entropy(logits_per_image.t(), labels))
+    if all_image_features is None:
+        logits_per_image = logit_scale * torch.einsum("id,jd->ij", image, text)  # (B, B)
+        labels = torch.arange(image.shape[0], device=image.device)
+        return 0.5 * (
+            F.cross_entropy(logits_per_image, labels) + F.cross_entropy(logits_per_image.t(), labels)
+        )
+    if all_image_features.shape != all_text_features.shape or all_image_features.shape[1:] != image.shape[1:]:
+        raise ValueError(
+            f"all_image_features and all_text_features must both be [N, D] with D = {image.shape[1]}, "
+            f"got {tuple(all_image_features.shape)} and {tuple(all_text_features.shape)}"
+        )
+    all_image = F.normalize(all_image_features, dim=-1)  # (N, D)
+    all_text = F.normalize(all_text_features, dim=-1)  # (N, D)
+    logits_per_image = logit_scale * torch.einsum("id,nd->in", image, all_text)  # (B, N)
+    logits_per_text = logit_scale * torch.einsum("id,nd->in", text, all_image)  # (B, N)
+    diag = logit_scale * (image * text).sum(dim=-1)  # z_ii, (B,)
+    return 0.5 * (
+        (torch.logsumexp(logits_per_image, dim=-1) - diag).mean()
+        + (torch.logsumexp(logits_per_text, dim=-1) - diag).mean()
+    )
 
 
 def scr_targets(neg_mask: Tensor, beta: float, dtype: torch.dtype) -> Tensor:
@@ -216,7 +255,7 @@ def global_logits(image_features: Tensor, text_features: Tensor, logit_scale: Te
 
 
 # ---------------------------------------------------------------------------
-# Backend selection
+# Backend selection and the fallback of "auto"
 # ---------------------------------------------------------------------------
 
 
@@ -227,13 +266,18 @@ def _fused_module() -> Any:
     return kernels
 
 
+def _auto_prefers_fused(device: torch.device) -> bool:
+    """Where ``auto`` tries the kernels: CUDA only (the CPU interpreter is for tests, and slow)."""
+    return device.type == "cuda"
+
+
 def resolve_backend(backend: str, device: torch.device) -> str:
     """``auto`` → ``fused`` on CUDA tensors when Triton is importable, else ``reference``."""
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
     if backend != "auto":
         return backend
-    if device.type != "cuda":
+    if not _auto_prefers_fused(device):
         return "reference"
     try:
         kernels = _fused_module()
@@ -244,19 +288,145 @@ def resolve_backend(backend: str, device: torch.device) -> str:
     return "fused" if ok else "reference"
 
 
-class _Functions:
-    """The three loss functions of one backend, looked up once per forward."""
+# Fused ops that failed to compile or launch in this process under backend="auto", with the
+# error. A kernel that cannot compile on this GPU / Triton will not compile on the next step
+# either, so the op stays on the reference from then on (and is warned about once).
+_FUSED_FAILURES: dict[str, str] = {}
 
-    def __init__(self, backend: str) -> None:
-        if backend == "fused":
-            kernels = _fused_module()
+
+def fused_failures() -> dict[str, str]:
+    """Fused ops that ``backend="auto"`` replaced by the reference in this process → the error."""
+    return dict(_FUSED_FAILURES)
+
+
+def reset_fused_failures() -> None:
+    """Forget recorded kernel failures (tests; or after fixing the environment in a live process)."""
+    _FUSED_FAILURES.clear()
+
+
+def _record_failure(op: str, phase: str, exc: BaseException) -> None:
+    if op in _FUSED_FAILURES:
+        return
+    _FUSED_FAILURES[op] = f"{type(exc).__name__}: {exc}"
+    logger.warning(
+        "fused FSC-CLIP kernel %r failed in its %s pass (%s: %s); backend='auto' falls back to the "
+        "PyTorch reference for %r for the rest of this process (results stay correct; memory and "
+        "speed are the reference's). backend='fused' would raise instead.",
+        op, phase, type(exc).__name__, str(exc).splitlines()[0] if str(exc) else "", op,
+    )  # fmt: skip
+
+
+def _is_fatal(exc: BaseException) -> bool:
+    """Errors no fallback can fix: out of memory (the reference needs more) and interrupts."""
+    return isinstance(exc, (torch.OutOfMemoryError, KeyboardInterrupt))
+
+
+class _FallbackOnError(torch.autograd.Function):
+    """Runs a fused op and, if its *backward* kernel fails, computes the gradient with the reference.
+
+    Forward: the fused op runs on detached leaves under ``enable_grad``, so its own graph is
+    kept inside this node (nothing else is saved: the fused op saves what it always saves).
+    Backward: ``autograd.grad`` through that graph; on a kernel error the reference is
+    re-run on the same inputs and differentiated instead. Forward failures are handled by
+    :func:`_guarded` before this node is built.
+    """
+
+    @staticmethod
+    def forward(ctx, op: str, fused: Callable, reference: Callable, kwargs: dict, *args: Any):
+        leaves = [
+            a.detach().requires_grad_(a.requires_grad) if isinstance(a, Tensor) else a for a in args
+        ]
+        with torch.enable_grad():
+            out = fused(*leaves, **kwargs)
+        ctx.op, ctx.reference, ctx.kwargs, ctx.leaves, ctx.out = op, reference, kwargs, leaves, out
+        return out.detach()
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_out: Tensor):
+        wanted = [i for i, a in enumerate(ctx.leaves) if isinstance(a, Tensor) and a.requires_grad]
+        inputs = [ctx.leaves[i] for i in wanted]
+        try:
+            grads = torch.autograd.grad(ctx.out, inputs, grad_out, allow_unused=True)
+        except Exception as exc:
+            if _is_fatal(exc):
+                raise
+            _record_failure(ctx.op, "backward", exc)
+            fresh = [a.detach().requires_grad_(a.requires_grad) if isinstance(a, Tensor) else a
+                     for a in ctx.leaves]  # fmt: skip
+            with torch.enable_grad():
+                out = ctx.reference(*fresh, **ctx.kwargs)
+                grads = torch.autograd.grad(out, [fresh[i] for i in wanted], grad_out, allow_unused=True)
+        ctx.out = ctx.leaves = None  # release the inner graph
+        result: list[Tensor | None] = [None] * len(ctx.needs_input_grad[4:])
+        for i, g in zip(wanted, grads, strict=True):
+            result[i] = g
+        return (None, None, None, None, *result)
+
+
+def _guarded(op: str, fused: Callable, reference: Callable, *args: Any, **kwargs: Any) -> Tensor:
+    """``fused(*args, **kwargs)``, or ``reference(...)`` once the fused op has failed (auto only)."""
+    if op in _FUSED_FAILURES:
+        return reference(*args, **kwargs)
+    try:
+        if torch.is_grad_enabled() and any(isinstance(a, Tensor) and a.requires_grad for a in args):
+            return _FallbackOnError.apply(op, fused, reference, kwargs, *args)
+        return fused(*args, **kwargs)
+    except Exception as exc:
+        if _is_fatal(exc):
+            raise
+        _record_failure(op, "forward", exc)
+        return reference(*args, **kwargs)
+
+
+def _fp32(t: Tensor | None) -> Tensor | None:
+    """Half-precision tensors as float32; float32/float64 unchanged (no copy)."""
+    if t is None or t.dtype in (torch.float32, torch.float64):
+        return t
+    return t.float()
+
+
+def _reference_clip(image, text, scale, all_image=None, all_text=None) -> Tensor:
+    """The reference on float32 copies: it materialises its logits, so it computes them in fp32."""
+    return clip_loss(_fp32(image), _fp32(text), scale, _fp32(all_image), _fp32(all_text))
+
+
+def _reference_scr(logits, neg_mask, gamma=2.0, beta=0.02, missing="mask") -> Tensor:
+    return scr_loss(_fp32(logits), neg_mask, gamma, beta, missing)
+
+
+def _reference_local(image_tokens, text_tokens, token_mask, logit_scale, normalizer="minmax") -> Tensor:
+    return local_scores(_fp32(image_tokens), _fp32(text_tokens), token_mask, logit_scale, normalizer)
+
+
+class _Functions:
+    """The three loss functions of one backend, looked up once per forward.
+
+    ``reference``: the PyTorch functions on float32 copies of the inputs. ``fused``: the Triton
+    kernels on the inputs' own dtype (bf16/fp16 under autocast: the kernels' fast path, fp32
+    accumulation inside, float32 results). ``guarded``: fused, falling back to the reference
+    op by op when a kernel fails to compile or launch (what ``backend="auto"`` uses on CUDA).
+    """
+
+    def __init__(self, backend: str, guarded: bool = False) -> None:
+        self.fused = backend == "fused"
+        if not self.fused:
+            self.clip_loss, self.scr_loss, self.local_scores = _reference_clip, _reference_scr, _reference_local
+            return
+        kernels = _fused_module()
+        if not guarded:
             self.clip_loss = kernels.fused_clip_loss
             self.scr_loss = kernels.fused_scr_loss
             self.local_scores = kernels.fused_local_scores
-        else:
-            self.clip_loss = clip_loss
-            self.scr_loss = scr_loss
-            self.local_scores = local_scores
+            return
+        self.clip_loss = partial(_guarded, "clip_loss", kernels.fused_clip_loss, _reference_clip)
+        self.scr_loss = partial(_guarded, "scr_loss", kernels.fused_scr_loss, _reference_scr)
+        self.local_scores = partial(_guarded, "local_scores", kernels.fused_local_scores, _reference_local)
+
+    @classmethod
+    def choose(cls, backend: str, device: torch.device) -> _Functions:
+        resolved = resolve_backend(backend, device)
+        return cls(resolved, guarded=backend == "auto" and resolved == "fused")
 
 
 # ---------------------------------------------------------------------------
@@ -273,7 +443,7 @@ class ClipLoss(nn.Module):
         self.backend = backend
 
     def forward(self, image_features: Tensor, text_features: Tensor, logit_scale: Tensor | float) -> Tensor:
-        fn = _Functions(resolve_backend(self.backend, image_features.device))
+        fn = _Functions.choose(self.backend, image_features.device)
         return fn.clip_loss(image_features, text_features, logit_scale)
 
 
@@ -338,8 +508,21 @@ class FSCCLIPLoss(nn.Module):
 
     ``backend``: ``"reference"`` (this module's PyTorch functions), ``"fused"`` (the Triton
     kernels in ``negforge.training.kernels``, same signatures) or ``"auto"`` (fused on CUDA
-    tensors when Triton imports, reference elsewhere). The choice is made per forward from the
-    inputs' device, so one module works on CPU tests and GPU training alike.
+    tensors when Triton imports, reference elsewhere; a fused op whose kernel fails to compile
+    or launch falls back to the reference with one warning, see :func:`fused_failures`). The
+    choice is made per forward from the inputs' device, so one module works on CPU tests and
+    GPU training alike.
+
+    Precision: inputs may be float32 or, under autocast, bf16/fp16. The fused kernels take the
+    half-precision features and tokens as they are (fp32 accumulation, float32 results); the
+    reference and every O(B·C) tail (global logits, SCR, logsumexps) run in float32. Results
+    are float32.
+
+    ``world_size > 1`` (data parallel; ``torch.distributed`` initialised): the contrastive term
+    gathers every rank's features with gradients and scores the local rows against all of them
+    (:mod:`negforge.training.distributed`), and the hard-negative means are taken over the rows
+    of all ranks, so that DDP's gradient average equals the gradient of this loss on the whole
+    global batch in one process. ``world_size=1`` keeps every term per rank.
 
     With ``lambda_local == 0`` the token-level branch is not computed at all (its entry in the
     result is a zero), which is how the trainer runs a global-HN-only ablation cheaply.
@@ -354,6 +537,7 @@ class FSCCLIPLoss(nn.Module):
         missing: str = "mask",
         backend: str = "auto",
         normalizer: str = "minmax",
+        world_size: int = 1,
     ) -> None:
         super().__init__()
         if lambda_global < 0:
@@ -367,6 +551,8 @@ class FSCCLIPLoss(nn.Module):
         _check_missing(missing)
         if normalizer not in NORMALIZERS:
             raise ValueError(f"normalizer must be one of {NORMALIZERS}, got {normalizer!r}")
+        if world_size < 1:
+            raise ValueError(f"world_size must be >= 1, got {world_size!r}")
         resolve_backend(backend, torch.device("cpu"))  # validates the name
         self.lambda_global = lambda_global
         self.lambda_local = lambda_local
@@ -375,6 +561,87 @@ class FSCCLIPLoss(nn.Module):
         self.missing = missing
         self.backend = backend
         self.normalizer = normalizer
+        self.world_size = world_size
+
+    @property
+    def uses_negatives(self) -> bool:
+        """Whether any hard-negative term is on (else only the positives need encoding)."""
+        return self.lambda_global > 0 or self.lambda_local > 0
+
+    def hn_rows(self, neg_masks: Sequence[Tensor]) -> Tensor:
+        """Per-rank share of the rows the hard-negative means run over, for :meth:`hard_negative_terms`.
+
+        Rows with at least one valid negative, summed over ``neg_masks`` (the micro-batches of one
+        optimizer step) and over ranks, divided by ``world_size`` — DDP averages the ranks'
+        gradients, so each rank divides its sum by this share. A 0-dim float32 tensor.
+        """
+        rows = sum(m.to(torch.bool).any(dim=1).sum() for m in neg_masks).to(torch.float32)
+        if self.world_size > 1:
+            distributed.check_world(self.world_size)
+            rows = distributed.all_reduce_sum(rows) / self.world_size
+        return rows
+
+    def clip_term(self, image_features: Tensor, text_features: Tensor, logit_scale: Tensor | float) -> Tensor:
+        """``L_clip`` over the positives (B, D) each; gathered over ranks when ``world_size > 1``."""
+        fn = _Functions.choose(self.backend, image_features.device)
+        if fn.fused and image_features.dtype != text_features.dtype:
+            dtype = torch.promote_types(image_features.dtype, text_features.dtype)
+            image_features, text_features = image_features.to(dtype), text_features.to(dtype)
+        if self.world_size == 1:
+            return fn.clip_loss(image_features, text_features, logit_scale)
+        distributed.check_world(self.world_size)
+        all_image = distributed.gather_with_grad(image_features)  # (world·B, D)
+        all_text = distributed.gather_with_grad(text_features)  # (world·B, D)
+        return fn.clip_loss(image_features, text_features, logit_scale, all_image, all_text)
+
+    def hard_negative_terms(
+        self,
+        image_features: Tensor,
+        text_features: Tensor,
+        image_tokens: Tensor | None,
+        text_tokens: Tensor | None,
+        token_mask: Tensor | None,
+        neg_mask: Tensor,
+        logit_scale: Tensor | float,
+        hn_rows: Tensor | None = None,
+    ) -> tuple[Tensor, Tensor]:
+        """``(L_gHN, L_LHN)`` of one (micro-)batch, unweighted.
+
+        Each is ``Σ_rows loss_i / hn_rows``: the mean over this batch's rows with a negative when
+        ``hn_rows`` is None and ``world_size == 1``; otherwise this batch's share of the mean over
+        every row of the step (see :meth:`hn_rows`), so that summing the shares of micro-batches
+        and averaging over ranks gives the mean over the whole global batch.
+        """
+        zero = torch.zeros((), device=image_features.device)
+        if not self.uses_negatives:
+            return zero, zero
+        fn = _Functions.choose(self.backend, image_features.device)
+        if hn_rows is None and self.world_size > 1:
+            hn_rows = self.hn_rows([neg_mask])
+        local_rows = neg_mask.to(torch.bool).any(dim=1).sum().to(torch.float32)
+        # SCR returns the mean over local rows; this turns it into the share of the wider mean.
+        share = 1.0 if hn_rows is None else local_rows / hn_rows.clamp_min(1.0)
+        if self.lambda_global > 0:
+            z = global_logits(_fp32(image_features), _fp32(text_features), logit_scale)  # (B, C)
+            l_global = fn.scr_loss(z, neg_mask, self.gamma, self.beta, self.missing) * share
+        else:
+            l_global = zero
+        if self.lambda_local > 0:
+            if image_tokens is None or text_tokens is None or token_mask is None:
+                raise ValueError("lambda_local > 0 needs image_tokens, text_tokens and token_mask")
+            if fn.fused and image_tokens.dtype != text_tokens.dtype:
+                dtype = torch.promote_types(image_tokens.dtype, text_tokens.dtype)
+                image_tokens, text_tokens = image_tokens.to(dtype), text_tokens.to(dtype)
+            s = fn.local_scores(image_tokens, text_tokens, token_mask, logit_scale, self.normalizer)  # (B, C)
+            l_local = fn.scr_loss(_fp32(s), neg_mask, self.gamma, self.beta, self.missing) * share
+        else:
+            l_local = zero
+        return l_global, l_local
+
+    def combine(self, l_clip: Tensor, l_global: Tensor, l_local: Tensor) -> dict[str, Tensor]:
+        """The result dict: the three terms and their weighted sum ``loss``."""
+        total = l_clip + self.lambda_global * l_global + self.lambda_local * l_local
+        return {"clip": l_clip, "global_hn": l_global, "local_hn": l_local, "loss": total}
 
     def forward(
         self,
@@ -397,20 +664,8 @@ class FSCCLIPLoss(nn.Module):
                 f"text_features must be [B, C, D] matching image_features [B, D], got "
                 f"{tuple(text_features.shape)} and {tuple(image_features.shape)}"
             )
-        fn = _Functions(resolve_backend(self.backend, image_features.device))
-        l_clip = fn.clip_loss(image_features, text_features[:, 0], logit_scale)
-        zero = l_clip.new_zeros(())
-        if self.lambda_global > 0:
-            z = global_logits(image_features, text_features, logit_scale)  # (B, C)
-            l_global = fn.scr_loss(z, neg_mask, self.gamma, self.beta, self.missing)
-        else:
-            l_global = zero
-        if self.lambda_local > 0:
-            if image_tokens is None or text_tokens is None or token_mask is None:
-                raise ValueError("lambda_local > 0 needs image_tokens, text_tokens and token_mask")
-            s = fn.local_scores(image_tokens, text_tokens, token_mask, logit_scale, self.normalizer)
-            l_local = fn.scr_loss(s, neg_mask, self.gamma, self.beta, self.missing)  # s: (B, C)
-        else:
-            l_local = zero
-        total = l_clip + self.lambda_global * l_global + self.lambda_local * l_local
-        return {"clip": l_clip, "global_hn": l_global, "local_hn": l_local, "loss": total}
+        l_clip = self.clip_term(image_features, text_features[:, 0], logit_scale)
+        l_global, l_local = self.hard_negative_terms(
+            image_features, text_features, image_tokens, text_tokens, token_mask, neg_mask, logit_scale
+        )
+        return self.combine(_fp32(l_clip), l_global, l_local)

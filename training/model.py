@@ -59,7 +59,7 @@ def import_open_clip():
     """open_clip, imported after the torchvision shim (open_clip imports torchvision), with
     negforge's model configs added to its registry (``open_clip.list_models()`` shows them)."""
     global _registered
-    from negforge.schemas.compat import ensure_torchvision_importable
+    from negforge.training.compat import ensure_torchvision_importable
 
     ensure_torchvision_importable()
     import open_clip
@@ -308,8 +308,8 @@ def encode_image(model: nn.Module, images: Tensor) -> Tensor:
     """``model.encode_image(images)`` (unnormalised), using an attached trunk cache if any."""
     from .trunk_cache import trunk_cache_binding
 
-    visual = model.visual
-    if trunk_cache_binding(visual) is None:
+    visual = getattr(model, "visual", None)  # any model with encode_image (tests use stand-ins)
+    if visual is None or trunk_cache_binding(visual) is None:
         return model.encode_image(images)
     return visual.head(visual.trunk.forward_head(image_trunk_features(visual, images)))
 
@@ -373,18 +373,24 @@ def encode_text_tokens(model: nn.Module, text: Tensor) -> tuple[Tensor, Tensor, 
 
     Mirrors ``open_clip.CLIP.encode_text`` but keeps every position: tokens are
     ``ln_final(x) @ text_projection``, unnormalised; the pooled embedding is the usual EOT
-    (argmax) feature, so it equals ``model.encode_text(text)``.
+    (argmax) feature, so it equals ``model.encode_text(text)``. ``text`` may be shorter than the
+    context length (trailing padding cut, see ``data.trim_padding``): under the causal mask the
+    kept positions' features are the same as with full padding.
     """
     open_clip = import_open_clip()
+    n_tok = text.shape[1]  # T ≤ context length: batches may be trimmed to their longest caption
     if isinstance(model, open_clip.CLIP):
         tower, attn_mask = model, model.attn_mask
         x = model.token_embedding(text).to(model.transformer.get_cast_dtype())  # (N, T, W)
-        x = x + model.positional_embedding.to(x.dtype)
+        x = x + model.positional_embedding[:n_tok].to(x.dtype)
     elif hasattr(model, "text") and hasattr(model.text, "_embeds") and model.text.cls_emb is None:
         tower = model.text
         x, attn_mask = tower._embeds(text)
     else:
         raise ValueError(f"text tokens need an open_clip text transformer, got {type(model).__name__}")
+    if attn_mask is not None and attn_mask.shape[-1] != n_tok:
+        # Causal: position t attends to ≤ t only, so cutting trailing padding changes nothing before it.
+        attn_mask = attn_mask[..., :n_tok, :n_tok]
     x = tower.transformer(x, attn_mask=attn_mask)
     x = tower.ln_final(x)  # (N, T, W)
     proj = tower.text_projection

@@ -1,14 +1,18 @@
 """FSC-CLIP fine-tuning loop (single process or ``torchrun`` DDP).
 
 Read top to bottom: set up (distributed, seed, model, data, optimizer, schedule) → maybe
-resume → for each step: ``grad_accum`` micro-batches of forward (token features, FSC-CLIP
-losses) and backward → clip, step, schedule → log, checkpoint. Exact resume: a checkpoint
-holds model, optimizer, scheduler, AMP scaler, step, RNG states and config, and the data
-stream is a pure function of (seed, batch index) (see ``data.py``), so resuming at step s
-continues with the very batches an uninterrupted run would have seen.
+resume → for each step: the gradient of one optimizer batch (:func:`backward_step`: one
+batch, or ``grad_accum`` micro-batches with GradCache) → clip, step, schedule → log,
+checkpoint. Exact resume: a checkpoint holds model, optimizer, scheduler, AMP scaler, step,
+RNG states, config and the run's shape (world size, per-rank batch, grad_accum, workers,
+checked on resume), and the data stream is a pure function of (seed, batch index) (see
+``data.py``), so resuming at step s continues with the very batches an uninterrupted run would
+have seen.
 
-Contrastive in-batch negatives are per rank (no cross-rank feature gathering: each rank's
-batch already carries K hard negatives per image); DDP averages the gradients.
+Batch semantics follow the single-GPU original: with DDP, each rank's contrastive loss scores
+its rows against every rank's features (gathered with gradients, ``gather_features``), and
+with ``grad_accum > 1`` GradCache makes the micro-batches one contrastive batch, so the
+in-batch negatives are ``batch_size · world_size · grad_accum − 1`` per image either way.
 """
 
 from __future__ import annotations
@@ -62,8 +66,11 @@ def model_config(config: TrainConfig) -> ModelConfig:
     )
 
 
-def build_loss(config: TrainConfig) -> FSCCLIPLoss:
-    """The FSC-CLIP objective, or CLIP-only (both λ = 0: hard-negative terms are skipped)."""
+def build_loss(config: TrainConfig, world_size: int = 1) -> FSCCLIPLoss:
+    """The FSC-CLIP objective, or CLIP-only (both λ = 0: hard-negative terms are skipped).
+
+    ``world_size`` > 1 with ``gather_features``: contrastive negatives from every rank.
+    """
     fsc = config.loss == "fsc"
     return FSCCLIPLoss(
         lambda_global=config.lambda_global if fsc else 0.0,
@@ -73,6 +80,7 @@ def build_loss(config: TrainConfig) -> FSCCLIPLoss:
         missing=config.missing,
         backend=config.backend,
         normalizer=config.normalizer,
+        world_size=world_size if config.gather_features else 1,
     )
 
 
@@ -101,39 +109,177 @@ class TokenFeatures(nn.Module):
         )
 
 
-def compute_losses(features: nn.Module, loss_fn: FSCCLIPLoss, batch: dict[str, Any]) -> dict[str, Tensor]:
-    """Forward one batch: token features for images and every *valid* candidate, then the loss.
+@dataclass
+class Encoded:
+    """The model's outputs for one batch, laid out per candidate for the loss."""
+
+    image_features: Tensor  # (B, D)
+    text_features: Tensor  # (B, C, D), zeros where a negative is missing
+    image_tokens: Tensor  # (B, P, D)
+    text_tokens: Tensor  # (B, C, T, D), zeros where a negative is missing
+    token_mask: Tensor  # (B, C, T) bool
+    neg_mask: Tensor  # (B, K) bool
+    logit_scale: Tensor  # 0-dim, the multiplier exp(model.logit_scale)
+
+
+def encode(features: nn.Module, loss_fn: FSCCLIPLoss, batch: dict[str, Any]) -> Encoded:
+    """Token features for the images and every *valid* candidate (run under the step's autocast).
 
     ``features`` is a :class:`TokenFeatures` (or DDP around one). Missing negatives are never
-    encoded; their slots hold zero features (the reference code's convention) and
-    ``neg_mask`` tells the loss to mask them (or keep them as logit 0). The CLIP-only
-    baseline encodes positives only.
+    encoded; their slots hold zero features (the reference code's convention) and ``neg_mask``
+    tells the loss to mask them (or keep them as logit 0). The CLIP-only baseline encodes
+    positives only. Features keep the dtype the model produced (bf16 under autocast: the fused
+    kernels' fast path); when every candidate is valid the per-candidate layout is a view.
     """
     images, text, neg_mask = batch["images"], batch["text"], batch["neg_mask"]
     B, C, _ = text.shape  # C = 1 + K
-    if loss_fn.lambda_global > 0 or loss_fn.lambda_local > 0:
+    if loss_fn.uses_negatives:
         valid = torch.cat([torch.ones_like(neg_mask[:, :1]), neg_mask], dim=1)  # (B, C)
     else:
         valid = torch.zeros(B, C, dtype=torch.bool, device=text.device)
         valid[:, 0] = True
     image_features, image_tokens, pooled, tokens, mask, logit_scale = features(images, text[valid])
-    text_features = pooled.new_zeros(B, C, pooled.shape[-1])  # (B, C, D)
-    text_features[valid] = pooled
-    text_tokens = tokens.new_zeros(B, C, *tokens.shape[1:])  # (B, C, T, D)
-    text_tokens[valid] = tokens
-    token_mask = torch.zeros(B, C, mask.shape[-1], dtype=torch.bool, device=mask.device)  # (B, C, T)
-    token_mask[valid] = mask
-    # Losses in fp32 even under autocast: softmax over logit_scale-sized logits.
-    with torch.autocast(device_type=images.device.type, enabled=False):
+    if bool(valid.all()):
+        text_features = pooled.view(B, C, -1)  # (B, C, D)
+        text_tokens = tokens.view(B, C, *tokens.shape[1:])  # (B, C, T, D)
+        token_mask = mask.view(B, C, -1)  # (B, C, T)
+    else:
+        text_features = pooled.new_zeros(B, C, pooled.shape[-1])
+        text_features[valid] = pooled
+        text_tokens = tokens.new_zeros(B, C, *tokens.shape[1:])
+        text_tokens[valid] = tokens
+        token_mask = torch.zeros(B, C, mask.shape[-1], dtype=torch.bool, device=mask.device)
+        token_mask[valid] = mask
+    return Encoded(image_features, text_features, image_tokens, text_tokens, token_mask, neg_mask, logit_scale)
+
+
+def _no_autocast(device: torch.device):
+    """The losses choose their own precision (fp32 tails, half inputs for the kernels)."""
+    return torch.autocast(device_type=device.type, enabled=False)
+
+
+def compute_losses(features: nn.Module, loss_fn: FSCCLIPLoss, batch: dict[str, Any]) -> dict[str, Tensor]:
+    """Forward one batch: :func:`encode`, then the loss terms (see :class:`FSCCLIPLoss`)."""
+    enc = encode(features, loss_fn, batch)
+    with _no_autocast(enc.image_features.device):
         return loss_fn(
-            image_features.float(),
-            text_features.float(),
-            image_tokens.float(),
-            text_tokens.float(),
-            token_mask,
-            neg_mask,
-            logit_scale.float(),
+            enc.image_features,
+            enc.text_features,
+            enc.image_tokens,
+            enc.text_tokens,
+            enc.token_mask,
+            enc.neg_mask,
+            enc.logit_scale,
         )
+
+
+@dataclass(frozen=True)
+class StepContext:
+    """How one optimizer step runs its forwards and backwards (fixed for the whole run)."""
+
+    autocast: Callable[[], Any]  # a fresh autocast context for each forward
+    scale: Callable[[Tensor], Tensor]  # the AMP scaler's ``scale`` (identity without fp16)
+    grad_cache: bool  # grad_accum > 1: GradCache (True) or independent micro-batches
+
+
+def _no_sync(features: nn.Module, last: bool):
+    """DDP synchronises gradients on the last micro-batch's backward only."""
+    if last or not hasattr(features, "no_sync"):
+        return contextlib.nullcontext()
+    return features.no_sync()
+
+
+def _rng_snapshot(device: torch.device) -> tuple[Tensor, Tensor | None]:
+    cuda = torch.cuda.get_rng_state(device) if device.type == "cuda" else None
+    return torch.get_rng_state(), cuda
+
+
+def _rng_restore(state: tuple[Tensor, Tensor | None], device: torch.device) -> None:
+    torch.set_rng_state(state[0])
+    if state[1] is not None:
+        torch.cuda.set_rng_state(state[1], device)
+
+
+def backward_step(
+    features: nn.Module, loss_fn: FSCCLIPLoss, batches: list[dict[str, Any]], ctx: StepContext
+) -> dict[str, float]:
+    """Accumulate into ``.grad`` the gradient of one optimizer step's loss; return its terms.
+
+    One batch: forward, backward. Several micro-batches:
+
+    - GradCache (Gao et al., 2021), ``ctx.grad_cache``: (1) a no-grad forward of every
+      micro-batch caches its global embeddings (B, D) and RNG state; (2) the contrastive loss
+      over all cached embeddings (gathered over ranks) gives ∂L_clip/∂embedding; (3) each
+      micro-batch is re-encoded with gradients under its saved RNG state and backpropagates
+      ``<embedding, ∂L_clip/∂embedding>`` plus its hard-negative terms, each a share of the
+      step's mean (:meth:`FSCCLIPLoss.hn_rows`). The sum is the gradient of the loss on the
+      concatenated batch, exactly, at the cost of one extra no-grad forward.
+    - Independent micro-batches: each one's loss / n is backpropagated as it comes; its
+      contrastive term sees only its own images (the run warns at start).
+    """
+    if len(batches) == 1 or not ctx.grad_cache:
+        n = len(batches)
+        sums = dict.fromkeys(LOSS_KEYS, 0.0)
+        for i, batch in enumerate(batches):
+            with _no_sync(features, i == n - 1):
+                with ctx.autocast():
+                    losses = compute_losses(features, loss_fn, batch)
+                ctx.scale(losses["loss"] / n).backward()
+            for key in LOSS_KEYS:
+                sums[key] += float(losses[key].detach()) / n
+        return sums
+
+    device = batches[0]["images"].device
+    # (1) Cache the global embeddings of every micro-batch, and the RNG state each one saw.
+    states, images, texts = [], [], []
+    with torch.no_grad():
+        for batch in batches:
+            states.append(_rng_snapshot(device))
+            with ctx.autocast():
+                enc = encode(features, loss_fn, batch)
+            images.append(enc.image_features)
+            texts.append(enc.text_features[:, 0])
+            scale = enc.logit_scale
+    after = _rng_snapshot(device)
+    # (2) Contrastive loss over the whole step's batch; gradients w.r.t. the cached embeddings.
+    image_cache = torch.cat(images).requires_grad_(True)  # (n·B, D)
+    text_cache = torch.cat(texts).requires_grad_(True)  # (n·B, D)
+    scale_cache = scale.detach().requires_grad_(True)  # pass 2 uses it only if the model trains it
+    with torch.enable_grad(), _no_autocast(device):
+        l_clip = loss_fn.clip_term(image_cache, text_cache, scale_cache).float()
+        d_image, d_text, d_scale = torch.autograd.grad(l_clip, [image_cache, text_cache, scale_cache])
+    d_image, d_text = d_image.split([len(x) for x in images]), d_text.split([len(x) for x in texts])
+    hn_rows = loss_fn.hn_rows([b["neg_mask"] for b in batches]) if loss_fn.uses_negatives else None
+    # (3) Re-encode each micro-batch with gradients and backpropagate its part.
+    hn_global = hn_local = 0.0
+    for i, batch in enumerate(batches):
+        last = i == len(batches) - 1
+        _rng_restore(states[i], device)
+        with _no_sync(features, last):
+            with ctx.autocast():
+                enc = encode(features, loss_fn, batch)
+            with _no_autocast(device):
+                l_global, l_local = loss_fn.hard_negative_terms(
+                    enc.image_features, enc.text_features, enc.image_tokens, enc.text_tokens,
+                    enc.token_mask, enc.neg_mask, enc.logit_scale, hn_rows=hn_rows,
+                )  # fmt: skip
+                surrogate = (enc.image_features.float() * d_image[i].float()).sum() + (
+                    enc.text_features[:, 0].float() * d_text[i].float()
+                ).sum()
+                if enc.logit_scale.requires_grad and i == 0:  # ∂L_clip/∂s, once per step
+                    surrogate = surrogate + enc.logit_scale.float() * d_scale
+                total = surrogate + loss_fn.lambda_global * l_global + loss_fn.lambda_local * l_local
+            ctx.scale(total).backward()
+        hn_global += float(l_global.detach())
+        hn_local += float(l_local.detach())
+    _rng_restore(after, device)
+    clip = float(l_clip.detach())
+    return {
+        "clip": clip,
+        "global_hn": hn_global,
+        "local_hn": hn_local,
+        "loss": clip + loss_fn.lambda_global * hn_global + loss_fn.lambda_local * hn_local,
+    }
 
 
 def cosine_schedule(warmup: int, total: int, min_ratio: float):
@@ -152,28 +298,41 @@ IMAGE_TRUNK_PREFIX = "visual.trunk."
 
 
 def param_groups(
-    model: nn.Module, weight_decay: float, lr: float, image_trunk_lr_mult: float = 1.0
+    model: nn.Module,
+    weight_decay: float,
+    decay_embeddings: bool = True,
+    lr: float | None = None,
+    image_trunk_lr_mult: float = 1.0,
 ) -> list[dict[str, Any]]:
-    """AdamW groups: no decay on biases, norms, embeddings, 1-d tensors and the logit scale;
-    the image trunk's parameters (a pretrained timm trunk) at ``lr · image_trunk_lr_mult``.
+    """AdamW groups, open_clip's rule: no decay on 1-d tensors (norm gains, biases, class
+    embedding) and the logit scale; ``decay_embeddings=False`` also exempts the 2-d token and
+    positional embeddings (the original decays them).
 
-    Each group carries its own ``lr``, which the scheduler scales, so the ratio holds through
-    warmup and decay. Empty groups are left out.
+    The first two groups are always [decay, no_decay]. With ``image_trunk_lr_mult != 1`` the
+    image trunk's parameters (a pretrained timm trunk, ``visual.trunk.*``) move to two more
+    groups at ``lr · image_trunk_lr_mult`` (left out when empty). Each group then carries its
+    own ``lr``, which the scheduler scales, so the ratio holds through warmup and decay.
     """
-    groups: dict[tuple[bool, bool], list[nn.Parameter]] = {}
+    split = image_trunk_lr_mult != 1.0
+    if split and lr is None:
+        raise ValueError("param_groups: image_trunk_lr_mult needs lr")
+    groups: dict[tuple[bool, bool], list[nn.Parameter]] = {k: [] for k in ((False, True), (False, False))}
     for name, p in model.named_parameters():
         if not p.requires_grad:
             continue
-        skip = p.ndim < 2 or "embedding" in name or "logit_scale" in name or name.endswith(".bias")
-        groups.setdefault((name.startswith(IMAGE_TRUNK_PREFIX), not skip), []).append(p)
-    return [
-        {
-            "params": params,
-            "weight_decay": weight_decay if decay else 0.0,
-            "lr": lr * (image_trunk_lr_mult if trunk else 1.0),
-        }
-        for (trunk, decay), params in sorted(groups.items())
-    ]
+        skip = p.ndim < 2 or "logit_scale" in name or name.endswith(".bias")
+        skip = skip or (not decay_embeddings and "embedding" in name)
+        trunk = split and name.startswith(IMAGE_TRUNK_PREFIX)
+        groups.setdefault((trunk, not skip), []).append(p)
+    out = []
+    for (trunk, decay), params in groups.items():
+        if trunk and not params:
+            continue
+        group: dict[str, Any] = {"params": params, "weight_decay": weight_decay if decay else 0.0}
+        if lr is not None:
+            group["lr"] = lr * (image_trunk_lr_mult if trunk else 1.0)
+        out.append(group)
+    return out
 
 
 # ---------------------------------------------------------------------------
@@ -373,9 +532,12 @@ def train(
     model = bundle.model
     if not config.train_logit_scale:
         model.logit_scale.requires_grad_(False)
-    loss_fn = build_loss(config)
+    loss_fn = build_loss(config, d.world_size)
+    _warn_batch_semantics(config, d)
     optimizer = torch.optim.AdamW(
-        param_groups(model, config.weight_decay, config.lr, config.image_trunk_lr_mult),
+        param_groups(
+            model, config.weight_decay, config.decay_embeddings, config.lr, config.image_trunk_lr_mult
+        ),
         lr=config.lr,
         betas=(0.9, 0.98),
         eps=1e-6,
@@ -394,9 +556,7 @@ def train(
     ckpt_path = latest_checkpoint(config.output) if resume else None
     if ckpt_path:
         ckpt = load_checkpoint(ckpt_path)
-        saved = TrainConfig(**ckpt["config"])
-        if model_config(saved) != model_config(config):
-            raise ValueError(f"checkpoint {ckpt_path} was trained with a different model config")
+        check_resumable(ckpt_path, ckpt, config, d)
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
         scheduler.load_state_dict(ckpt["scheduler"])
@@ -446,29 +606,25 @@ def train(
 
         bar = tqdm(total=config.max_steps, initial=step, desc=f"train[{config.loss}]", dynamic_ncols=True)
 
+    step_ctx = StepContext(
+        autocast=lambda: torch.autocast(
+            device_type=device.type, dtype=amp_dtype or torch.float32, enabled=use_amp
+        ),
+        scale=scaler.scale,
+        grad_cache=config.grad_cache,
+    )
     start_time = time.perf_counter()
     window_time, window_samples = time.perf_counter(), 0
     last: dict[str, float] = {}
     model.train()
     end = config.max_steps if stop_at is None else min(stop_at, config.max_steps)
     while step < end:
-        sums = dict.fromkeys(LOSS_KEYS, 0.0)
-        for micro in range(config.grad_accum):
-            batch = next(batches)
-            batch = {
-                k: v.to(device, non_blocking=True) if isinstance(v, Tensor) else v for k, v in batch.items()
-            }
-            sync = micro == config.grad_accum - 1 or d.world_size == 1
-            ctx = contextlib.nullcontext() if sync else features.no_sync()
-            with (
-                ctx,
-                torch.autocast(device_type=device.type, dtype=amp_dtype or torch.float32, enabled=use_amp),
-            ):
-                losses = compute_losses(features, loss_fn, batch)
-                scaler.scale(losses["loss"] / config.grad_accum).backward()
-            for key in LOSS_KEYS:
-                sums[key] += float(losses[key].detach()) / config.grad_accum
-            window_samples += batch["images"].shape[0] * d.world_size
+        micro_batches = [
+            {k: v.to(device, non_blocking=True) if isinstance(v, Tensor) else v for k, v in next(batches).items()}
+            for _ in range(config.grad_accum)
+        ]
+        sums = backward_step(features, loss_fn, micro_batches, step_ctx)
+        window_samples += sum(b["images"].shape[0] for b in micro_batches) * d.world_size
         if config.grad_clip > 0:
             scaler.unscale_(optimizer)
             torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
@@ -482,6 +638,9 @@ def train(
         last = sums
 
         if step % config.log_every == 0 or step == end:
+            if d.world_size > 1:  # the global batch's loss: mean of the ranks' terms
+                sums = _mean_over_ranks(sums, device)
+                last = sums
             now = time.perf_counter()
             record = {
                 "step": step,
@@ -520,6 +679,70 @@ def train(
     return summary
 
 
+def _mean_over_ranks(values: dict[str, float], device: torch.device) -> dict[str, float]:
+    t = torch.tensor([values[k] for k in LOSS_KEYS], dtype=torch.float64, device=device)
+    dist.all_reduce(t)
+    return {k: float(v) / dist.get_world_size() for k, v in zip(LOSS_KEYS, t.tolist(), strict=True)}
+
+
+def _warn_batch_semantics(config: TrainConfig, d: Dist) -> None:
+    """Say when the contrastive batch is smaller than the optimizer batch (runs where it is)."""
+    if not d.main:
+        return
+    if config.grad_accum > 1 and not config.grad_cache:
+        logger.warning(
+            "grad_accum=%d with grad_cache=false: each micro-batch's contrastive loss sees only its own "
+            "%d images as in-batch negatives, so this is not a batch of %d (the gradient is an average "
+            "of small-batch gradients); set grad_cache: true for the full-batch loss",
+            config.grad_accum, config.batch_size, config.batch_size * config.grad_accum,
+        )  # fmt: skip
+    if d.world_size > 1 and not config.gather_features:
+        logger.warning(
+            "gather_features=false on %d ranks: each rank's contrastive loss sees only its own %d images, "
+            "not the global batch of %d",
+            d.world_size, config.batch_size, config.batch_size * d.world_size,
+        )  # fmt: skip
+
+
+def run_shape(config: TrainConfig, d: Dist) -> dict[str, int]:
+    """What must not change across a resume: it fixes the data stream and what a step is.
+
+    The stream position is ``step · grad_accum`` batches of ``batch_size`` per rank, rows are
+    dealt to ``world_size · num_workers`` consumers, and the optimizer batch is their product.
+    """
+    return {
+        "world_size": d.world_size,
+        "batch_size": config.batch_size,
+        "grad_accum": config.grad_accum,
+        "num_workers": config.num_workers,
+    }
+
+
+def check_resumable(path: str, ckpt: dict[str, Any], config: TrainConfig, d: Dist) -> None:
+    """Raise a ``ValueError`` naming the checkpoint and the settings when resuming would not continue
+    the same run (different model, world size, per-rank batch, accumulation or workers)."""
+    saved = TrainConfig(**ckpt["config"])
+    if model_config(saved) != model_config(config):
+        raise ValueError(
+            f"checkpoint {path} was trained with a different model config: {model_config(saved)} vs "
+            f"{model_config(config)}"
+        )
+    now = run_shape(config, d)
+    before = ckpt.get("run")
+    if before is None:  # written before run shapes were stored: the config still has three of them
+        before = {k: v for k, v in run_shape(saved, d).items() if k != "world_size"}
+        logger.warning("checkpoint %s does not record its world size; cannot check it", path)
+    diff = {k: (before[k], now[k]) for k in now if k in before and before[k] != now[k]}
+    if diff:
+        what = ", ".join(f"{k} {a} → {b}" for k, (a, b) in diff.items())
+        raise ValueError(
+            f"cannot resume from checkpoint {path}: {what}. The data stream position (step × "
+            "grad_accum batches of batch_size per rank, rows dealt to world_size × num_workers "
+            "consumers) and the optimizer batch depend on these; resume with the checkpoint's "
+            "values, or start a fresh run (another --output, or --no-resume)"
+        )
+
+
 def _save(config: TrainConfig, d: Dist, model, optimizer, scheduler, scaler, step: int) -> None:
     states = [rng_state()]
     if d.world_size > 1:
@@ -536,6 +759,7 @@ def _save(config: TrainConfig, d: Dist, model, optimizer, scheduler, scaler, ste
         "step": step,
         "rng": states,
         "config": config.to_dict(),
+        "run": run_shape(config, d),
     }
     ckpt_dir = os.path.join(config.output, CHECKPOINT_DIR)
     save_checkpoint(os.path.join(ckpt_dir, LAST), payload)

@@ -1,18 +1,29 @@
 """add_obj / add_att: insert something the image does not show.
 
-add_obj adds a plausible companion object next to an existing one ("a dog on a
-sofa" → "a dog and a cat on a sofa"); companions come from the curated
-co-occurrence lists of the object's group, so the addition fits the scene
-(a blind model should not be able to spot it by implausibility). When the
-object is a subject followed by a singular verb, the verb is made plural
-("a dog and a cat are"); otherwise a later object gets the companion.
+add_obj puts a new thing where the caption would have named it, next to what the caption is
+about:
 
-add_att inserts an adjective from a group that suits the noun (colors for
-vehicles, states for food, ages for people) at the slot the usual English
-adjective order gives (size before color before material), fixing the article.
+- a co-subject before the main subject ("A man in a red shirt is running" → "A woman and a man
+  in a red shirt are running"), with the verb made plural; the new noun must be able to do what
+  the subject does (``fit.noun_fits`` over the subject's relation slots: no "a cat and a man
+  riding a horse");
+- or a second object of the main verb ("a dog carrying a stick" → "a dog carrying a stick and
+  a ball"), one that captions use with that verb.
 
-Both make the negative longer than the positive by construction (DESIGN §5):
-the coverage benchmark reports the length difference.
+Companions are salient, checkable things of the subject's kind (people and animals with people
+and animals; a thing with things of its class), never accessories that may be in the photo
+anyway (a bag, a helmet, a lamp), and are drawn as often as captions use them in that slot.
+Captions with "both", "each other" or a clause that would lose its subject are left alone.
+
+add_att inserts an adjective that is salient and checkable for the noun (``add_att`` groups:
+colors, materials, patterns, clear states; for people a few visible traits: "bald",
+"bearded"), counted on that noun in real captions (a color on any made thing), never one that
+is the noun's default ("green grass", "white snow"), at the slot the usual adjective order gives
+(size before color before material). Sizes, ages and moods are never added: "a young man" may be
+true.
+
+Both make the negative longer than the positive by construction (DESIGN §5): the quality
+benchmark reports the length difference.
 """
 
 from __future__ import annotations
@@ -23,137 +34,327 @@ from typing import Any
 
 from negforge.schemas import Negative, SceneGraph, SceneObject
 
-from ..grammar import agree_verb, apply_edit, article_for, match_case
+from ..grammar import NUMBER_WORDS, agree_verb, apply_edit, article_for, match_case, verb_lemma_and_tag
+from ..lexicon import predicate_key
 from ..registry import register
-from .common import (
-    MAX_NEGATIVES,
-    Candidate,
-    agreeing_verb,
-    all_words,
-    finish,
-    is_plural,
-    object_lemma,
-    pick,
-    word_after,
+from ..scene_graph import QUANTIFIER_WORDS
+from .common import MAX_NEGATIVES, Candidate, agreeing_verb, finish, is_plural, object_lemma, word_after
+from .fit import (
+    COLORED_CLASSES,
+    DOMINANT_SHARE,
+    GENERIC_NOUNS,
+    caption_words,
+    editable_object,
+    is_verb_context,
+    noun_fits,
+    object_contexts,
+    person_kind,
+    relation_end,
+    weighted_order,
 )
 
-VERSION = 1
+VERSION = 2  # 2: co-subject or second object of the main verb, slot-fitting companions; checkable attributes
 ADD_OBJ = f"rule:add_obj@{VERSION}"
 ADD_ATT = f"rule:add_att@{VERSION}"
 PER_OBJECT = 2
+TRIES = 12
+MIN_COOCCUR = 5  # captions that name a companion with the subject (no "an elephant and a woman")
+#: Companion classes by the class of what they join: people and animals go together.
+_AGENTS = frozenset({"person", "animal", "bird"})
+#: Classes whose things are accessories or scenery: adding one may describe the photo anyway.
+_NOT_ADDED = frozenset({"clothing", "body_part", "substance", "place", "ground", "way", "water", "landform"})
+#: Verbs whose object can be two things at once.
+_TAKES_SEVERAL = frozenset(
+    "hold carry watch eat pet feed hug photograph follow walk look at push pull pass".split()
+) | {"look at"}
+#: Animals that keep people company in captions; others beside a person are a tell ("a horse and a bike rider").
+_COMPANION_ANIMALS = frozenset({"dog", "cat", "puppy"})
+#: Classes whose things are open or closed, full or empty: containers, devices, buildings.
+_OPEN_OR_FULL = frozenset({"container", "device", "structure", "vehicle", "artifact", "furniture"})
+#: Traits of people that hold only for some of them.
+_MALE_TRAITS = frozenset({"bearded", "bald", "mustached", "shirtless"})
+_ADULT_TRAITS = frozenset({"bearded", "bald", "mustached", "elderly", "tattooed"})
+_SUBJECT_BLOCKERS = re.compile(r"\b(both|each other|one another|alone|by (him|her|it)self)\b", re.I)
+#: "A group of", "a couple of": the subject is the noun after it ("A dog and a group of people").
+_QUANTIFIED = re.compile(r"(a|an|the)\s+(group|crowd|couple|pair|bunch|team|herd|flock|line|row) of", re.I)
+_DETERMINER = re.compile(r"^(a|an|the|one|two|three|four|five|several|some|many)\b", re.I)
 
 
-def _companions(obj: SceneObject, resources: Any) -> list[str]:
-    """Companions of the object's own kind (people with people, vehicles with vehicles).
-
-    Places and mass nouns get none: "on the ocean and a tree" attaches badly,
-    and "a bear and a tree walking" is absurd, a blind-model tell.
-    """
-    lemma = object_lemma(obj)
-    groups = resources.groups_of_noun(lemma) or ()
-    if lemma in resources.vocab["mass_nouns"] or any(g.startswith("place") for g in groups):
+def _companions(lemma: str, resources: Any) -> list[tuple[str, float]]:
+    """(noun, weight) that may join ``lemma``: agents with agents, things with their class."""
+    key = ("add_obj.companions", lemma)
+    if key in resources._cache:
+        return resources._cache[key]
+    lex = resources.lexicon
+    cls = lex.class_of(lemma)
+    if cls is None or cls in _NOT_ADDED:
         return []
-    out: set[str] = set()
-    for group in groups:
-        out.update(resources.vocab["add_obj_groups"].get(group, ()))
-    return sorted(w for w in out if w != lemma and resources.lexical_relation(lemma, w, "n") is None)
+    classes = _AGENTS if cls in _AGENTS else {cls}
+    out = []
+    for c in sorted(classes):
+        for noun, n in lex.nouns_of_class(c):
+            if noun in GENERIC_NOUNS:
+                continue  # "an animal and a group of people"
+            if cls == "person" and c in ("animal", "bird") and noun not in _COMPANION_ANIMALS:
+                continue  # "a horse and a bike rider jumping", "a camel and a group of people"
+            if (
+                cls in ("animal", "bird")
+                and c in ("animal", "bird")
+                and noun not in _COMPANION_ANIMALS | {lemma}
+            ):
+                continue  # "the sheep and the dog are running out of the tunnel"
+            if c == "person" and person_kind(noun, resources) != "identity":
+                continue  # "a friend", "a tourist": not checkable
+            if (
+                noun in resources.vocab["person_nouns"]
+                and resources.vocab["person_nouns"][noun]["age"] == "any"
+            ):
+                continue  # "person", "people": too general to be false
+            out.append((noun, float(n)))
+    resources._cache[key] = out
+    return out
+
+
+def _subject_index(caption: str, graph: SceneGraph) -> int | None:
+    """The object the caption is about: the first one, if nothing but a determiner and
+    attributes come before it."""
+    if not graph.objects:
+        return None
+    first = min(range(len(graph.objects)), key=lambda k: graph.objects[k].start)
+    obj = graph.objects[first]
+    start = min([obj.start] + [a.start for a in obj.attributes if a.end <= obj.start])
+    head = caption[:start].strip()
+    if head and not (_DETERMINER.fullmatch(head) or _QUANTIFIED.fullmatch(head)):
+        return None  # "In a park, a dog ..." / "There is a dog": not a plain subject
+    return first
+
+
+_SINGULAR_FINITE = frozenset({"is", "was", "has", "does", "isn't", "wasn't", "doesn't", "hasn't"})
+
+
+def _other_singular_verbs(caption: str, pos: int, verb: tuple[int, int, str] | None, resources: Any) -> bool:
+    """A singular finite verb after ``pos`` other than ``verb``: a plural subject would need it
+    changed too, and which verbs belong to the subject is more than a regex can tell."""
+    from .common import words_with_spans
+
+    for word, start, _ in words_with_spans(caption, pos):
+        if verb is not None and start == verb[0]:
+            continue
+        low = word.lower()
+        if low in _SINGULAR_FINITE:
+            return True
+        tagged = verb_lemma_and_tag(low)
+        if tagged is not None and tagged[1] == "VBZ" and resources.lexicon.predicate_total(tagged[0]) >= 10:
+            return True
+    return False
+
+
+def _does_it(graph: SceneGraph, index: int, noun: str, resources: Any) -> bool:
+    """A co-subject must have been seen doing one of the subject's verbs ("a sheep and two dogs
+    fight": sheep were never counted fighting); a subject with no verb takes anyone."""
+    lex = resources.lexicon
+    verbs = [c for c in object_contexts(graph, index) if c.startswith("S|") and is_verb_context(c)]
+    own = lex.class_of(object_lemma(graph.objects[index]))
+    same = lex.class_of(noun) == own == "person"  # a person beside a person: what one does, most people do
+    return not verbs or any(
+        lex.seen(c, noun) or (same and lex.class_share(c, own) >= DOMINANT_SHARE) for c in verbs
+    )
+
+
+def _subject_candidates(caption, graph, rng, resources) -> list[Candidate]:
+    """A co-subject before the main subject: "A man is running" -> "A woman and a man are running"."""
+    i = _subject_index(caption, graph)
+    if i is None or _SUBJECT_BLOCKERS.search(caption):
+        return []
+    obj = graph.objects[i]
+    if not relation_end(caption, obj, resources):
+        return []  # "people" may be joined ("a dog and a group of people"), a part noun may not
+    lemma = object_lemma(obj)
+    present = caption_words(caption)
+    det = _DETERMINER.match(caption)  # the subject starts the caption (``_subject_index``)
+    subject = caption[: obj.end]
+    first = subject.split(" ", 1)[0]
+    if first[:1].isupper() and first[1:] == first[1:].lower():
+        subject = subject[:1].lower() + subject[1:]  # "A man" -> "a woman and a man"
+    verb = None if is_plural(obj) else agreeing_verb(caption, graph, i, resources)
+    if not is_plural(obj) and _other_singular_verbs(caption, obj.end, verb, resources):
+        return []  # "stands and reads", "dressed as a clown is": agreement we cannot fix
+    nxt = word_after(caption, obj.end)
+    if nxt is not None and nxt[0].lower() in ("and", "or"):
+        return []  # "two dogs and one cat": a coordination already
+    cooccur = resources.lexicon.cooccurring(lemma)
+    companions = [(w, n) for w, n in _companions(lemma, resources) if w not in present and w != lemma]
+    options = [(w, float(cooccur.get(w, 0))) for w, _ in companions if cooccur.get(w, 0) >= MIN_COOCCUR]
+    if not options and resources.lexicon.class_of(lemma) == "person":
+        # a role captions rarely pair with anyone ("a snowboarder"): another person, by frequency
+        options = [(w, n) for w, n in companions if person_kind(w, resources) == "identity"]
+    out: list[Candidate] = []
+    for new in weighted_order(rng, options)[:TRIES]:
+        if resources.lexical_relation(lemma, new, "n") is not None:
+            continue
+        if not noun_fits(resources, graph, i, new, attributes=False) or not _does_it(
+            graph, i, new, resources
+        ):
+            continue  # the new noun must do what the subject does: no "a cat and a man riding a horse"
+        if det is None:
+            lead = f"{new} and "  # "Man riding a bike" -> "Woman and man riding a bike"
+        else:
+            lead = f"{'the' if det.group(0).lower() == 'the' else article_for(new)} {new} and "
+        after, end = lead + subject, obj.end
+        if verb is not None:
+            after += caption[obj.end : verb[0]] + agree_verb(verb[2], plural=True)
+            end = verb[1]
+        out.append(Candidate(*apply_edit(caption, 0, end, after)))
+        if len(out) >= PER_OBJECT:
+            break
+    return out
+
+
+def _object_candidates(caption, graph, rng, resources) -> list[Candidate]:
+    """A second direct object of a verb: "carrying a stick" -> "carrying a stick and a ball"."""
+    lex = resources.lexicon
+    present = caption_words(caption)
+    out: list[Candidate] = []
+    rels = [  # verbs that take two things at once: "carrying a stick and a ball", not "riding" or "catching"
+        r for r in graph.relations if predicate_key(r.predicate) in _TAKES_SEVERAL
+    ]
+    rng.shuffle(rels)
+    for rel in rels:
+        obj = graph.objects[rel.object]
+        if not editable_object(caption, obj, resources) or obj.count == 0:
+            continue
+        nxt = word_after(caption, obj.end)
+        if nxt is not None and nxt[0].lower() in ("and", "or", "of"):
+            continue  # a coordination already, or "a cup of tea"
+        lemma = object_lemma(obj)
+        ctx = f"O|{predicate_key(rel.predicate)}"
+        cls = lex.class_of(lemma)
+        if cls is None or cls in _NOT_ADDED:
+            continue
+        never = set(
+            resources.vocab["add_obj_exclude"]["nouns"]
+        )  # "holding a cup and a bag": may be there anyway
+        options = [
+            (w, float(n))
+            for w, n in sorted(lex.fillers(ctx).items())
+            if n >= 2 and w not in present and w != lemma and w.rsplit(" ", 1)[-1] not in never
+            and lex.class_of(w) == cls and lex.count(w) >= 8
+        ]  # fmt: skip
+        for new in weighted_order(rng, options)[:TRIES]:
+            if resources.lexical_relation(lemma, new, "n") is not None:
+                continue
+            insert = f" and {article_for(new)} {new}"
+            out.append(Candidate(*apply_edit(caption, obj.end, obj.end, insert)))
+            break
+    return out
 
 
 @register("add_obj", type="add_obj", version=VERSION)
 def add_obj(
     caption: str, graph: SceneGraph, rng: random.Random, resources: Any, limit: int = MAX_NEGATIVES
 ) -> list[Negative]:
-    """Add "and a <companion>" after an object, with verb agreement when it is a subject."""
-    present = all_words(caption)
-    objs = list(graph.objects)
-    order = list(range(len(objs)))
-    rng.shuffle(order)
-    cands: list[Candidate] = []
-    for i in order:
-        obj = objs[i]
-        if obj.count == 0:
-            continue
-        companions = [w for w in _companions(obj, resources) if w not in present]
-        if not companions:
-            continue
-        point = obj.end  # where " and a <companion>" goes
-        nxt = word_after(caption, obj.end)
-        if nxt is not None and nxt[0].lower() == "of":
-            # "a bowl of fruit on a counter" -> "a bowl of fruit and a cup on a counter"
-            inner = next((o for o in objs if nxt[2] < o.start <= nxt[2] + 12 and o.end > point), None)
-            if inner is None:
-                continue
-            point = inner.end
-            nxt = word_after(caption, point)
-        if nxt is not None and nxt[0].lower() == "and" and caption[point : nxt[1]].strip() == "":
-            # a coordination already: "two squares and a circle" -> "two squares, a star and a circle"
-            for new in pick(rng, companions, PER_OBJECT):
-                cands.append(Candidate(*apply_edit(caption, point, point, f", {article_for(new)} {new}")))
-            continue
-        if nxt is not None and nxt[0].lower() in ("and", "or", "that", "which", "who", "of"):
-            continue  # "a pizza and a knife that is being cut"
-        if re.search(r"\b(and|or)\s+(\w+\s+){0,3}$", caption[: obj.start]):
-            continue  # the second conjunct: the first one gets the addition
-        verb = None if is_plural(obj) else agreeing_verb(caption, graph, i, resources)
-        if verb is not None and verb[0] < point:
-            continue
-        for new in pick(rng, companions, PER_OBJECT):
-            insert = f" and {article_for(new)} {new}"
-            if verb is not None:
-                v_start, v_end, word = verb
-                after = caption[obj.start : point] + insert + caption[point:v_start]
-                after += agree_verb(word, plural=True)
-                text, edit = apply_edit(caption, obj.start, v_end, after)
-            else:
-                text, edit = apply_edit(caption, point, point, insert)
-            cands.append(Candidate(text, edit))
+    """Add a co-subject before the main subject, or a second object of the main verb."""
+    cands = _subject_candidates(caption, graph, rng, resources) + _object_candidates(
+        caption, graph, rng, resources
+    )
     return finish(caption, cands, "add_obj", ADD_OBJ, resources, limit=limit)
 
 
-def _attribute_options(obj: SceneObject, resources: Any) -> list[str]:
-    """Adjectives that suit the noun (curated per noun group), common words only."""
-    groups = resources.groups_of_noun(object_lemma(obj))
-    table = resources.vocab["noun_attributes"]
-    out: list[str] = []
-    for group in groups or ("_default",):
-        out.extend(w for w in table.get(group, ()) if w not in out)
-    return out
+def _attribute_options(obj: SceneObject, resources: Any) -> list[tuple[str, float]]:
+    """(adjective, weight) that are checkable and counted on this noun, not its default."""
+    lex = resources.lexicon
+    lemma = object_lemma(obj)
+    cls = lex.class_of(lemma)
+    groups = set(resources.vocab["add_att"]["groups"])
+    extra = set(resources.vocab["add_att"]["extra"])
+    people = set(resources.vocab["add_att"]["people"])
+    counted = lex.adjectives_of(lemma)
+    colors = resources.vocab["adjective_groups"]["color"]
+    color_total = sum(counted.get(c, 0) for c in colors)
+    out: dict[str, float] = {}
+    exclude = set(resources.vocab["add_att"]["exclude"])  # "a colorful blue dress"
+    for adj, n in counted.items():
+        if adj in exclude:
+            continue
+        adj_groups = set(resources.adjective_group.get(adj, ()))
+        if cls == "person":
+            ok = adj in people
+        else:
+            ok = bool(adj_groups & groups) or adj in extra
+            if adj_groups & {"openness", "fullness"} and cls not in _OPEN_OR_FULL:
+                ok = False  # "an open dog" (counted from "a dog with its mouth open")
+        if not ok or n < 2:
+            continue
+        if adj in colors and color_total and n / color_total > 0.35:
+            continue  # "green grass", "white snow", "blue sky": likely true
+        out[adj] = float(n)
+    if cls in COLORED_CLASSES:
+        for c in colors:
+            if c not in resources.vocab["rare_adjectives"]:
+                out.setdefault(c, 1.0)
+    if cls == "person":  # a visible trait any person may lack: "a bald snowboarder"
+        who = resources.vocab["person_nouns"].get(lemma)
+        for adj in people - exclude:
+            out.setdefault(adj, 1.0)
+        for adj in list(out):
+            if adj in _MALE_TRAITS and who is not None and who["gender"] == "f":
+                del out[adj]  # "a bearded girl", "two bald ladies"
+            elif adj in _ADULT_TRAITS and who is not None and who["age"] in ("baby", "child"):
+                del out[adj]  # "an elderly boy"
+    return sorted(out.items())
 
 
 @register("add_att", type="add_att", version=VERSION)
 def add_att(
     caption: str, graph: SceneGraph, rng: random.Random, resources: Any, limit: int = MAX_NEGATIVES
 ) -> list[Negative]:
-    """Insert a fitting adjective before an object, in conventional adjective order."""
-    present = all_words(caption)
+    """Insert a checkable adjective before an object, in conventional adjective order."""
+    present = caption_words(caption)
     order_rank = {g: k for k, g in enumerate(resources.vocab["adjective_order"])}
     order = list(range(len(graph.objects)))
     rng.shuffle(order)
     cands: list[Candidate] = []
     for i in order:
         obj = graph.objects[i]
-        if obj.count == 0 or obj.start == 0:
+        if not editable_object(caption, obj, resources):
             continue
         pre_atts = [a for a in obj.attributes if a.end <= obj.start]
         have_groups = {g for a in obj.attributes for g in resources.adjective_group.get(a.lemma, ())}
         have_groups.discard("quality")
-        rare = set(resources.vocab["rare_adjectives"])
-        options: list[tuple[str, str]] = []
-        for adj in _attribute_options(obj, resources):
+        options = []
+        for adj, weight in _attribute_options(obj, resources):
             groups = resources.adjective_group.get(adj, ("quality",))
-            if adj in present or adj in rare or " " in adj or set(groups) & have_groups:
-                continue
-            options.append((adj, groups[0]))
-        for adj, g in pick(rng, sorted(options), PER_OBJECT):
+            if adj in present or set(groups) & have_groups:
+                continue  # no second color: "a red blue car"
+            options.append(((adj, groups[0]), weight))
+        for adj, g in weighted_order(rng, options)[:PER_OBJECT]:
             rank = order_rank.get(g, len(order_rank))
             pos = obj.start
             for att in pre_atts:  # before the first existing adjective that comes later in order
+                if (
+                    att.text.lower() in NUMBER_WORDS
+                    or att.text.lower() in QUANTIFIER_WORDS
+                    or att.text.isdigit()
+                ):
+                    continue  # numbers and quantifiers lead: "two small dogs" -> "two brown small dogs"
                 att_groups = resources.adjective_group.get(att.lemma, ())
-                att_rank = min((order_rank.get(x, len(order_rank)) for x in att_groups), default=-1)
+                # an adjective of no group classifies the noun ("musical drum", "European
+                # courtyard") and stays next to it: "a pink musical drum"
+                att_rank = min(
+                    (order_rank.get(x, len(order_rank)) for x in att_groups), default=len(order_rank)
+                )
                 if att_rank > rank:
                     pos = att.start
                     break
-            word = adj if pos > 0 else match_case(adj, caption[:1])
-            text, edit = apply_edit(caption, pos, pos, word + " ")
-            cands.append(Candidate(text, edit))
+            if pos > 0 and not caption[pos - 1].isspace():
+                continue  # "half-dressed": inside a hyphenated word
+            if pos > 0:
+                cands.append(Candidate(*apply_edit(caption, pos, pos, adj + " ")))
+                continue
+            first = re.match(r"[A-Za-z][\w'-]*", caption)  # "Man sitting" -> "Bald man sitting"
+            if first is None or not (first.group(0)[1:] == first.group(0)[1:].lower()):
+                continue  # "TV", "McDonald": a name keeps its capital, so the adjective cannot lead
+            word = first.group(0)
+            lowered = word[:1].lower() + word[1:]
+            cands.append(Candidate(*apply_edit(caption, 0, len(word), match_case(adj, word) + " " + lowered)))
     return finish(caption, cands, "add_att", ADD_ATT, resources, limit=limit)

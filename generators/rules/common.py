@@ -148,19 +148,51 @@ def agreeing_verb(caption: str, graph: SceneGraph, index: int, resources: Any) -
     following = words_with_spans(caption, obj.end)
     for k, (word, start, end) in enumerate(following):
         low = word.lower()
-        if low in _CLAUSE_STOP or k > 8:
+        if k > 8:
             return None
+        if low in _CLAUSE_STOP:
+            nxt = following[k + 1][0].lower() if k + 1 < len(following) else ""
+            # "a man with a hat and sunglasses is ...": the "and" joins two nouns of the subject;
+            # "a man sits and a dog ...", "a dog runs and jumps": a second clause or verb
+            if not (low == "and" and (nxt in _DETERMINERS or _noun_like(nxt))):
+                return None
+            continue
         if not first_obj and k == 0 and low not in ("that", "which", "who"):
             return None
         is_finite = low in FINITE_VERBS
-        if not is_finite:
+        prev = following[k - 1][0].lower() if k > 0 else ""
+        if not is_finite and prev not in _DETERMINERS and prev not in PREPOSITIONS:  # "their hands", "on top"
             tagged = verb_lemma_and_tag(low)
-            is_finite = tagged is not None and tagged[1] == "VBZ" and tagged[0] in resources.verb_group
+            if tagged is not None and tagged[1] == "VBZ":  # "runs", "sings", "appears"
+                lex = resources.lexicon  # but "in shorts", "with flowers": captions use it as a noun
+                is_finite = lex.predicate_total(tagged[0]) >= max(lex.count(low), lex.count(singularize(low)))
+            elif (
+                (tagged is None or tagged[0] == low) and is_plural(obj)
+                and low not in PREPOSITIONS and not is_plural_noun(low)
+            ):  # fmt: skip
+                is_finite = _known_predicate(low, resources)  # "two dogs in the park run"
         if is_finite:
             return start, end, word
         if not first_obj and k >= 1:
             return None
     return None
+
+
+PREPOSITIONS = frozenset(
+    "in on at by with near under over behind beside between through across along around into onto "
+    "from to of for off up down past inside outside above below beneath underneath toward towards "
+    "against among atop next close far left right front top during like without within upon via".split()
+)
+
+
+def _noun_like(word: str) -> bool:
+    """A word that is not a verb form: it continues a noun phrase after "and"."""
+    return bool(word) and word.isalpha() and verb_lemma_and_tag(word) is None
+
+
+def _known_predicate(lemma: str, resources: Any) -> bool:
+    """A verb lemma real captions use as a predicate (counted often enough to trust)."""
+    return resources.lexicon.predicate_total(lemma) >= 10
 
 
 _DETERMINERS = frozenset(
@@ -176,3 +208,22 @@ def bare_singular(caption: str, obj: SceneObject) -> bool:
     start = min([obj.start] + [a.start for a in obj.attributes if a.end <= obj.start])
     prev = re.search(r"([A-Za-z']+)\W*$", caption[:start])
     return prev is None or prev.group(1).lower() not in _DETERMINERS
+
+
+_FUNCTION_WORDS = frozenset(
+    "a an the and or but of to in on at by with from for into onto over under through down up out off "
+    "about past near along across around behind between very all some many several".split()
+)
+
+
+def glued_modifier(caption: str, att: Any, obj: SceneObject, resources: Any) -> bool:
+    """An attribute after an adjective the parser did not give the object ("stainless steel",
+    "middle eastern"): the two are one modifier, and editing half of it gives "a stainless white
+    refrigerator" or "the middle western woman"."""
+    prev = re.search(r"([A-Za-z-]+)\s+$", caption[: att.start])
+    if prev is None:
+        return False
+    word = prev.group(1).lower()
+    if any(t.text.lower() == word for t in obj.attributes) or word in _FUNCTION_WORDS:
+        return False
+    return bool(resources.synsets(word, "a")) and not resources.synsets(word, "v")

@@ -33,9 +33,9 @@ from ..grammar import (
     singularize,
 )
 from ..registry import register
-from .common import MAX_NEGATIVES, Candidate, agreeing_verb, finish, is_plural
+from .common import MAX_NEGATIVES, Candidate, agreeing_verb, finish, is_plural, object_lemma
 
-NAME, VERSION = "count", 1
+NAME, VERSION = "count", 2  # 2: no counts of clothing, parts or grounds, or after "this is"
 GENERATOR = f"rule:{NAME}@{VERSION}"
 _ARTICLE_BEFORE = re.compile(r"\b([Aa]n?|[Oo]ne)(\s+)$")
 _THE_BEFORE = re.compile(r"\b([Tt]he)(\s+)$")
@@ -43,6 +43,11 @@ _QUANT_BEFORE = re.compile(
     r"\b((?:[Aa]\s+)?(?:pair|couple|group|herd|flock|bunch|crowd|lot|number|few|team|row|line|set)\s+of"
     r"|[Ss]everal|[Mm]any|[Ss]ome|[Mm]ultiple|[Nn]umerous|[Vv]arious|[Ll]ots\s+of)(\s+)$"
 )
+#: Things whose number is not what a caption counts: clothing is worn, parts are had, grounds spread.
+UNCOUNTED_CLASSES = frozenset(
+    {"clothing", "body_part", "substance", "ground", "water", "way", "place", "landform"}
+)
+_AFTER_COPULA = re.compile(r"\b(this|that|it|here)\s+(is|was|'s)\s+(\w+\s+){0,2}$", re.I)
 _THERE_BEFORE = re.compile(r"\b([Tt]here\s+)(is|are|was|were)(\s+)$")
 
 
@@ -65,11 +70,19 @@ def _rewrite(
     after = new_prefix + noun  # new_prefix covers caption[start:obj.start]
     was_plural = is_plural(obj)
     if plural != was_plural:
+        # the verb and the possessives that refer to the object agree with its new number
+        changes: list[tuple[int, int, str]] = []
         verb = agreeing_verb(caption, graph, index, resources)
         if verb is not None:
-            v_start, v_end, word = verb
-            after += caption[obj.end : v_start] + agree_verb(word, plural)
-            end = v_end
+            changes.append((verb[0], verb[1], agree_verb(verb[2], plural)))
+        owners = list(_POSSESSIVE.finditer(caption, obj.end))
+        if owners:
+            if not plural or not _sole_owner(graph, index, resources):
+                return None  # "their" -> "its" or "his"? and whose "his" is it?
+            changes += [(m.start(), m.end(), match_case("their", m.group(0))) for m in owners]
+        for c_start, c_end, new in sorted(changes):
+            after += caption[end:c_start] + new
+            end = c_end
         there = _THERE_BEFORE.search(caption[:start])
         if there is not None:
             be = {"is": "are", "are": "is", "was": "were", "were": "was"}[there.group(2).lower()]
@@ -83,6 +96,20 @@ def _rewrite(
             start = there.start()
     text, edit = apply_edit(caption, start, end, after)
     return Candidate(text, edit)
+
+
+_POSSESSIVE = re.compile(r"\b(its|his|her|their)\b", re.I)
+
+
+def _sole_owner(graph: SceneGraph, index: int, resources: Any) -> bool:
+    """The object is the only person or animal of the caption, so "his"/"its" can only be its."""
+    lex = resources.lexicon
+    agents = [
+        k
+        for k, o in enumerate(graph.objects)
+        if lex.class_of(object_lemma(o)) in ("person", "animal", "bird")
+    ]
+    return agents == [index]
 
 
 def _number_choices(n: int, rng: random.Random) -> list[int]:
@@ -139,15 +166,16 @@ def _object_candidates(
         return out
     quant = _QUANT_BEFORE.search(head)
     quant_att = next(
-        (a for a in obj.attributes if a.text.lower() in ("several", "many", "some", "multiple")), None
+        (a for a in obj.attributes if a.text.lower() in ("several", "many", "some", "multiple", "few")), None
     )
     if quant is not None:
         start, prefix = quant.start(), match_case("one", quant.group(1)) + quant.group(2)
     elif quant_att is not None:
-        start, prefix = (
-            quant_att.start,
-            match_case("one", quant_att.text) + caption[quant_att.end : obj.start],
-        )
+        start = quant_att.start
+        article = re.search(r"\b([Aa])\s+$", caption[:start])  # "a few women": the article goes too
+        if article is not None:
+            start = article.start(1)
+        prefix = match_case("one", caption[start : start + 1]) + caption[quant_att.end : obj.start]
     elif not re.search(r"\b(the|these|those|his|her|their|its|my|our|your|no)\s+$", head, re.I):
         start, prefix = first_pre, match_case("one ", caption[first_pre : first_pre + 1])
         if first_pre == 0 and caption[:1].isupper():
@@ -159,7 +187,7 @@ def _object_candidates(
         return out  # mass noun or unknown plural: "one broccoli" is not a count edit
     rest = "" if quant_att is not None else middle
     cand = _rewrite(caption, graph, index, start, prefix + rest, False, resources)
-    if start == 0 and cand.text[:1].islower() and caption[:1].isupper():
+    if cand is None or (start == 0 and cand.text[:1].islower() and caption[:1].isupper()):
         return out
     out.append(cand)
     return out
@@ -175,8 +203,12 @@ def count(
     # objects with an explicit number first: those edits are the most informative
     order.sort(key=lambda i: {None: 1, 1: 2}.get(graph.objects[i].count, 0))
     cands: list[Candidate] = []
+    lex = resources.lexicon
     for i in order:
-        if not graph.objects[i].text[:1].isalpha():
-            continue
+        obj = graph.objects[i]
+        if not obj.text[:1].isalpha() or lex.class_of(object_lemma(obj)) in UNCOUNTED_CLASSES:
+            continue  # "a man in two red shirts", "three grasses"
+        if _AFTER_COPULA.search(caption[: obj.start]):
+            continue  # "This is a salad" -> "This is three salads"
         cands.extend(_object_candidates(caption, graph, i, rng, resources))
-    return finish(caption, cands, "count", GENERATOR, resources, limit=limit)
+    return finish(caption, [c for c in cands if c is not None], "count", GENERATOR, resources, limit=limit)

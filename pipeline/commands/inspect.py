@@ -19,7 +19,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _data_files(output: str) -> list[str]:
     from apache_beam.io.filesystems import FileSystems
 
-    pattern = FileSystems.join(output, "data", "*.parquet")
+    from negforge.schemas.layout import DATA_DIR
+
+    pattern = FileSystems.join(output, DATA_DIR, "*.parquet")
     return sorted(m.path for r in FileSystems.match([pattern]) for m in r.metadata_list)
 
 
@@ -28,19 +30,22 @@ def run(args: argparse.Namespace) -> int:
     from apache_beam.io.filesystems import FileSystems
 
     from negforge.pipeline.commands.build import print_summary
-    from negforge.pipeline.manifest import read_manifest
+    from negforge.pipeline.manifest import ManifestError, read_manifest
 
     try:
         manifest = read_manifest(args.output)
-    except FileNotFoundError as exc:
+    except (FileNotFoundError, ManifestError) as exc:
         print(f"negforge inspect: {exc}")
         return 1
     if args.json:
-        print(json.dumps(manifest, indent=2))
+        print(json.dumps(manifest.to_dict(), indent=2))
         return 0
     print_summary(manifest, args.output)
-    print(f"  schema v{manifest['schema_version']}  negforge {manifest['negforge_version']}"
-          f"  config {manifest['config_hash']}  runner {manifest['runner']}")
+    v = manifest.versions
+    print(f"  schema v{v.schema}  negforge {v.negforge}  beam {v.apache_beam}"
+          f"  config {manifest.config_hash}  runner {manifest.runner}")
+    for i in manifest.inputs:
+        print(f"  input {i.path}  {i.size_bytes:,} bytes  sha256 {i.sha256}")
     files = [f for f in _data_files(args.output)]
     rng = random.Random(args.seed)
     rows = []

@@ -6,6 +6,8 @@ import argparse
 import json
 import logging
 
+#: The install extra this command needs as a whole (torch, open_clip).
+EXTRA = "train"
 HELP = "fine-tune an open_clip model on the shards with FSC-CLIP (or CLIP-only) losses"
 DESCRIPTION = """\
 Fine-tune CLIP with FSC-CLIP (arXiv 2410.05210): L = L_clip + 0.5 L_globalHN + 0.2 L_localHN,

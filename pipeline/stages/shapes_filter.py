@@ -21,10 +21,7 @@ import apache_beam as beam
 
 from negforge.schemas import CaptionRecord
 
-from . import StageOutput
-
-DEAD = "dead"
-STATS = "stats"
+from . import STATS, DoFnStage
 
 
 def judge_negatives(record: CaptionRecord, shapes_config: Any, drop_outside: bool) -> tuple[CaptionRecord, Counter]:
@@ -56,17 +53,8 @@ class _JudgeDoFn(beam.DoFn):
             yield beam.pvalue.TaggedOutput(STATS, item)
 
 
-class ShapesTruthFilter(beam.PTransform):
+class ShapesTruthFilter(DoFnStage):
     """Stage (see ``pipeline.stages``): never dead-letters; only negatives are dropped."""
 
     def __init__(self, shapes_config: Any, drop_outside: bool = False):
-        super().__init__()
-        self._config = shapes_config
-        self._drop_outside = drop_outside
-
-    def expand(self, records: beam.PCollection) -> StageOutput:
-        out = records | "Judge" >> beam.ParDo(_JudgeDoFn(self._config, self._drop_outside)).with_outputs(
-            STATS, main="records"
-        )
-        dead = records.pipeline | "NoDeadLetters" >> beam.Create([])
-        return StageOutput(out["records"], dead, out[STATS])
+        super().__init__(_JudgeDoFn(shapes_config, drop_outside))

@@ -233,8 +233,9 @@ GOLDEN: dict[str, tuple[list, list]] = {
         [('woman', 'walking', 'dogs'), ('woman', 'on', 'leash')],
     ),
     'A stop sign at the corner of a quiet street.': (
-        [('stop sign', 1, []), ('corner', 1, []), ('street', 1, ['quiet'])],
-        [('stop sign', 'at', 'corner'), ('corner', 'of', 'street')],
+        # a part noun names a region of the street, not a thing: the phrase is the predicate
+        [('stop sign', 1, []), ('street', 1, ['quiet'])],
+        [('stop sign', 'at the corner of', 'street')],
     ),
     'A traffic light hanging over a street.': (
         [('traffic light', 1, []), ('street', 1, [])],

@@ -90,7 +90,9 @@ def test_parse_output(text, finish, expected):
         ("a dog sitting on a red couch", "identical"),  # format is matched first, then compared
         ("A dog.", "length_ratio"),
         ("A dog sitting on a red couch " + "and a cat " * 20, "too_long"),
-        ("A dog sitting on a red couch and", None),
+        ("A dog sitting on a red couch and", "shape.not_a_replacement"),  # an addition, not a replace_obj
+        ("A man walking in the park with his kids", "shape.not_a_replacement"),  # another sentence
+        ("A dog sitting on a green couch", None),
     ],
 )
 def test_validate_reasons(negative, reason):
@@ -98,9 +100,30 @@ def test_validate_reasons(negative, reason):
     bounds = LengthBounds(max_chars=120, max_len_ratio=2.0)
     result = llm.validate_output(caption, ParsedOutput(negative, ()), "replace_obj", "llm:m@v1", bounds)
     if reason is None:
-        assert result.text == "A dog sitting on a red couch and."
+        assert result.text == "A dog sitting on a green couch."
     else:
         assert result == reason
+
+
+@pytest.mark.parametrize(
+    ("type_", "negative", "reason"),
+    [
+        ("replace_att", "A white cat on a red sofa.", None),
+        ("replace_att", "A white cat sleeping on the big red sofa near a window.", "shape.not_a_replacement"),
+        ("swap_att", "A black cat on a white sofa.", None),
+        ("swap_att", "A black cat on a black sofa.", "shape.not_a_swap"),  # a replacement, not a swap
+        ("swap_obj", "A sofa on a white black cat.", None),  # same words: a swap (checks judge the rest)
+        ("add_obj", "A white cat and a dog on a black sofa.", None),
+        ("add_att", "A white cat on a black sofa.", "shape.not_an_addition"),  # nothing added
+        ("add_att", "A fluffy white cat on a black leather sofa in a big sunny living room.", "shape.not_an_addition"),
+        ("negation", "A white cat on no sofa.", None),
+        ("negation", "A white cat under a black sofa.", "shape.not_a_negation"),
+        ("count", "Two white cats on a black sofa.", None),
+    ],
+)
+def test_shape_matches_the_requested_type(type_, negative, reason):
+    """A rewriting model's output must be an edit of the kind asked for, whatever else it is."""
+    assert llm.shape_reason("A white cat on a black sofa.", negative, type_) == reason
 
 
 def test_validate_uses_shared_checks_and_duplicates(check):

@@ -19,15 +19,15 @@ def test_prints_graph_and_typed_negatives(capsys):
 
 
 def test_json_types_and_seed(capsys):
-    assert main(["negatives", "two dogs on a couch", "--types", "count", "swap_obj", "--seed", "3", "--json"]) == 0
+    assert main(["negatives", "two dogs chasing a cat", "--types", "count", "swap_obj", "--seed", "3", "--json"]) == 0
     row = json.loads(capsys.readouterr().out.strip())
-    assert row["caption"] == "two dogs on a couch"
-    assert [o["text"] for o in row["scene_graph"]["objects"]] == ["dogs", "couch"]
+    assert row["caption"] == "two dogs chasing a cat"
+    assert [o["text"] for o in row["scene_graph"]["objects"]] == ["dogs", "cat"]
     assert {n["type"] for n in row["negatives"]} == {"count", "swap_obj"}
     for n in row["negatives"]:
         e = n["edit"]
         assert row["caption"][e["start"] : e["end"]] == e["before"]
-    assert main(["negatives", "two dogs on a couch", "--types", "count", "--seed", "3", "--json"]) == 0
+    assert main(["negatives", "two dogs chasing a cat", "--types", "count", "--seed", "3", "--json"]) == 0
     again = json.loads(capsys.readouterr().out.strip())
     assert again["negatives"] == [n for n in row["negatives"] if n["type"] == "count"]
 

@@ -22,7 +22,7 @@ def test_every_type_has_a_rule_in_taxonomy_order():
     specs = registry.available()
     assert tuple(specs) == ALL
     assert {s.type for s in specs.values()} == set(NEGATIVE_TYPES)
-    assert specs["swap_obj"].generator_id == "rule:swap_obj@2"
+    assert specs["swap_obj"].generator_id == "rule:swap_obj@3"
 
 
 def test_select_unknown_names_lists_known_ones():
@@ -49,7 +49,7 @@ def test_config_validation(kwargs, field):
 
 
 def test_caps_and_weights(parse, resources):
-    caption = "A man riding a horse in front of a red barn."
+    caption = "A man in a red shirt is chasing a woman in a blue dress."
     graph = parse(caption)
     specs = registry.select(None)
     one = registry.generate(caption, graph, "id", specs, resources, GenerationConfig(max_per_type=1))

@@ -82,12 +82,16 @@ def _rows(out):
     return rows
 
 
+def _errors(out):
+    return [row for p in sorted((out / "errors").glob("*.parquet")) for row in pq.read_table(p).to_pylist()]
+
+
 def test_every_input_unit_is_written_or_dead_lettered(mixed_build):
     _, out = mixed_build
     manifest = json.loads((out / "manifest.json").read_text())
     counts = manifest["counts"]
     assert {r["id"] for r in _rows(out)} == EXPECTED_WRITTEN
-    errors = pq.read_table(out / "errors" / "errors-00000-of-00001.parquet").to_pylist()
+    errors = _errors(out)
     found = {(e["input"].split("/")[-1].split(":")[0].split("#")[0], e["error"]) for e in errors}
     for name, reason in EXPECTED_DEAD:
         assert any(n == name and reason in err for n, err in found), (name, reason, sorted(found))
@@ -104,6 +108,7 @@ def test_duplicate_id_keeps_the_first_in_input_order(mixed_build):
 
 
 def test_shards_are_valid_sorted_and_placed_by_crc32(mixed_build):
+    from negforge.pipeline.errors import DeadLetter
     from negforge.pipeline.sinks import shard_index
 
     _, out = mixed_build
@@ -114,7 +119,16 @@ def test_shards_are_valid_sorted_and_placed_by_crc32(mixed_build):
         ids = pq.read_table(f).column("id").to_pylist()
         assert ids == sorted(ids)
         assert all(shard_index(x, 3) == i for x in ids)
+    # Dead letters are sharded like the data: N files, each letter where its content hashes to.
+    errors = sorted((out / "errors").glob("*.parquet"))
+    assert [f.name for f in errors] == [f"errors-{i:05d}-of-00003.parquet" for i in range(3)]
+    for i, f in enumerate(errors):
+        letters = [DeadLetter(**row) for row in pq.read_table(f).to_pylist()]
+        assert [d.sort_key() for d in letters] == sorted(d.sort_key() for d in letters)
+        assert all(shard_index(d.shard_key(), 3) == i for d in letters)
+    assert sum(len(pq.read_table(f)) for f in errors) == len(EXPECTED_DEAD)
     assert not list(out.rglob(".tmp-*")), "temporary files left behind"
+    assert not (out / "_build.json").exists()
 
 
 def test_negatives_have_provenance_and_exact_edits(mixed_build):
@@ -132,13 +146,20 @@ def test_negatives_have_provenance_and_exact_edits(mixed_build):
 
 
 def test_manifest_records_config_inputs_and_versions(mixed_build):
+    import hashlib
+
+    from negforge.pipeline.manifest import read_manifest
+
     inputs, out = mixed_build
-    manifest = json.loads((out / "manifest.json").read_text())
-    assert manifest["schema_version"] == "1" and manifest["config"]["seed"] == 1
-    assert len(manifest["config_hash"]) == 16
-    by_name = {i["path"].split("/")[-1]: i for i in manifest["inputs"]}
+    manifest = read_manifest(str(out))
+    assert manifest.versions.schema == "1" and manifest.config["seed"] == 1
+    assert manifest.versions.apache_beam == pytest.importorskip("apache_beam").__version__
+    assert len(manifest.config_hash) == 16
+    by_name = {i.path.split("/")[-1]: i for i in manifest.inputs}
     assert set(by_name) == {p.name for p in inputs.iterdir()}
-    assert by_name["empty.jsonl"]["size_bytes"] == 0 and by_name["a.jsonl"]["checksum"].startswith("sha256:")
+    for p in inputs.iterdir():
+        assert by_name[p.name].size_bytes == p.stat().st_size
+        assert by_name[p.name].sha256 == hashlib.sha256(p.read_bytes()).hexdigest()
     assert (out / "README.md").exists()
 
 
@@ -193,5 +214,5 @@ def test_embed_images_copies_bytes_and_dead_letters_missing_files(tmp_path):
     (row,) = _rows(out)
     assert row["id"] == "ok" and row["image"]["bytes"] == (img_dir / "red.png").read_bytes()
     assert (row["image"]["width"], row["image"]["height"]) == (12, 7)
-    (err,) = pq.read_table(out / "errors" / "errors-00000-of-00001.parquet").to_pylist()
+    (err,) = _errors(out)
     assert err["stage"] == "image" and "does not exist" in err["error"] and err["record_id"] == "missing"

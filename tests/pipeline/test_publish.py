@@ -11,6 +11,7 @@ from sample_output import write_sample_output
 
 from negforge.pipeline import publish as pub
 from negforge.pipeline.cli import main
+from negforge.pipeline.manifest import read_manifest
 
 TOKEN = "hf_fAkEtOkEn0123456789secret"
 REPO = "acme/coco-negs"
@@ -81,7 +82,8 @@ def test_publish_creates_repo_and_uploads_the_folder(hub_env, out, tmp_path, cap
     ]
     assert 'load_dataset("acme/coco-negs")' in remote["README.md"].decode()
     assert repo.private is False and len(repo.commits) == 1
-    assert "config 0123abcd" in repo.commits[0]["summary"]
+    manifest = read_manifest(str(out))
+    assert f"config {manifest.config_hash}, 14 records" in repo.commits[0]["summary"]
     assert auth == {f"Bearer {TOKEN}"}
     assert all(status < 400 for _, _, status in requests) and len(requests) <= 10
 
@@ -220,7 +222,26 @@ def test_lfs_upload_path(hub_env, out):
 def test_not_a_build_folder(hub_env, tmp_path, capsys):
     rc = main(["publish", str(tmp_path), "--repo-id", REPO, "--dry-run"])
     assert rc == 1
-    assert "manifest.json is missing" in capsys.readouterr().out
+    assert "not a negforge build output: no manifest.json" in capsys.readouterr().out
+
+
+def test_manifest_of_another_format_or_stale_shards_are_refused(hub_env, out, capsys):
+    """Nothing is sent when the folder's manifest is not one this negforge reads, or disagrees with data/."""
+    import json
+
+    manifest_path = out / "manifest.json"
+    good = manifest_path.read_text()
+    old = json.loads(good)
+    old["counts"]["by_stage"] = old["counts"].pop("dead_lettered_by_stage")  # a key the manifest never writes
+    manifest_path.write_text(json.dumps(old))
+    assert main(["publish", str(out), "--repo-id", REPO, "--dry-run"]) == 1
+    assert "unknown 'counts.by_stage'" in capsys.readouterr().out
+
+    manifest_path.write_text(good)
+    (out / "data" / "validation-00000-of-00001.parquet").unlink()
+    assert main(["publish", str(out), "--repo-id", REPO, "--dry-run"]) == 1
+    printed = capsys.readouterr().out
+    assert "records per split {'train': 10, 'validation': 4}" in printed and "hold {'train': 10}" in printed
 
 
 def test_with_retries_backoff_schedule_and_non_retryable():

@@ -10,6 +10,8 @@ Any step of the pipeline that reached for a local ``open()``, ``os.path`` or
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
 import os
 import shutil
@@ -220,13 +222,18 @@ def test_build_reads_and_writes_on_remote_scheme(bucket, tmp_path):
         "README.md",
         "data/train-00000-of-00002.parquet",
         "data/train-00001-of-00002.parquet",
-        "errors/errors-00000-of-00001.parquet",
+        "errors/errors-00000-of-00002.parquet",
+        "errors/errors-00001-of-00002.parquet",
         "manifest.json",
     ]
-    counts = manifest["counts"]
-    assert counts["read"] == 31 and counts["written"] == 30 and counts["dead_lettered"] == 1
-    assert json.loads((out / "manifest.json").read_text())["counts"] == counts
-    assert all(i["path"].startswith(PREFIX) for i in manifest["inputs"])
+    counts = manifest.counts
+    assert counts.read == 31 and counts.written == 30 and counts.dead_lettered == 1
+    assert json.loads((out / "manifest.json").read_text())["counts"] == dataclasses.asdict(counts)
+    assert all(i.path.startswith(PREFIX) for i in manifest.inputs)
+    local_bytes = {p.name: p.read_bytes() for p in (bucket / "in").iterdir()}
+    assert {i.path.rsplit("/", 1)[-1]: i.sha256 for i in manifest.inputs} == {
+        name: hashlib.sha256(data).hexdigest() for name, data in local_bytes.items()
+    }
     assert "num_examples: 30" in (out / "README.md").read_text()
 
     # Same inputs from a local folder: byte-identical data shards (the filesystem is not part of the

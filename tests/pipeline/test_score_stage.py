@@ -1,8 +1,7 @@
-"""Scoring stage: the LM/encoder wrappers, the Beam graph with balance, the CLI contract."""
+"""Scoring stage: the LM/encoder wrappers, the Beam graph with balance (CLI: test_build_cli.py)."""
 
 from __future__ import annotations
 
-import argparse
 import importlib.util
 import math
 from collections import Counter
@@ -15,9 +14,7 @@ from negforge.pipeline.stages.score import (
     FluencyScorer,
     ScoringConfig,
     TextEncoder,
-    add_scoring_arguments,
     score_records,
-    scoring_config_from_args,
 )
 from negforge.schemas import CaptionRecord, Negative
 
@@ -136,20 +133,39 @@ def test_score_stage_pipeline(tiny_lm):
         assert_that(out.dead, equal_to([]), label="dead")
 
 
-def test_cli_config():
-    parser = argparse.ArgumentParser()
-    add_scoring_arguments(parser)
-    assert scoring_config_from_args(parser.parse_args([])) is None
-    cfg = scoring_config_from_args(
-        parser.parse_args(
-            ["--score", "--score-max-nll-gap", "-1", "--score-text-encoder", "none", "--score-no-balance"]
-        )
-    )
-    assert (
-        cfg.thresholds.max_nll_gap is None and cfg.text_encoder is None and not cfg.thresholds.blind_balance
-    )
-    with pytest.raises(SystemExit, match="target_blind_accuracy"):
-        scoring_config_from_args(parser.parse_args(["--score", "--score-target-blind-accuracy", "1.5"]))
+def test_models_load_once_per_process_through_shared_and_teardown_releases(tiny_lm, monkeypatch):
+    """Two DoFn instances of one worker process (Beam deserialises one per thread) share one model copy."""
+    import gc
+    import weakref
+
+    from apache_beam.internal import pickler
+    from apache_beam.utils import shared
+
+    from negforge.pipeline.stages import score
+
+    loads = []
+    real_init = score.ScoringModels.__init__
+
+    def counting_init(self, config):
+        loads.append(config)
+        real_init(self, config)
+
+    monkeypatch.setattr(score.ScoringModels, "__init__", counting_init)
+    dofn = score._ScoreDoFn(ScoringConfig(lm=tiny_lm, text_encoder=None, device="cpu"))
+    a, b = (pickler.loads(pickler.dumps(dofn)) for _ in range(2))
+    a.setup()
+    b.setup()
+    assert a._models is b._models and len(loads) == 1
+    assert a._models.value.fluency.nll(["a dog"])[0] > 0
+    models = weakref.ref(a._models.value)
+    a.teardown()
+    b.teardown()
+    assert a._models is None and b._models is None
+    # Shared keeps the last object alive until another one is acquired (its keep-alive); then it goes.
+    other = shared.Shared().acquire(lambda: score.ScoringModels.__new__(score.ScoringModels), tag="other")
+    assert other is not None
+    gc.collect()
+    assert models() is None
 
 
 @pytest.mark.slow

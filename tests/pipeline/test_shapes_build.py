@@ -61,3 +61,14 @@ def test_filter_counts_add_up_per_type(shapes_build):
     for neg_type, total in judged.items():
         kept = manifest["counts"]["negatives_per_type"].get(neg_type, 0)
         assert total - int(stats.get(f"shapes.dropped.{neg_type}", 0)) == kept, neg_type
+
+
+def test_card_shows_the_manifest_with_stage_statistics(shapes_build):
+    """Generated records (no input files) and stage statistics: the card still states the manifest exactly."""
+    from test_card_manifest import disagreements
+
+    out, _, manifest = shapes_build
+    assert manifest["inputs"] == [] and manifest["stats"]
+    text = (out / "README.md").read_text()
+    assert disagreements(text, manifest) == []
+    assert "None: the records were generated" in text and "Stage statistics" in text

@@ -9,7 +9,14 @@ from collections import Counter
 import pytest
 import torch
 
-from negforge.training.data import DataConfig, ShardBatches, make_loader, sample_negatives, shard_paths
+from negforge.training.data import (
+    DataConfig,
+    ShardBatches,
+    make_loader,
+    sample_negatives,
+    shard_paths,
+    trim_padding,
+)
 
 
 def _pre(img):
@@ -84,7 +91,9 @@ def test_batch_tensors_and_neg_mask(shard_dir):
     cfg = DataConfig(shard_dir, batch_size=6, num_negatives=3, shuffle_buffer=1)
     batch = next(iter(ShardBatches(cfg, _pre, _tok)))
     assert batch["images"].shape == (6, 3, 1, 1)
-    assert batch["text"].shape == (6, 4, 8) and batch["neg_mask"].shape == (6, 3)
+    # Token ids are cut after the batch's longest caption ("a red square" + SOT/EOT = 5 < 8).
+    assert batch["text"].shape == (6, 4, 5) and batch["neg_mask"].shape == (6, 3)
+    assert (batch["text"][..., -1] != 0).any()
     for b in range(6):
         k = int(batch["neg_mask"][b].sum())
         assert k == len(batch["neg_types"][b]) <= 2  # records have 0–2 negatives, K = 3
@@ -117,3 +126,13 @@ def test_config_validation():
         DataConfig("x", batch_size=0)
     with pytest.raises(ValueError, match="type_weights"):
         DataConfig("x", type_weights=(("a", -1.0),))
+
+
+def test_trim_padding_cuts_after_the_longest_sequence():
+    ids = torch.zeros(2, 3, 9, dtype=torch.long)
+    ids[0, 0, :4] = torch.tensor([49406, 5, 6, 49407])
+    ids[1, 2, :6] = torch.tensor([49406, 1, 2, 3, 4, 49407])  # the longest: 6 columns
+    out = trim_padding(ids)
+    assert out.shape == (2, 3, 6) and out.is_contiguous()
+    assert torch.equal(out, ids[..., :6]) and (ids[..., 6:] == 0).all()
+    assert trim_padding(torch.zeros(2, 5, dtype=torch.long)).shape == (2, 1)  # nothing used: one column

@@ -1,4 +1,9 @@
-"""Two-process DDP (gloo, CPU): ranks read disjoint data and end with identical, trained weights."""
+"""Two-process DDP (gloo, CPU): ranks read disjoint data and end with identical, trained weights.
+
+The run gathers contrastive features across ranks and accumulates two micro-batches with
+GradCache, so the collectives of both (all-gather with gradients, count all-reduces, DDP's
+no_sync on the first micro-batch) run in the trainer's own loop.
+"""
 
 from __future__ import annotations
 
@@ -51,6 +56,7 @@ def test_ddp_two_ranks_stay_in_sync(shard_dir, tmp_path):
         output=str(tmp_path / "run"),
         batch_size=4,
         num_negatives=2,
+        grad_accum=2,
         max_steps=2,
         lr=1e-3,
         warmup_steps=0,

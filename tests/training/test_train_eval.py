@@ -47,7 +47,7 @@ def _bundle():
 
 @pytest.fixture
 def bundle():
-    from negforge.schemas.compat import ensure_torchvision_importable
+    from negforge.training.compat import ensure_torchvision_importable
 
     ensure_torchvision_importable()
     return _bundle()

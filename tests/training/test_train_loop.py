@@ -110,3 +110,66 @@ def test_pretrained_cnn_tower_locked_cached_and_slower_trunk_lr(shard_dir, tmp_p
     assert initial == pytest.approx([1e-4, 1e-3])
     with pytest.raises(ValueError, match="cache_trunk_features must be false unless lock_image"):
         TrainConfig(cache_trunk_features=True)
+
+
+@pytest.mark.parametrize(
+    "change,message",
+    [
+        ({"batch_size": 6}, "batch_size 4 → 6"),
+        ({"grad_accum": 2}, "grad_accum 1 → 2"),
+        ({"num_workers": 1}, "num_workers 0 → 1"),
+    ],
+)
+def test_resume_refuses_a_different_run_shape(shard_dir, tmp_path, change, message):
+    train(_cfg(shard_dir, tmp_path, max_steps=2), stop_at=1)
+    ckpt = load_checkpoint(str(tmp_path / "checkpoints" / "last.pt"))
+    assert ckpt["run"] == {"world_size": 1, "batch_size": 4, "grad_accum": 1, "num_workers": 0}
+    with pytest.raises(ValueError, match=f"cannot resume from checkpoint .*last.pt: {message}"):
+        train(_cfg(shard_dir, tmp_path, max_steps=2, **change))
+
+
+def test_resume_refuses_another_world_size(shard_dir, tmp_path):
+    from negforge.training.train import save_checkpoint
+
+    train(_cfg(shard_dir, tmp_path, max_steps=2), stop_at=1)
+    path = str(tmp_path / "checkpoints" / "last.pt")
+    ckpt = load_checkpoint(path)
+    ckpt["run"]["world_size"] = 8  # as if written by an 8-GPU run
+    save_checkpoint(path, ckpt)
+    with pytest.raises(ValueError, match="world_size 8 → 1"):
+        train(_cfg(shard_dir, tmp_path, max_steps=2))
+    ckpt["run"]["world_size"] = 1
+    save_checkpoint(path, ckpt)
+    assert train(_cfg(shard_dir, tmp_path, max_steps=2))["step"] == 2  # same shape: resumes
+
+
+def test_param_groups_follow_open_clip():
+    """Decay everything 2-d (token and positional embeddings included, as the original);
+    never 1-d tensors, biases or the logit scale; embeddings exempt only when asked."""
+    from negforge.training.model import ModelConfig, create_model
+    from negforge.training.train import param_groups
+
+    model = create_model(ModelConfig(overrides={"vision_cfg": {"layers": 1}, "text_cfg": {"layers": 1}})).model
+    names = {id(p): n for n, p in model.named_parameters()}
+
+    def groups(**kw):
+        decay, no_decay = param_groups(model, 0.1, **kw)
+        assert decay["weight_decay"] == 0.1 and no_decay["weight_decay"] == 0.0
+        return {names[id(p)] for p in decay["params"]}, {names[id(p)] for p in no_decay["params"]}
+
+    decay, no_decay = groups()
+    assert {"token_embedding.weight", "positional_embedding", "visual.positional_embedding"} <= decay
+    assert {"logit_scale", "visual.class_embedding", "ln_final.weight", "ln_final.bias"} <= no_decay
+    assert all(model.get_parameter(n).ndim >= 2 for n in decay)
+    decay, no_decay = groups(decay_embeddings=False)
+    assert {"token_embedding.weight", "positional_embedding", "visual.positional_embedding"} <= no_decay
+
+
+def test_vit_b_32_config_follows_the_original_recipe():
+    cfg = load_config("vit-b-32")
+    assert (cfg.model, cfg.pretrained, cfg.batch_size, cfg.lr, cfg.weight_decay, cfg.warmup_steps) == (
+        "ViT-B-32", "openai", 256, 5e-6, 0.1, 50,
+    )  # fmt: skip
+    assert cfg.grad_clip == 0.0 and cfg.decay_embeddings is True
+    assert (cfg.gamma, cfg.beta, cfg.lambda_global, cfg.lambda_local) == (2.0, 0.02, 0.5, 0.2)
+    assert cfg.gather_features and cfg.grad_cache

@@ -85,3 +85,33 @@ def test_model_config_validation():
         ModelConfig(lora_targets=("qkv",))
     with pytest.raises(ValueError, match="ViT-B-32"):
         ModelConfig(name="ViT-B-32", overrides={"embed_dim": 8})
+
+
+def test_trimmed_text_gives_the_features_of_full_padding():
+    """Cutting the padding after the longest caption is exact under the causal mask: every kept
+    position (and the pooled EOT feature) equals the padded-to-77 result up to float rounding."""
+    from negforge.training.data import trim_padding
+
+    torch.manual_seed(0)
+    bundle = create_model(ModelConfig(name="tiny", overrides={"text_cfg": {"context_length": 77}}))
+    model = bundle.model.eval()
+    ids = bundle.tokenizer(
+        ["a red circle left of a blue square", "two dogs", "a small green triangle above two large red squares"]
+    )
+    trimmed = trim_padding(ids)
+    assert ids.shape == (3, 77) and trimmed.shape == (3, 11)
+    with torch.no_grad():
+        pooled, tokens, mask = encode_text_tokens(model, ids)
+        pooled_t, tokens_t, mask_t = encode_text_tokens(model, trimmed)
+    n = trimmed.shape[1]
+    torch.testing.assert_close(pooled_t, pooled, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(tokens_t, tokens[:, :n], rtol=1e-5, atol=1e-5)
+    assert torch.equal(mask_t, mask[:, :n]) and not mask[:, n:].any()  # nothing masked in was cut
+    # A bidirectional tower (no causal mask) would see the padding: there the cut is not exact.
+    with torch.no_grad():
+
+        def bidirectional(t):
+            x = model.token_embedding(t) + model.positional_embedding[: t.shape[1]]
+            return model.ln_final(model.transformer(x)) @ model.text_projection
+
+        assert (bidirectional(trimmed) - bidirectional(ids)[:, :n]).abs().max() > 1e-2

@@ -2,7 +2,8 @@
 
 Functional API, same signatures as the reference functions::
 
-    fused_clip_loss(image_features[B,D], text_features[B,D], logit_scale)            -> scalar
+    fused_clip_loss(image_features[B,D], text_features[B,D], logit_scale,
+                    all_image_features[N,D]=None, all_text_features[N,D]=None)      -> scalar
     fused_scr_loss(logits[B,C], neg_mask[B,K], gamma, beta, missing)                  -> scalar
     fused_local_scores(image_tokens[B,P,D], text_tokens[B,C,T,D], token_mask[B,C,T],
                        logit_scale, normalizer)                                       -> [B,C]
@@ -10,6 +11,8 @@ Functional API, same signatures as the reference functions::
 Importing this package never imports Triton or touches a device: the kernel modules load on
 the first call, so ``import negforge.training.kernels`` works on machines without Triton, where
 :func:`triton_available` says False and the functions raise ``ImportError``.
+
+Every result is float32 whatever the input dtype (fp32, fp16 or bf16 inputs; fp32 accumulation).
 
 Kernels run on CUDA tensors, or on CPU tensors under Triton's interpreter
 (``TRITON_INTERPRET=1`` set before the first call), which is how CI tests them.
@@ -42,12 +45,19 @@ def _require_triton() -> None:
         )
 
 
-def fused_clip_loss(image_features: Tensor, text_features: Tensor, logit_scale: Any) -> Tensor:
-    """Symmetric InfoNCE in tiles (O(B) memory); see :mod:`.contrastive`."""
+def fused_clip_loss(
+    image_features: Tensor,
+    text_features: Tensor,
+    logit_scale: Any,
+    all_image_features: Tensor | None = None,
+    all_text_features: Tensor | None = None,
+) -> Tensor:
+    """Symmetric InfoNCE in tiles (O(B) memory), optionally local rows × gathered columns;
+    see :mod:`.contrastive`."""
     _require_triton()
     from negforge.training.kernels.contrastive import fused_clip_loss as impl
 
-    return impl(image_features, text_features, logit_scale)
+    return impl(image_features, text_features, logit_scale, all_image_features, all_text_features)
 
 
 def fused_scr_loss(

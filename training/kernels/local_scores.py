@@ -460,11 +460,13 @@ def fused_local_scores(
     normalizer: str = "minmax",
     config: LocalScoresConfig | None = None,
 ) -> Tensor:
-    """Fused twin of :func:`negforge.training.losses.local_scores` → (B, C) in the input dtype.
+    """Fused twin of :func:`negforge.training.losses.local_scores` → (B, C) float32.
 
     Same math and edge cases: ``S_bc = logsumexp_t(logit_scale · cos_t)`` over masked-in tokens,
     0 for a candidate without any token. ``logit_scale`` may be a float or a learnable 0-dim
-    tensor (it receives its gradient through the torch tail).
+    tensor (it receives its gradient through the torch tail). The scores stay float32 whatever
+    the token dtype: they are logit-scale sized (up to ~100), where bf16 steps by 0.5, and they
+    feed a softmax over the candidates.
     """
     if normalizer not in NORMALIZERS:
         raise ValueError(f"normalizer must be one of {NORMALIZERS}, got {normalizer!r}")
@@ -475,5 +477,4 @@ def fused_local_scores(
     s = s.masked_fill(~keep, float("-inf"))
     s = torch.where(has_token.unsqueeze(-1), s, torch.zeros_like(s))
     scores = torch.logsumexp(s, dim=-1)  # (B, C)
-    scores = torch.where(has_token, scores, torch.zeros_like(scores))
-    return scores.to(image_tokens.dtype)
+    return torch.where(has_token, scores, torch.zeros_like(scores))

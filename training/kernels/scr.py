@@ -158,7 +158,7 @@ class _SCRLoss(torch.autograd.Function):
         n_rows = rows.sum().clamp_min(1.0)
         ctx.save_for_backward(dz * (rows / n_rows).unsqueeze(1))
         ctx.logits_dtype = logits.dtype
-        return ((row_loss * rows).sum() / n_rows).to(logits.dtype)
+        return (row_loss * rows).sum() / n_rows
 
     @staticmethod
     @once_differentiable
@@ -174,7 +174,7 @@ def fused_scr_loss(
     beta: float = 0.02,
     missing: str = "mask",
 ) -> Tensor:
-    """Fused twin of :func:`negforge.training.losses.scr_loss` → scalar in ``logits.dtype``."""
+    """Fused twin of :func:`negforge.training.losses.scr_loss` → float32 scalar (any logits dtype)."""
     check_float_tensor("logits", logits, 2)
     if not isinstance(neg_mask, Tensor) or neg_mask.shape != (logits.shape[0], logits.shape[1] - 1):
         raise ValueError(

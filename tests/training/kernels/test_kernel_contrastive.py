@@ -45,7 +45,8 @@ def test_matches_reference(b, d, dtype, scale, device, check_close):
     image = torch.randn(b, d, generator=g).to(dtype).to(device)
     text = torch.randn(b, d, generator=g).to(dtype).to(device)
     got, want = _run_pair(image, text, scale)
-    assert got[0].dtype == dtype and got[0].ndim == 0
+    assert got[0].dtype == torch.float32 and got[0].ndim == 0  # fp32 whatever the input dtype
+    assert got[1].dtype == dtype and got[2].dtype == dtype
     _compare(check_close, got, want, dtype, f"B{b} D{d} scale {scale}")
 
 
@@ -92,3 +93,60 @@ def test_memory_is_linear_in_batch_on_gpu():
     peak = torch.cuda.max_memory_allocated() - base
     # Normalised copies, fp32 gradient buffers and their casts: a handful of B×D tensors, no B×B.
     assert peak < b * b * 4 // 4, peak
+
+
+def _local_form_inputs(b, world, d, rank, dtype, device, seed=3):
+    """Every rank's features (world·b, D) and this rank's slice of them, kept in the graph."""
+    g = torch.Generator().manual_seed(seed)
+    image = torch.randn(world * b, d, generator=g).to(dtype).to(device)
+    text = torch.randn(world * b, d, generator=g).to(dtype).to(device)
+    return image, text, slice(rank * b, (rank + 1) * b)
+
+
+def _local_losses(fn, image, text, rows, scale):
+    """``fn`` in local form; gradients reach every rank's rows through the gathered copies."""
+    leaves = [image.clone().requires_grad_(True), text.clone().requires_grad_(True)]
+    s = torch.tensor(scale, device=image.device, requires_grad=True)
+    all_image, all_text = leaves[0] * 1.0, leaves[1] * 1.0  # stand-ins for the gathered copies
+    loss = fn(leaves[0][rows], leaves[1][rows], s, all_image, all_text)
+    loss.backward()
+    return loss, leaves[0].grad, leaves[1].grad, s.grad
+
+
+@pytest.mark.parametrize(
+    "b,world,d,rank,dtype",
+    [(5, 3, 12, 1, torch.float32), (4, 2, 10, 0, torch.float32), (3, 4, 16, 3, torch.float16)],
+    ids=["B5x3-rank1-fp32", "B4x2-rank0-fp32", "B3x4-rank3-fp16"],
+)
+def test_local_rows_global_columns_match_reference(b, world, d, rank, dtype, device, check_close):
+    image, text, rows = _local_form_inputs(b, world, d, rank, dtype, device)
+    got = _local_losses(fused_clip_loss, image, text, rows, 30.0)
+    want = _local_losses(clip_loss, image.float(), text.float(), rows, 30.0)
+    _compare(check_close, got, want, dtype, f"local B{b} x {world} ranks, rank {rank}")
+    # Gradients reach other ranks' rows (through the gather) and this rank's rows alike.
+    others = torch.ones(world * b, dtype=torch.bool)
+    others[rows] = False
+    assert got[1][others].abs().sum() > 0 and got[1][rows].abs().sum() > 0
+
+
+def test_local_form_over_all_ranks_is_the_global_loss(device, check_close):
+    """Mean of the ranks' local losses (what DDP averages) = the loss of the whole batch."""
+    image, text, _ = _local_form_inputs(4, 3, 12, 0, torch.float32, device, seed=9)
+    i_all = image.clone().requires_grad_(True)
+    t_all = text.clone().requires_grad_(True)
+    per_rank = [fused_clip_loss(i_all[r * 4 : (r + 1) * 4], t_all[r * 4 : (r + 1) * 4], 20.0, i_all, t_all)
+                for r in range(3)]  # fmt: skip
+    mean = sum(per_rank) / 3
+    mean.backward()
+    want = _run_pair(image, text, 20.0)[1]
+    check_close("loss", mean, want[0], torch.float32, "mean over 3 ranks")
+    check_close("d_image", i_all.grad, want[1], torch.float32, "mean over 3 ranks")
+    check_close("d_text", t_all.grad, want[2], torch.float32, "mean over 3 ranks")
+
+
+def test_local_form_validation(device):
+    a = torch.randn(4, 8, device=device)
+    with pytest.raises(ValueError, match="given together"):
+        fused_clip_loss(a, a, 1.0, all_image_features=a)
+    with pytest.raises(ValueError, match=r"\[N, D\] with D = 8, got \(6, 8\) and \(6, 7\)"):
+        fused_clip_loss(a, a, 1.0, torch.randn(6, 8, device=device), torch.randn(6, 7, device=device))

@@ -1,8 +1,11 @@
 """Environment shim: make torchvision importable beside a CPU-only torch wheel.
 
-Why it lives here: ``schemas`` is the one package that every other negforge
-package may import, and both ``training`` (open_clip, timm) and ``generators``
-(transformers/sentence-transformers for scoring) import torchvision indirectly.
+Why it lives here: it is about torch, and ``training`` is the package that
+depends on torch (``schemas`` depends on nothing heavy). ``training`` (open_clip,
+timm) and the pipeline's model stages (transformers / sentence-transformers for
+scoring, a tokenizer for LLM prompts) import torchvision indirectly; they call
+this first. Importing this module imports nothing heavy: torch is imported
+inside the function, only when torchvision is installed.
 
 The CPU torch 2.13.0 wheel used on CPU machines comes with a torchvision whose
 compiled ops library does not load ("operator torchvision::nms does not exist"),

@@ -1,0 +1,254 @@
+"""Does an edit fit its slot? Shared by every rule that puts a new word into a caption.
+
+Three questions decide whether a negative is worth keeping (DESIGN §5.1), and all three are
+answered from the parse, not from string positions:
+
+- the slot: only real scene objects are edited (:func:`editable_object`): never part or
+  quantifier nouns ("side", "kind", "group"), activities ("trick", "game"), generic nouns that
+  any replacement would still describe ("person", "thing"), or proper names;
+- the candidate: it must be false for the photo, so never a synonym, hypernym or hyponym
+  (``Resources.lexical_relation``) and, for people, never a role the original may also have
+  ("woman" -> "tourist", "boy" -> "child"): :func:`person_swap_ok`;
+- plausibility: the new word must fit every slot the old one filled (:func:`noun_fits`), by the
+  counts in ``lexicon.Lexicon``, so that no blind text model can reject the negative on world
+  knowledge alone ("a cup holding a woman").
+
+:func:`weighted_order` draws candidates in proportion to how often captions use them in that
+slot, so replacement words are distributed like original words and carry no unigram tell.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Sequence
+from typing import Any, TypeVar
+
+from negforge.schemas import SceneGraph, SceneObject
+
+from ..lexicon import iter_contexts
+from .common import PREPOSITIONS, object_lemma
+
+T = TypeVar("T")
+
+#: Nouns so general that a replacement of them may still be true ("a person" -> "a woman").
+GENERIC_NOUNS = frozenset(
+    "person people someone somebody thing things object objects something stuff animal animals "
+    "creature item items area place one ones other others individual individuals human humans "
+    "figure figures adult adults spot surface closeup close-up horizon view scene distance "
+    "background foreground setting location position space middle way air front top side back "
+    "edge end bottom corner center midst landscape scenery outdoors nature sky picture pictures photo "
+    "photos photograph image shot snapshot ground clothes clothing outfit outfits attire gear apparel "
+    "equipment".split()
+)
+#: Classes whose members are not edited as objects: a dog has no "hand", "the air" no sibling.
+NON_EDITABLE_CLASSES = frozenset({"body_part", "substance"})
+#: Made things: they come in any color, so a color attribute never rules them out.
+COLORED_CLASSES = frozenset(
+    {"clothing", "container", "ball", "toy", "sports_gear", "vehicle", "furniture", "device", "artifact",
+     "structure", "instrument"}
+)  # fmt: skip
+
+
+_LAST_GRAPH: list = [None, None]  # (graph, index -> contexts): rules ask per candidate, graphs repeat
+
+
+def object_contexts(graph: SceneGraph, index: int, joint: bool = True) -> list[str]:
+    """Every slot object ``index`` fills: "S|ride", "O|sit on", "A|red", and with ``joint`` the
+    slots with their other end named ("S|in@mouth").
+
+    Computed once per graph (the last one is remembered: every candidate of a caption asks).
+    """
+    if _LAST_GRAPH[0] is not graph:
+        by_index: dict[int, list[str]] = {}
+        for i, ctx in iter_contexts(graph):
+            by_index.setdefault(i, []).append(ctx)
+        _LAST_GRAPH[:] = [graph, by_index]
+    found = _LAST_GRAPH[1].get(index, [])
+    return found if joint else [c for c in found if "@" not in c]
+
+
+def editable_object(caption: str, obj: SceneObject, resources: Any) -> bool:
+    """A thing in the scene that a rule may replace, swap or give an attribute."""
+    if obj.count == 0 or not obj.text.replace(" ", "").replace("-", "").isalpha():
+        return False
+    lemma = object_lemma(obj)
+    if lemma in GENERIC_NOUNS or lemma.rsplit(" ", 1)[-1] in GENERIC_NOUNS:
+        return False
+    if any(w[:1].isupper() for w in obj.text.split()[1:]) or (obj.start > 0 and obj.text[:1].isupper()):
+        return False  # a name ("Hello Kitty balloon", "Roman Candles")
+    if obj.start > 0 and (caption[obj.start - 1] in "-'" or caption[obj.start - 1].isdigit()):
+        return False  # half of a word the parser split: "4-wheeler", "t-shirt"
+    lex = resources.lexicon
+    cls = lex.class_of(lemma)
+    return lex.is_scene_noun(lemma) and cls not in NON_EDITABLE_CLASSES
+
+
+#: A slot seen this often in the counts is well known: a filler for it must have been seen
+#: there, not only be of a fitting class ("riding a camel" yes, "riding a cat" no).
+ATTESTED_TOTAL = 20
+#: ... unless the new noun is of the original's class and that class fills most of the slot.
+DOMINANT_SHARE = 0.5
+
+
+#: General nouns a relation may still hold between ("a person sitting on a bench").
+_GENERIC_ENDS = frozenset("person people someone somebody man men".split())
+
+
+def relation_end(caption: str, obj: SceneObject, resources: Any) -> bool:
+    """An object a relation edit may keep as one of its ends: a thing of the scene, or a
+    general noun of people; never a part, an activity or nothing ("no dogs")."""
+    if editable_object(caption, obj, resources):
+        return True
+    lemma = object_lemma(obj)
+    return obj.count != 0 and lemma in _GENERIC_ENDS
+
+
+def noun_fits(
+    resources: Any,
+    graph: SceneGraph,
+    index: int,
+    new_lemma: str,
+    attributes: bool = True,
+    joint: bool = True,
+    moving: frozenset[str] = frozenset(),
+) -> bool:
+    """``new_lemma`` can take object ``index``'s place in every slot it fills.
+
+    A well-known slot (seen ``ATTESTED_TOTAL`` times) only takes nouns seen in it: "two dogs
+    swimming" may become "two horses swimming", and the animal class alone does not license
+    "two camels swimming". A rarer slot takes nouns whose class it holds (``Lexicon.fits``);
+    a color takes any made thing. ``attributes=False`` checks relation slots only (a noun added
+    beside the object does not take its adjectives); ``joint=False`` leaves out the slots that
+    name the other end; ``moving`` names heads that a swap moves, whose joint slots are skipped.
+    """
+    lex = resources.lexicon
+    own = lex.class_of(object_lemma(graph.objects[index]))
+    role = lex.class_of(new_lemma) == "person" and person_kind(new_lemma, resources) == "role"
+    for ctx in object_contexts(graph, index, joint=joint):
+        if "@" in ctx and ctx.rsplit("@", 1)[1] in moving:
+            continue  # the other end moves too (a swap): this slot will name another noun
+        if ctx.startswith("A|"):
+            if attributes and not adjective_fits(resources, ctx[2:], new_lemma):
+                return False  # "green mud", "a striped lake"; made things take any color
+            continue
+        if lex.seen(ctx, new_lemma):
+            continue
+        if lex.context_total(ctx) >= ATTESTED_TOTAL:
+            if lex.class_of(new_lemma) == own and lex.class_share(ctx, own) >= DOMINANT_SHARE and not role:
+                continue  # "a boy runs along the beach": anyone may; a role does only its own thing
+            return False  # a well-known slot that never held it: "riding a cat"
+        if not lex.fits(ctx, new_lemma, fallback_class=own):
+            return False
+    return True
+
+
+def is_verb_context(ctx: str) -> bool:
+    """A subject or object slot of a verb ("S|ride", "O|sit on"), not of a bare preposition."""
+    if ctx.startswith("A|"):
+        return False
+    first = ctx[2:].split("@", 1)[0].split(" ", 1)[0]
+    return first not in PREPOSITIONS  # predicates lead with a verb or a preposition
+
+
+def person_swap_ok(old: str, new: str, resources: Any) -> bool:
+    """For nouns of people: whether ``new`` is clearly not ``old``.
+
+    Nouns that say who someone is (``person_nouns`` in vocab.json: gender and age) replace each
+    other only when gender or age differ ("man" -> "woman", "boy" -> "man"), and never across
+    the ambiguous pair woman/girl ("girl" names young women too). A role ("skier", "tourist",
+    "player") says what someone does, so it never replaces or is replaced by an identity noun:
+    "a woman" may well be the tourist.
+    """
+    table = resources.vocab["person_nouns"]
+    a, b = table.get(old), table.get(new)
+    if a is None or b is None:
+        return a is None and b is None  # role <-> role: the slot fit decides
+    if frozenset({a["gender"], b["gender"]}) == frozenset({"f"}) and {a["age"], b["age"]} == {
+        "adult",
+        "child",
+    }:
+        return False  # "woman" <-> "girl"
+    gender = a["gender"] != "any" and b["gender"] != "any" and a["gender"] != b["gender"]
+    age = a["age"] != "any" and b["age"] != "any" and a["age"] != b["age"]
+    return gender or age
+
+
+def adjective_fits(resources: Any, adjective: str, noun: str) -> bool:
+    """``adjective`` suits ``noun``: seen on it in captions, or a color on a made thing, or (for
+    an adjective too rare to judge by word) common enough on the noun's class."""
+    lex = resources.lexicon
+    ctx = f"A|{adjective.lower()}"
+    is_color = adjective.lower() in resources.vocab["adjective_groups"]["color"]
+    cls = lex.class_of(noun)
+    if is_color and cls == "person":
+        return False  # "a black man" is not a color of clothing to swap or add
+    if is_color and cls in ("animal", "bird"):
+        # animals come in few colors: "a red dog" was counted a few times, it is still a tell
+        colors = lex.adjectives_of(noun)
+        total = sum(colors.get(c, 0) for c in resources.vocab["adjective_groups"]["color"])
+        return colors.get(adjective.lower(), 0) >= max(3, 0.03 * total)
+    if lex.seen(ctx, noun):
+        return True
+    if is_color and lex.class_of(noun) in COLORED_CLASSES:
+        return True
+    if lex.context_total(ctx) >= ATTESTED_TOTAL:
+        return False
+    return lex.fits(ctx, noun, fallback_class=None, min_share=0.05)
+
+
+#: Kinds of thing that can trade places in a scene: living doers, made things, grounds and places.
+_KINDS = (
+    frozenset({"person", "animal", "bird"}),
+    COLORED_CLASSES | {"food", "plant"},
+    frozenset({"ground", "water", "way", "place", "landform", "structure"}),
+)
+
+
+def same_kind(a: str, b: str, resources: Any) -> bool:
+    """Two nouns of one kind (doers, made things, places): a swap between kinds reads as
+    nonsense ("a rock jumping in a person", "a bikini in a girl")."""
+    lex = resources.lexicon
+    ca, cb = lex.class_of(a), lex.class_of(b)
+    if ca is None or cb is None:
+        return False
+    return ca == cb or any(ca in kind and cb in kind for kind in _KINDS)
+
+
+def person_kind(lemma: str, resources: Any) -> str:
+    """ "identity" (man, girl: vocab ``person_nouns``), "role" (skier, chef: ``role_nouns``) or
+    "other" (friend, tourist, spectator: true of anyone, never edited)."""
+    if lemma in resources.vocab["person_nouns"]:
+        return "identity"
+    roles = resources._cache.get(("role_nouns",))
+    if roles is None:
+        roles = resources._cache[("role_nouns",)] = frozenset(resources.vocab["role_nouns"]["nouns"])
+    return "role" if lemma in roles else "other"
+
+
+def gender_change(old: str, new: str, resources: Any) -> str | None:
+    """ "f" or "m" when a person noun changes gender ("man" -> "woman": "f"), else None."""
+    table = resources.vocab["person_nouns"]
+    a, b = table.get(old), table.get(new)
+    if a is None or b is None or a["gender"] == b["gender"] or b["gender"] == "any":
+        return None
+    return b["gender"]
+
+
+def weighted_order(rng: random.Random, items: Sequence[tuple[T, float]]) -> list[T]:
+    """Items in a seeded random order where heavier items tend to come first.
+
+    Efraimidis–Spirakis keys (u ** (1 / w)): taking the first k is weighted sampling without
+    replacement. ``items`` must be in a deterministic order (sorted by the caller).
+    """
+    keyed = [(rng.random() ** (1.0 / w), k) for k, (_, w) in enumerate(items) if w > 0]
+    keyed.sort(reverse=True)
+    return [items[k][0] for _, k in keyed]
+
+
+_WORD = re.compile(r"[A-Za-z][A-Za-z'-]*")
+
+
+def caption_words(caption: str) -> frozenset[str]:
+    """Lower-cased words of the caption: a candidate already in it is no change of scene."""
+    return frozenset(w.lower() for w in _WORD.findall(caption))
