@@ -31,7 +31,7 @@ import time
 EXTRA = "train"
 HELP = "end-to-end demo on the shapes world: build negatives, train CLIP / NegCLIP / FSC-CLIP, evaluate"
 DESCRIPTION = """\
-Runs on CPU in a few minutes (about 4 on 2 cores):
+Runs on CPU in minutes (about 6 on 2 cores, 2 of them building the dataset):
   1. build: shapes-world captions + hard negatives → OUTPUT/dataset (Parquet shards)
   2. export: compositional test split in SugarCrepe format, zero-shot and retrieval sets
   3. train: the paper's ablation with the same seed, data and steps —
@@ -41,7 +41,7 @@ Runs on CPU in a few minutes (about 4 on 2 cores):
 
 examples:
   negforge demo --output out/demo
-  negforge demo --output out/demo --steps 600 --scenes 4000      # longer, less noisy
+  negforge demo --output out/demo --steps 600 --scenes 12000     # longer, less noisy
   negforge demo --output out/demo --config tiny --set model_overrides='{vision_cfg: {image_size: 64, patch_size: 8}}'
 """
 
@@ -58,7 +58,12 @@ ABLATION: tuple[tuple[str, dict], ...] = (
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output", required=True, help="demo folder (dataset/, eval/, runs/, results.json)")
-    parser.add_argument("--scenes", type=int, default=2000, help="training scenes in the shapes world")
+    parser.add_argument(
+        "--scenes",
+        type=int,
+        default=6000,
+        help="training scenes in the shapes world (2 captions each; held-out test scenes do not depend on it)",
+    )
     parser.add_argument("--eval-scenes", type=int, default=300, help="test (and val) scenes")
     parser.add_argument(
         "--steps", type=int, default=None, help="training steps per run (default: the config's)"
@@ -80,6 +85,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--runs",
         default=",".join(name for name, _ in ABLATION),
         help="comma-separated subset of the ablation to run (default: all three)",
+    )
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=0,
+        help="runs trained at once (default: one per CPU core, at most the number of runs): CLIP-only "
+        "first in this process, then the others in forked processes that share its trunk feature "
+        "memo; 1 = one after another in this process",
     )
     parser.add_argument("--rebuild", action="store_true", help="rebuild the dataset even if it exists")
     parser.add_argument(
@@ -147,8 +160,8 @@ def run(args: argparse.Namespace) -> int:
     from negforge.generators.shapes import ShapesConfig, export_retrieval, export_sugarcrepe, export_zero_shot
     from negforge.training import eval as ev
     from negforge.training.config import load_config
-    from negforge.training.train import plot_losses, read_metrics, train
-    from negforge.training.trunk_cache import TrunkFeatureCache, attach_trunk_cache
+    from negforge.training.train import plot_losses
+    from negforge.training.trunk_cache import TrunkFeatureCache
 
     started, cpu_started = time.perf_counter(), _cpu_seconds()
     try:
@@ -195,27 +208,29 @@ def run(args: argparse.Namespace) -> int:
     except (ValueError, FileNotFoundError) as exc:
         logger.error("%s", exc)
         return 2
+    t_runs = time.perf_counter()
+    evals = {"sugarcrepe": sugarcrepe_dir, "zero_shot": zero_shot_dir, "retrieval": retrieval_file}
+    tasks = [
+        (name, base.replace(output=os.path.join(out, "runs", name), **variant))
+        for name, variant in runs_to_do
+    ]
+    jobs = max(1, min(args.jobs if args.jobs else (os.cpu_count() or 1), len(tasks)))
     # One memo of the frozen trunk's features for all runs and their evaluations.
     cache = TrunkFeatureCache() if base.cache_trunk_features else None
-
+    if jobs == 1:
+        done = [_train_and_eval(name, config, evals, cache) for name, config in tasks]
+    else:
+        done = _run_parallel(tasks, evals, jobs, cache)
     runs: dict[str, dict] = {}
     curves: dict[str, list] = {}
-    for name, variant in runs_to_do:
-        config = base.replace(output=os.path.join(out, "runs", name), **variant)
-        t = time.perf_counter()
-        summary = train(config, resume=False, trunk_cache=cache)  # same steps and seed for all, every time
-        timings[f"train_{name}_s"] = time.perf_counter() - t
-        curves[name] = read_metrics(config.output)
-        t = time.perf_counter()
-        bundle = ev.load_for_eval(checkpoint=summary["checkpoint"])
-        if cache is not None:
-            attach_trunk_cache(bundle.model.visual, cache)
-        runs[name] = {
-            "sugarcrepe": ev.eval_sugarcrepe(bundle, sugarcrepe_dir),
-            "zero_shot": ev.eval_zero_shot(bundle, zero_shot_dir),
-            "retrieval": ev.eval_retrieval(bundle, retrieval_file, ks=(1,)),
-        }
-        timings[f"eval_{name}_s"] = time.perf_counter() - t
+    cache_stats = {"images": 0, "hits": 0, "misses": 0}
+    for result in done:  # in ablation order whatever the order they finished in
+        name = result["name"]
+        runs[name], curves[name] = result["eval"], result["curve"]
+        timings[f"train_{name}_s"], timings[f"eval_{name}_s"] = result["train_s"], result["eval_s"]
+        for key in cache_stats:
+            cache_stats[key] += result["cache"][key]
+    timings["runs_s"] = time.perf_counter() - t_runs
 
     plot = plot_losses(curves, os.path.join(out, "loss.png"))
     delta = _deltas(runs)
@@ -231,8 +246,9 @@ def run(args: argparse.Namespace) -> int:
         "seed": args.seed,
         "plot": plot,
     }
-    if cache is not None:
-        results["trunk_cache"] = {"images": len(cache), "hits": cache.hits, "misses": cache.misses}
+    results["jobs"] = jobs
+    if base.cache_trunk_features:
+        results["trunk_cache"] = cache_stats
     with open(os.path.join(out, "results.json"), "w", encoding="utf-8") as f:
         json.dump(results, f, indent=1)
 
@@ -246,6 +262,87 @@ def run(args: argparse.Namespace) -> int:
         f"({timings['total_s']:.0f} s wall, {results['cpu_s']:.0f} s CPU)"
     )
     return 0
+
+
+def _train_and_eval(name: str, config, evals: dict[str, str], cache=None) -> dict:
+    """One run of the ablation: train (same steps and seed every time, never resumed), then
+    evaluate. ``cache``: a trunk feature memo shared with other runs in this process (None:
+    a fresh one when the config caches trunk features)."""
+    from negforge.training import eval as ev
+    from negforge.training.train import read_metrics, train
+    from negforge.training.trunk_cache import TrunkFeatureCache, attach_trunk_cache
+
+    if cache is None and config.cache_trunk_features:
+        cache = TrunkFeatureCache()
+    before = (len(cache), cache.hits, cache.misses) if cache is not None else (0, 0, 0)
+    t = time.perf_counter()
+    summary = train(config, resume=False, trunk_cache=cache)
+    train_s = time.perf_counter() - t
+    t = time.perf_counter()
+    bundle = ev.load_for_eval(checkpoint=summary["checkpoint"])
+    if cache is not None:
+        attach_trunk_cache(bundle.model.visual, cache)
+    results = {
+        "sugarcrepe": ev.eval_sugarcrepe(bundle, evals["sugarcrepe"]),
+        "zero_shot": ev.eval_zero_shot(bundle, evals["zero_shot"]),
+        "retrieval": ev.eval_retrieval(bundle, evals["retrieval"], ks=(1,)),
+    }
+    after = (len(cache), cache.hits, cache.misses) if cache is not None else (0, 0, 0)
+    return {
+        "name": name,
+        "eval": results,
+        "curve": read_metrics(config.output),
+        "train_s": train_s,
+        "eval_s": time.perf_counter() - t,
+        "cache": {k: a - b for k, a, b in zip(("images", "hits", "misses"), after, before, strict=True)},
+    }
+
+
+#: The trunk feature memo forked workers inherit (set only around a fork pool).
+_INHERITED_CACHE = None
+
+
+def _worker(name: str, config, evals: dict[str, str], log_level: int) -> dict:
+    if multiprocessing_start_method() != "fork":
+        logging.basicConfig(level=log_level, format=f"%(asctime)s {name} %(levelname)s %(name)s: %(message)s")
+    return _train_and_eval(name, config, evals, _INHERITED_CACHE)
+
+
+def multiprocessing_start_method() -> str:
+    import multiprocessing
+
+    return "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+
+
+def _run_parallel(tasks: list, evals: dict[str, str], jobs: int, cache) -> list[dict]:
+    """The ablation on ``jobs`` processes; results in ``tasks`` order.
+
+    The cheapest run (CLIP-only: one caption per image) goes first, in this process, filling
+    the trunk feature memo; the others then run at once in forked processes that inherit the
+    filled memo (copy-on-write; each process's own misses stay its own). Where fork is not
+    available, every run gets a spawned process and a memo of its own.
+    """
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    global _INHERITED_CACHE
+    method = multiprocessing_start_method()
+    order = sorted(range(len(tasks)), key=lambda i: tasks[i][1].loss != "clip")
+    done: dict[int, dict] = {}
+    if method == "fork":
+        first = order.pop(0)
+        done[first] = _train_and_eval(*tasks[first], evals, cache)
+    level = logging.getLogger().getEffectiveLevel()
+    _INHERITED_CACHE = cache if method == "fork" else None
+    try:
+        with ProcessPoolExecutor(
+            min(jobs, len(order)), mp_context=multiprocessing.get_context(method)
+        ) as pool:
+            futures = {i: pool.submit(_worker, *tasks[i], evals, level) for i in order}
+            done.update({i: f.result() for i, f in futures.items()})
+    finally:
+        _INHERITED_CACHE = None
+    return [done[i] for i in range(len(tasks))]
 
 
 def _deltas(runs: dict[str, dict]) -> dict[str, dict[str, float]]:

@@ -27,6 +27,8 @@ def test_demo_smoke(tmp_path, capsys):
             "8",
             "--set",
             "log_every=1",
+            "--jobs",
+            "1",
         ]
     )
     assert rc == 0
@@ -65,3 +67,40 @@ def test_demo_smoke(tmp_path, capsys):
     # The frozen trunk ran once per distinct image across the three runs and their evaluations.
     cache = results["trunk_cache"]
     assert cache["misses"] == cache["images"] and cache["hits"] > cache["misses"]
+
+
+@pytest.mark.slow
+def test_demo_parallel_runs_equal_sequential_runs(tmp_path, capsys):
+    """--jobs 2: CLIP-only in-process, then NegCLIP and FSC-CLIP at once in forked processes
+    sharing its trunk feature memo: the same losses step by step and the same evaluation as
+    one after another in-process."""
+    out = tmp_path / "demo"
+    args = ["demo", "--output", str(out), "--scenes", "24", "--eval-scenes", "12", "--steps", "3",
+            "--batch-size", "6", "--set", "log_every=1"]  # fmt: skip
+
+    def run(jobs):
+        assert main([*args, "--jobs", str(jobs)]) == 0
+        results = json.loads((out / "results.json").read_text())
+        metrics = {
+            name: [json.loads(x) for x in (out / "runs" / name / "metrics.jsonl").read_text().splitlines()]
+            for name in results["runs"]
+        }
+        return results, metrics
+
+    seq, seq_metrics = run(1)
+    par, par_metrics = run(2)
+    assert (seq["jobs"], par["jobs"]) == (1, 2)
+    assert list(par["runs"]) == ["clip-only", "negclip", "fsc-clip"]  # ablation order, not finish order
+    for name in seq_metrics:
+        for a, b in zip(seq_metrics[name], par_metrics[name], strict=True):
+            for key in ("loss", "clip", "global_hn", "local_hn"):
+                assert a[key] == pytest.approx(b[key], rel=1e-4, abs=1e-5), (name, a["step"], key)
+        assert par["runs"][name]["zero_shot"]["top5"] == pytest.approx(seq["runs"][name]["zero_shot"]["top5"])
+        for t, v in seq["runs"][name]["sugarcrepe"]["types"].items():
+            assert par["runs"][name]["sugarcrepe"]["types"][t]["accuracy"] == pytest.approx(
+                v["accuracy"], abs=10
+            ), (name, t)
+    # CLIP-only ran first in-process; the forked runs inherited its memo: each distinct image
+    # still went through the frozen trunk once in all.
+    assert par["trunk_cache"]["misses"] == par["trunk_cache"]["images"] == seq["trunk_cache"]["images"]
+    assert "clip-only" in capsys.readouterr().out
