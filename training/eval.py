@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .model import ModelBundle, create_model, merge_lora
+from .model import ModelBundle, create_model, encode_image, merge_lora
 
 logger = logging.getLogger(__name__)
 
@@ -51,14 +51,7 @@ def load_for_eval(
         ckpt = load_checkpoint(checkpoint)
         config = model_config(TrainConfig(**ckpt["config"]))
         # The checkpoint holds every weight: skip the pretrained download/load.
-        config = ModelConfig(
-            name=config.name,
-            lora_rank=config.lora_rank,
-            lora_alpha=config.lora_alpha,
-            lora_targets=config.lora_targets,
-            overrides=config.overrides,
-        )
-        bundle = create_model(config, device="cpu")
+        bundle = create_model(config, device="cpu", load_pretrained=False)
         bundle.model.load_state_dict(ckpt["model"])
     elif model:
         bundle = create_model(ModelConfig(name=model, pretrained=pretrained), device="cpu")
@@ -86,7 +79,7 @@ def encode_images(bundle: ModelBundle, paths: Sequence[str], batch_size: int = 6
             with Image.open(path) as img:
                 images.append(bundle.preprocess(img.convert("RGB")))
         batch = torch.stack(images).to(_device(bundle))
-        out.append(F.normalize(bundle.model.encode_image(batch).float(), dim=-1).cpu())
+        out.append(F.normalize(encode_image(bundle.model, batch).float(), dim=-1).cpu())
     return torch.cat(out) if out else torch.empty(0)
 
 

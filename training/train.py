@@ -39,6 +39,7 @@ from .config import TrainConfig
 from .data import DataConfig, ShardBatches, make_loader
 from .losses import LOSS_KEYS, FSCCLIPLoss
 from .model import ModelConfig, create_model, encode_image_tokens, encode_text_tokens
+from .trunk_cache import TrunkFeatureCache, attach_trunk_cache
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +60,9 @@ def model_config(config: TrainConfig) -> ModelConfig:
         lora_rank=config.lora_rank,
         lora_alpha=config.lora_alpha,
         overrides=dict(config.model_overrides),
+        image_pretrained=config.image_pretrained,
+        lock_image=config.lock_image,
+        lock_image_unlocked_groups=config.lock_image_unlocked_groups,
     )
 
 
@@ -290,18 +294,45 @@ def cosine_schedule(warmup: int, total: int, min_ratio: float):
     return factor
 
 
-def param_groups(model: nn.Module, weight_decay: float, decay_embeddings: bool = True) -> list[dict[str, Any]]:
+IMAGE_TRUNK_PREFIX = "visual.trunk."
+
+
+def param_groups(
+    model: nn.Module,
+    weight_decay: float,
+    decay_embeddings: bool = True,
+    lr: float | None = None,
+    image_trunk_lr_mult: float = 1.0,
+) -> list[dict[str, Any]]:
     """AdamW groups, open_clip's rule: no decay on 1-d tensors (norm gains, biases, class
     embedding) and the logit scale; ``decay_embeddings=False`` also exempts the 2-d token and
-    positional embeddings (the original decays them)."""
-    decay, no_decay = [], []
+    positional embeddings (the original decays them).
+
+    The first two groups are always [decay, no_decay]. With ``image_trunk_lr_mult != 1`` the
+    image trunk's parameters (a pretrained timm trunk, ``visual.trunk.*``) move to two more
+    groups at ``lr · image_trunk_lr_mult`` (left out when empty). Each group then carries its
+    own ``lr``, which the scheduler scales, so the ratio holds through warmup and decay.
+    """
+    split = image_trunk_lr_mult != 1.0
+    if split and lr is None:
+        raise ValueError("param_groups: image_trunk_lr_mult needs lr")
+    groups: dict[tuple[bool, bool], list[nn.Parameter]] = {k: [] for k in ((False, True), (False, False))}
     for name, p in model.named_parameters():
         if not p.requires_grad:
             continue
         skip = p.ndim < 2 or "logit_scale" in name or name.endswith(".bias")
         skip = skip or (not decay_embeddings and "embedding" in name)
-        (no_decay if skip else decay).append(p)
-    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+        trunk = split and name.startswith(IMAGE_TRUNK_PREFIX)
+        groups.setdefault((trunk, not skip), []).append(p)
+    out = []
+    for (trunk, decay), params in groups.items():
+        if trunk and not params:
+            continue
+        group: dict[str, Any] = {"params": params, "weight_decay": weight_decay if decay else 0.0}
+        if lr is not None:
+            group["lr"] = lr * (image_trunk_lr_mult if trunk else 1.0)
+        out.append(group)
+    return out
 
 
 # ---------------------------------------------------------------------------
@@ -476,12 +507,15 @@ def train(
     resume: bool = True,
     stop_at: int | None = None,
     on_end: Callable[[nn.Module], None] | None = None,
+    trunk_cache: TrunkFeatureCache | None = None,
 ) -> dict[str, Any]:
     """Train to ``config.max_steps``, resuming from ``output/checkpoints/last.pt`` if present.
 
     ``stop_at`` ends the run early at that step with a checkpoint, as an interruption would
     (the schedule still runs to ``max_steps``); used to test and demonstrate exact resume.
     ``on_end`` is called with the trained model on every rank (e.g. to keep it in memory).
+    ``trunk_cache`` (with ``cache_trunk_features``) shares frozen-trunk features with other
+    runs over the same pretrained trunk; by default the run has its own.
 
     Returns a summary: final step, last logged losses, wall time, checkpoint path.
     """
@@ -501,10 +535,15 @@ def train(
     loss_fn = build_loss(config, d.world_size)
     _warn_batch_semantics(config, d)
     optimizer = torch.optim.AdamW(
-        param_groups(model, config.weight_decay, config.decay_embeddings),
+        param_groups(
+            model, config.weight_decay, config.decay_embeddings, config.lr, config.image_trunk_lr_mult
+        ),
         lr=config.lr,
         betas=(0.9, 0.98),
         eps=1e-6,
+        # One fused kernel per step on CPU: ~4x faster than the per-tensor loop (measured
+        # with a 4.4M-parameter model), which small models on CPU feel every step.
+        fused=device.type == "cpu" or None,
     )
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, cosine_schedule(config.warmup_steps, config.max_steps, config.min_lr_ratio)
@@ -528,6 +567,8 @@ def train(
         logger.info("resumed from %s at step %d", ckpt_path, step)
     if step >= config.max_steps:
         logger.info("already at step %d >= max_steps %d", step, config.max_steps)
+    if config.cache_trunk_features:  # after every weight is loaded: the cache is keyed to them
+        attach_trunk_cache(model.visual, trunk_cache if trunk_cache is not None else TrunkFeatureCache())
 
     features: nn.Module = TokenFeatures(model)
     if d.world_size > 1:

@@ -1,10 +1,21 @@
 """``negforge demo``: the whole system end to end on the embedded shapes world (``make demo``).
 
-shapes world → ``negforge build`` (hard negatives, Parquet shards) → train the tiny open_clip
-model twice with the same seed, data and steps — FSC-CLIP losses and CLIP-only — → evaluate
-both on the compositional test split (SugarCrepe format: held-out color-shape pairs and
-relation triples) and on in-distribution zero-shot classification → side-by-side table,
-loss curves, results.json.
+shapes world → ``negforge build`` (hard negatives, Parquet shards) → the FSC-CLIP paper's
+ablation, three runs with the same model, seed, data and steps:
+
+- ``clip-only``: the CLIP loss alone (hard negatives unused);
+- ``negclip``: NegCLIP-style, CLIP + the global hard-negative loss with plain cross-entropy
+  (no focal term, no label smoothing, no local loss);
+- ``fsc-clip``: CLIP + global HN + local HN (token–patch) losses, both with SCR (focal +
+  label smoothing);
+
+→ each evaluated on the compositional test split (SugarCrepe format: held-out color–shape
+pairs and relation triples), zero-shot shape classification and image–text retrieval →
+side-by-side table, loss curves, results.json.
+
+The default config (``demo``) fine-tunes a pretrained image tower, as FSC-CLIP fine-tunes a
+pretrained CLIP: ImageNet EfficientNet-Lite0 (from PyPI), locked but its last layer group,
+with its frozen part computed once per image and shared by all three runs.
 """
 
 from __future__ import annotations
@@ -13,32 +24,53 @@ import argparse
 import json
 import logging
 import os
+import resource
 import time
 
 #: The install extra this command needs as a whole (torch, open_clip).
 EXTRA = "train"
-HELP = "end-to-end demo on the shapes world: build negatives, train FSC-CLIP vs CLIP, evaluate"
+HELP = "end-to-end demo on the shapes world: build negatives, train CLIP / NegCLIP / FSC-CLIP, evaluate"
 DESCRIPTION = """\
-Runs on CPU in minutes (default sizes take about 10 minutes on 2 cores):
-  1. build: shapes-world captions + rule hard negatives → OUTPUT/dataset (Parquet shards)
-  2. export: compositional test split in SugarCrepe format, zero-shot val set
-  3. train: the `tiny` config twice (FSC-CLIP losses; CLIP loss only), same seed and steps
-  4. eval: both models side by side; OUTPUT/results.json, OUTPUT/loss.png
+Runs on CPU in minutes (about 6 on 2 cores, 2 of them building the dataset):
+  1. build: shapes-world captions + hard negatives → OUTPUT/dataset (Parquet shards)
+  2. export: compositional test split in SugarCrepe format, zero-shot and retrieval sets
+  3. train: the paper's ablation with the same seed, data and steps —
+       clip-only (CLIP loss), negclip (+ global hard negatives, plain CE),
+       fsc-clip (+ global and local hard negatives with SCR)
+  4. eval: the three side by side; OUTPUT/results.json, OUTPUT/loss.png
 
 examples:
   negforge demo --output out/demo
-  negforge demo --output out/demo --steps 100 --scenes 1000     # quicker, noisier
+  negforge demo --output out/demo --steps 600 --scenes 12000     # longer, less noisy
+  negforge demo --output out/demo --config tiny --set model_overrides='{vision_cfg: {image_size: 64, patch_size: 8}}'
 """
 
 logger = logging.getLogger(__name__)
 
+#: The ablation, in the paper's order: (run name, how it differs from the config).
+#: Applied after ``--set``, so an override can never turn one run into another.
+ABLATION: tuple[tuple[str, dict], ...] = (
+    ("clip-only", {"loss": "clip"}),
+    ("negclip", {"loss": "fsc", "lambda_local": 0.0, "gamma": 0.0, "beta": 0.0}),
+    ("fsc-clip", {"loss": "fsc"}),
+)
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output", required=True, help="demo folder (dataset/, eval/, runs/, results.json)")
-    parser.add_argument("--scenes", type=int, default=2000, help="training scenes in the shapes world")
+    parser.add_argument(
+        "--scenes",
+        type=int,
+        default=6000,
+        help="training scenes in the shapes world (2 captions each; held-out test scenes do not depend on it)",
+    )
     parser.add_argument("--eval-scenes", type=int, default=300, help="test (and val) scenes")
-    parser.add_argument("--steps", type=int, default=300, help="training steps per model")
-    parser.add_argument("--batch-size", type=int, default=32, help="images per batch")
+    parser.add_argument(
+        "--steps", type=int, default=None, help="training steps per run (default: the config's)"
+    )
+    parser.add_argument(
+        "--batch-size", type=int, default=None, help="images per batch (default: the config's)"
+    )
     parser.add_argument("--seed", type=int, default=0, help="world, build and training seed")
     parser.add_argument("--config", default="demo", help="training config (YAML file or built-in name)")
     parser.add_argument(
@@ -47,13 +79,34 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="NAME=VALUE",
-        help="override a training config field for both runs, repeatable",
+        help="override a training config field for every run, repeatable",
+    )
+    parser.add_argument(
+        "--runs",
+        default=",".join(name for name, _ in ABLATION),
+        help="comma-separated subset of the ablation to run (default: all three)",
+    )
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=0,
+        help="runs trained at once (default: one per CPU core, at most the number of runs): CLIP-only "
+        "first in this process, then the others in forked processes that share its trunk feature "
+        "memo; 1 = one after another in this process",
     )
     parser.add_argument("--rebuild", action="store_true", help="rebuild the dataset even if it exists")
-    parser.add_argument("--truth-negatives", type=int, default=1,
-                        help="image-verified negatives per type per record (generator shapes:truth), besides rules")
-    parser.add_argument("--shapes-filter", choices=("none", "true", "outside"), default="outside",
-                        help="drop rule negatives true of the scene / also those outside the world's language")
+    parser.add_argument(
+        "--truth-negatives",
+        type=int,
+        default=1,
+        help="image-verified negatives per type per record (generator shapes:truth), besides rules",
+    )
+    parser.add_argument(
+        "--shapes-filter",
+        choices=("none", "true", "outside"),
+        default="outside",
+        help="drop rule negatives true of the scene / also those outside the world's language",
+    )
 
 
 def _build(out: str, shapes_config, seed: int, rebuild: bool, shapes_filter: str):
@@ -70,8 +123,14 @@ def _build(out: str, shapes_config, seed: int, rebuild: bool, shapes_filter: str
             logger.info("reusing the dataset in %s", out)
             return manifest
     config = BuildConfig(
-        inputs=(), format="shapes", output=out, shards=4, seed=seed, shapes=shapes_config,
-        shapes_filter=shapes_filter, overwrite=True,
+        inputs=(),
+        format="shapes",
+        output=out,
+        shards=4,
+        seed=seed,
+        shapes=shapes_config,
+        shapes_filter=shapes_filter,
+        overwrite=True,
     )
     return run_build(config, pipeline_args=[])
 
@@ -82,17 +141,41 @@ def _asdict(obj) -> dict:
     return dataclasses.asdict(obj)
 
 
+def _cpu_seconds() -> float:
+    """User + system CPU time of this process and its finished children."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def _selected_runs(spec: str) -> list[tuple[str, dict]]:
+    names = [n.strip() for n in spec.split(",") if n.strip()]
+    known = dict(ABLATION)
+    unknown = [n for n in names if n not in known]
+    if unknown or not names:
+        raise ValueError(f"--runs must name runs of {list(known)}, got {spec!r}")
+    return [(name, variant) for name, variant in ABLATION if name in names]
+
+
 def run(args: argparse.Namespace) -> int:
-    from negforge.generators.shapes import ShapesConfig, export_sugarcrepe, export_zero_shot
+    from negforge.generators.shapes import ShapesConfig, export_retrieval, export_sugarcrepe, export_zero_shot
     from negforge.training import eval as ev
     from negforge.training.config import load_config
-    from negforge.training.train import plot_losses, read_metrics, train
+    from negforge.training.train import plot_losses
+    from negforge.training.trunk_cache import TrunkFeatureCache
 
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), _cpu_seconds()
+    try:
+        runs_to_do = _selected_runs(args.runs)
+    except ValueError as exc:
+        logger.error("%s", exc)
+        return 2
     out = os.path.abspath(args.output)
     os.makedirs(out, exist_ok=True)
     shapes = ShapesConfig(
-        seed=args.seed, n_train=args.scenes, n_val=args.eval_scenes, n_test=args.eval_scenes,
+        seed=args.seed,
+        n_train=args.scenes,
+        n_val=args.eval_scenes,
+        n_test=args.eval_scenes,
         truth_negatives_per_type=args.truth_negatives,
     )
     timings: dict[str, float] = {}
@@ -111,59 +194,175 @@ def run(args: argparse.Namespace) -> int:
     zero_shot_dir = os.path.join(out, "eval", "zero_shot")
     export_sugarcrepe(shapes, sugarcrepe_dir, split="test")
     export_zero_shot(shapes, zero_shot_dir, split="val")
+    retrieval_file = export_retrieval(shapes, os.path.join(out, "eval", "retrieval"), split="val")
     timings["export_s"] = time.perf_counter() - t
 
+    overrides = {
+        "data": os.path.join(out, "dataset"),
+        "max_steps": args.steps,
+        "batch_size": args.batch_size,
+        "seed": args.seed,
+    }
+    try:
+        base = load_config(args.config, overrides=overrides, sets=args.sets)
+    except (ValueError, FileNotFoundError) as exc:
+        logger.error("%s", exc)
+        return 2
+    t_runs = time.perf_counter()
+    evals = {"sugarcrepe": sugarcrepe_dir, "zero_shot": zero_shot_dir, "retrieval": retrieval_file}
+    tasks = [
+        (name, base.replace(output=os.path.join(out, "runs", name), **variant))
+        for name, variant in runs_to_do
+    ]
+    jobs = max(1, min(args.jobs if args.jobs else (os.cpu_count() or 1), len(tasks)))
+    # One memo of the frozen trunk's features for all runs and their evaluations.
+    cache = TrunkFeatureCache() if base.cache_trunk_features else None
+    if jobs == 1:
+        done = [_train_and_eval(name, config, evals, cache) for name, config in tasks]
+    else:
+        done = _run_parallel(tasks, evals, jobs, cache)
     runs: dict[str, dict] = {}
     curves: dict[str, list] = {}
-    for name, loss in (("fsc-clip", "fsc"), ("clip-only", "clip")):
-        config = load_config(
-            args.config,
-            overrides={
-                "data": os.path.join(out, "dataset"),
-                "output": os.path.join(out, "runs", name),
-                "loss": loss,
-                "max_steps": args.steps,
-                "batch_size": args.batch_size,
-                "seed": args.seed,
-            },
-            sets=args.sets,
-        )
-        t = time.perf_counter()
-        summary = train(config, resume=False)  # same steps and seed for both, every time
-        timings[f"train_{name}_s"] = time.perf_counter() - t
-        curves[name] = read_metrics(config.output)
-        t = time.perf_counter()
-        bundle = ev.load_for_eval(checkpoint=summary["checkpoint"])
-        runs[name] = {
-            "sugarcrepe": ev.eval_sugarcrepe(bundle, sugarcrepe_dir),
-            "zero_shot": ev.eval_zero_shot(bundle, zero_shot_dir),
-        }
-        timings[f"eval_{name}_s"] = time.perf_counter() - t
+    cache_stats = {"images": 0, "hits": 0, "misses": 0}
+    for result in done:  # in ablation order whatever the order they finished in
+        name = result["name"]
+        runs[name], curves[name] = result["eval"], result["curve"]
+        timings[f"train_{name}_s"], timings[f"eval_{name}_s"] = result["train_s"], result["eval_s"]
+        for key in cache_stats:
+            cache_stats[key] += result["cache"][key]
+    timings["runs_s"] = time.perf_counter() - t_runs
 
     plot = plot_losses(curves, os.path.join(out, "loss.png"))
-    fsc, clip = runs["fsc-clip"], runs["clip-only"]
-    delta = {
-        "sugarcrepe_mean": fsc["sugarcrepe"]["mean"] - clip["sugarcrepe"]["mean"],
-        "zero_shot_top1": fsc["zero_shot"]["top1"] - clip["zero_shot"]["top1"],
-    }
+    delta = _deltas(runs)
     timings["total_s"] = time.perf_counter() - started
     results = {
         "runs": runs,
         "delta": delta,
         "timings_s": {k: round(v, 1) for k, v in timings.items()},
-        "steps": args.steps,
+        "cpu_s": round(_cpu_seconds() - cpu_started, 1),
+        "config": {name: base.replace(**variant).to_dict() for name, variant in runs_to_do},
+        "steps": base.max_steps,
+        "batch_size": base.batch_size,
         "seed": args.seed,
         "plot": plot,
     }
+    results["jobs"] = jobs
+    if base.cache_trunk_features:
+        results["trunk_cache"] = cache_stats
     with open(os.path.join(out, "results.json"), "w", encoding="utf-8") as f:
         json.dump(results, f, indent=1)
 
     print(ev.format_table(runs))
     print()
-    print(
-        f"FSC-CLIP − CLIP-only: compositional (SugarCrepe mean) {delta['sugarcrepe_mean']:+.1f} points, "
-        f"zero-shot top-1 {delta['zero_shot_top1']:+.1f} points"
-    )
+    for line in _delta_lines(delta):
+        print(line)
     print(f"loss curves: {plot}")
-    print(f"results: {os.path.join(out, 'results.json')}  ({timings['total_s']:.0f} s)")
+    print(
+        f"results: {os.path.join(out, 'results.json')}  "
+        f"({timings['total_s']:.0f} s wall, {results['cpu_s']:.0f} s CPU)"
+    )
     return 0
+
+
+def _train_and_eval(name: str, config, evals: dict[str, str], cache=None) -> dict:
+    """One run of the ablation: train (same steps and seed every time, never resumed), then
+    evaluate. ``cache``: a trunk feature memo shared with other runs in this process (None:
+    a fresh one when the config caches trunk features)."""
+    from negforge.training import eval as ev
+    from negforge.training.train import read_metrics, train
+    from negforge.training.trunk_cache import TrunkFeatureCache, attach_trunk_cache
+
+    if cache is None and config.cache_trunk_features:
+        cache = TrunkFeatureCache()
+    before = (len(cache), cache.hits, cache.misses) if cache is not None else (0, 0, 0)
+    t = time.perf_counter()
+    summary = train(config, resume=False, trunk_cache=cache)
+    train_s = time.perf_counter() - t
+    t = time.perf_counter()
+    bundle = ev.load_for_eval(checkpoint=summary["checkpoint"])
+    if cache is not None:
+        attach_trunk_cache(bundle.model.visual, cache)
+    results = {
+        "sugarcrepe": ev.eval_sugarcrepe(bundle, evals["sugarcrepe"]),
+        "zero_shot": ev.eval_zero_shot(bundle, evals["zero_shot"]),
+        "retrieval": ev.eval_retrieval(bundle, evals["retrieval"], ks=(1,)),
+    }
+    after = (len(cache), cache.hits, cache.misses) if cache is not None else (0, 0, 0)
+    return {
+        "name": name,
+        "eval": results,
+        "curve": read_metrics(config.output),
+        "train_s": train_s,
+        "eval_s": time.perf_counter() - t,
+        "cache": {k: a - b for k, a, b in zip(("images", "hits", "misses"), after, before, strict=True)},
+    }
+
+
+#: The trunk feature memo forked workers inherit (set only around a fork pool).
+_INHERITED_CACHE = None
+
+
+def _worker(name: str, config, evals: dict[str, str], log_level: int) -> dict:
+    if multiprocessing_start_method() != "fork":
+        logging.basicConfig(level=log_level, format=f"%(asctime)s {name} %(levelname)s %(name)s: %(message)s")
+    return _train_and_eval(name, config, evals, _INHERITED_CACHE)
+
+
+def multiprocessing_start_method() -> str:
+    import multiprocessing
+
+    return "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+
+
+def _run_parallel(tasks: list, evals: dict[str, str], jobs: int, cache) -> list[dict]:
+    """The ablation on ``jobs`` processes; results in ``tasks`` order.
+
+    The cheapest run (CLIP-only: one caption per image) goes first, in this process, filling
+    the trunk feature memo; the others then run at once in forked processes that inherit the
+    filled memo (copy-on-write; each process's own misses stay its own). Where fork is not
+    available, every run gets a spawned process and a memo of its own.
+    """
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    global _INHERITED_CACHE
+    method = multiprocessing_start_method()
+    order = sorted(range(len(tasks)), key=lambda i: tasks[i][1].loss != "clip")
+    done: dict[int, dict] = {}
+    if method == "fork":
+        first = order.pop(0)
+        done[first] = _train_and_eval(*tasks[first], evals, cache)
+    level = logging.getLogger().getEffectiveLevel()
+    _INHERITED_CACHE = cache if method == "fork" else None
+    try:
+        with ProcessPoolExecutor(
+            min(jobs, len(order)), mp_context=multiprocessing.get_context(method)
+        ) as pool:
+            futures = {i: pool.submit(_worker, *tasks[i], evals, level) for i in order}
+            done.update({i: f.result() for i, f in futures.items()})
+    finally:
+        _INHERITED_CACHE = None
+    return [done[i] for i in range(len(tasks))]
+
+
+def _deltas(runs: dict[str, dict]) -> dict[str, dict[str, float]]:
+    """FSC-CLIP minus each baseline that ran: compositional mean and zero-shot top-1, in points."""
+    if "fsc-clip" not in runs:
+        return {}
+    fsc = runs["fsc-clip"]
+    return {
+        f"fsc-clip - {name}": {
+            "sugarcrepe_mean": fsc["sugarcrepe"]["mean"] - other["sugarcrepe"]["mean"],
+            "zero_shot_top1": fsc["zero_shot"]["top1"] - other["zero_shot"]["top1"],
+        }
+        for name, other in runs.items()
+        if name != "fsc-clip"
+    }
+
+
+def _delta_lines(delta: dict[str, dict[str, float]]) -> list[str]:
+    return [
+        f"{pair}: compositional (SugarCrepe mean) {d['sugarcrepe_mean']:+.1f} points, "
+        f"zero-shot top-1 {d['zero_shot_top1']:+.1f} points"
+        for pair, d in delta.items()
+    ]

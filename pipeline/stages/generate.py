@@ -1,4 +1,8 @@
-"""Rule stage: records with scene graphs → records with rule negatives (pure generators inside)."""
+"""Rule stage: records with scene graphs → records with rule negatives (pure generators inside).
+
+Negatives a reader already attached (the shapes world's exact ``shapes:truth`` negatives) are
+kept, first; rule negatives are added after them unless one says the same text.
+"""
 
 from __future__ import annotations
 
@@ -56,7 +60,18 @@ class _GenerateDoFn(beam.DoFn):
             if counter is None:
                 counter = self._counters[neg.type] = Metrics.counter(METRICS_NAMESPACE, f"negatives_{neg.type}")
             counter.inc()
-        yield dataclasses.replace(record, negatives=tuple(negatives))
+        yield dataclasses.replace(record, negatives=merge_negatives(record.negatives, negatives))
+
+
+def merge_negatives(existing, added) -> tuple:
+    """``existing`` (in order), then each of ``added`` whose text is not there yet."""
+    seen = {n.text for n in existing}
+    out = list(existing)
+    for neg in added:
+        if neg.text not in seen:
+            seen.add(neg.text)
+            out.append(neg)
+    return tuple(out)
 
 
 class RuleNegatives(DoFnStage):

@@ -21,6 +21,7 @@ def shapes_build(tmp_path_factory):
     code = main([
         "build", "--format", "shapes", "--output", str(out), "--shards", "2", "--seed", "3",
         "--shapes-train", "30", "--shapes-val", "6", "--shapes-test", "6", "--image-size", "32",
+        "--shapes-truth-negatives", "1",
     ])
     assert code == 0
     rows = [r for p in sorted((out / "data").glob("*.parquet")) for r in pq.read_table(p).to_pylist()]
@@ -72,3 +73,22 @@ def test_card_shows_the_manifest_with_stage_statistics(shapes_build):
     text = (out / "README.md").read_text()
     assert disagreements(text, manifest) == []
     assert "None: the records were generated" in text and "Stage statistics" in text
+
+
+def test_truth_negatives_survive_the_rule_stage(shapes_build):
+    """The reader's exact negatives (shapes:truth, one per type) reach the shards beside the
+    rule negatives, first and without a repeated text; add_att has truth negatives even where
+    no rule writes one."""
+    _, rows, manifest = shapes_build
+    truth_types: Counter[str] = Counter()
+    for row in rows:
+        record = from_row(row)
+        texts = [n.text for n in record.negatives]
+        assert len(texts) == len(set(texts)), record.caption
+        generators = [n.generator.split("@")[0] for n in record.negatives]
+        assert "shapes:truth" in generators, record.caption
+        first_rule = next((i for i, g in enumerate(generators) if g != "shapes:truth"), len(generators))
+        assert all(g != "shapes:truth" for g in generators[first_rule:])
+        truth_types.update(n.type for n in record.negatives if n.generator.startswith("shapes:truth"))
+    assert {"add_att", "swap_att", "replace_rel"} <= set(truth_types)
+    assert manifest["counts"]["negatives_per_generator"]["shapes:truth@1"] == sum(truth_types.values())

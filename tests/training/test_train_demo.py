@@ -27,20 +27,80 @@ def test_demo_smoke(tmp_path, capsys):
             "8",
             "--set",
             "log_every=1",
-            "--set",
-            "model_overrides={vision_cfg: {image_size: 64, patch_size: 8, layers: 1}, text_cfg: {layers: 1}}",
+            "--jobs",
+            "1",
         ]
     )
     assert rc == 0
     printed = capsys.readouterr().out
-    assert "fsc-clip" in printed and "clip-only" in printed and "sugarcrepe/mean" in printed
+    header = printed.splitlines()[0].split()
+    assert header == ["metric", "clip-only", "negclip", "fsc-clip"]
+    for row in (
+        "sugarcrepe/mean",
+        "zero_shot/top1",
+        "zero_shot/top5",
+        "retrieval/i2t_r1",
+        "retrieval/t2i_r1",
+    ):
+        assert row in printed
     results = json.loads((out / "results.json").read_text())
-    assert set(results["runs"]) == {"fsc-clip", "clip-only"}
+    assert set(results["runs"]) == {"fsc-clip", "negclip", "clip-only"}
     for run in results["runs"].values():
         assert run["sugarcrepe"]["types"] and 0 <= run["zero_shot"]["top1"] <= 100
+        assert 0 <= run["retrieval"]["i2t_r1"] <= 100
+    assert set(results["delta"]) == {"fsc-clip - clip-only", "fsc-clip - negclip"}
     assert (out / "loss.png").stat().st_size > 1000
-    # The CLIP-only run never sees a hard-negative term.
-    clip_metrics = [
-        json.loads(x) for x in (out / "runs" / "clip-only" / "metrics.jsonl").read_text().splitlines()
-    ]
-    assert all(m["global_hn"] == 0.0 for m in clip_metrics)
+    # Same model, seed and steps; the runs differ only in their losses.
+    configs = results["config"]
+    assert configs["negclip"]["loss"] == "fsc" and configs["negclip"]["lambda_local"] == 0.0
+    assert configs["negclip"]["gamma"] == 0.0 and configs["negclip"]["beta"] == 0.0
+    assert configs["fsc-clip"]["lambda_local"] > 0 and configs["fsc-clip"]["gamma"] > 0
+    same = {k for k in configs["fsc-clip"] if k not in ("loss", "output", "lambda_local", "gamma", "beta")}
+    assert all(configs[r][k] == configs["fsc-clip"][k] for r in configs for k in same)
+
+    def metrics(run):
+        return [json.loads(x) for x in (out / "runs" / run / "metrics.jsonl").read_text().splitlines()]
+
+    assert all(m["global_hn"] == 0.0 and m["local_hn"] == 0.0 for m in metrics("clip-only"))
+    assert all(m["global_hn"] > 0.0 and m["local_hn"] == 0.0 for m in metrics("negclip"))
+    assert all(m["global_hn"] > 0.0 and m["local_hn"] > 0.0 for m in metrics("fsc-clip"))
+    # The frozen trunk ran once per distinct image across the three runs and their evaluations.
+    cache = results["trunk_cache"]
+    assert cache["misses"] == cache["images"] and cache["hits"] > cache["misses"]
+
+
+@pytest.mark.slow
+def test_demo_parallel_runs_equal_sequential_runs(tmp_path, capsys):
+    """--jobs 2: CLIP-only in-process, then NegCLIP and FSC-CLIP at once in forked processes
+    sharing its trunk feature memo: the same losses step by step and the same evaluation as
+    one after another in-process."""
+    out = tmp_path / "demo"
+    args = ["demo", "--output", str(out), "--scenes", "24", "--eval-scenes", "12", "--steps", "3",
+            "--batch-size", "6", "--set", "log_every=1"]  # fmt: skip
+
+    def run(jobs):
+        assert main([*args, "--jobs", str(jobs)]) == 0
+        results = json.loads((out / "results.json").read_text())
+        metrics = {
+            name: [json.loads(x) for x in (out / "runs" / name / "metrics.jsonl").read_text().splitlines()]
+            for name in results["runs"]
+        }
+        return results, metrics
+
+    seq, seq_metrics = run(1)
+    par, par_metrics = run(2)
+    assert (seq["jobs"], par["jobs"]) == (1, 2)
+    assert list(par["runs"]) == ["clip-only", "negclip", "fsc-clip"]  # ablation order, not finish order
+    for name in seq_metrics:
+        for a, b in zip(seq_metrics[name], par_metrics[name], strict=True):
+            for key in ("loss", "clip", "global_hn", "local_hn"):
+                assert a[key] == pytest.approx(b[key], rel=1e-4, abs=1e-5), (name, a["step"], key)
+        assert par["runs"][name]["zero_shot"]["top5"] == pytest.approx(seq["runs"][name]["zero_shot"]["top5"])
+        for t, v in seq["runs"][name]["sugarcrepe"]["types"].items():
+            assert par["runs"][name]["sugarcrepe"]["types"][t]["accuracy"] == pytest.approx(
+                v["accuracy"], abs=10
+            ), (name, t)
+    # CLIP-only ran first in-process; the forked runs inherited its memo: each distinct image
+    # still went through the frozen trunk once in all.
+    assert par["trunk_cache"]["misses"] == par["trunk_cache"]["images"] == seq["trunk_cache"]["images"]
+    assert "clip-only" in capsys.readouterr().out

@@ -1,0 +1,105 @@
+"""The frozen-trunk feature cache: exact features, exact gradients, one trunk pass per image."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from negforge.training.model import ModelConfig, create_model, encode_image, encode_image_tokens
+from negforge.training.trunk_cache import (
+    TrunkFeatureCache,
+    attach_trunk_cache,
+    detach_trunk_cache,
+    frozen_prefix,
+    trunk_sequence,
+)
+
+CNN = "EfficientNet-Lite0-Tiny"
+
+
+def _model(unlocked: int = 1, seed: int = 0):
+    torch.manual_seed(seed)
+    config = ModelConfig(name=CNN, lock_image=unlocked >= 0, lock_image_unlocked_groups=max(unlocked, 0))
+    return create_model(config).model
+
+
+def test_trunk_sequence_is_forward_features():
+    model = _model().eval()
+    images = torch.randn(2, 3, 96, 96)
+    with torch.no_grad():
+        x = images
+        for _, module in trunk_sequence(model.visual.trunk):
+            x = module(x)
+        assert torch.equal(x, model.visual.trunk.forward_features(images))
+
+
+def test_prefix_ends_where_the_lock_ends():
+    prefix, rest, names = frozen_prefix(_model(unlocked=1).visual.trunk)
+    assert names[0] == "conv_stem" and names[-1] == "blocks.5.3" and len(rest) == 3
+    prefix, rest, names = frozen_prefix(_model(unlocked=0).visual.trunk)
+    assert names[-1] == "bn2" and rest == []
+    with pytest.raises(ValueError, match="no frozen prefix"):
+        frozen_prefix(_model(unlocked=-1).visual.trunk)
+
+
+def test_cached_training_step_equals_uncached():
+    """Features, the loss and every gradient are the same with the cache (to the float rounding
+    of channels-last kernels); the prefix runs once per distinct image (a repeated image in the
+    batch and a second step are hits)."""
+    images = torch.randn(3, 3, 128, 128)
+    images = torch.cat([images, images[:1]])  # (4, ...): one image twice
+
+    def step(model):
+        pooled, tokens = encode_image_tokens(model, images)
+        loss = pooled.square().mean() + tokens.abs().mean()
+        loss.backward()
+        return loss.detach(), {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+
+    plain, cached = _model().train(), _model().train()
+    cache = TrunkFeatureCache()
+    attach_trunk_cache(cached.visual, cache)
+    loss_a, grads_a = step(plain)
+    loss_b, grads_b = step(cached)
+    assert (cache.misses, cache.hits) == (3, 1) and len(cache) == 3
+    torch.testing.assert_close(loss_b, loss_a, atol=1e-5, rtol=1e-5)
+    assert set(grads_a) == set(grads_b) and any("trunk.blocks.6" in n for n in grads_a)
+    for name in grads_a:
+        torch.testing.assert_close(grads_b[name], grads_a[name], atol=1e-5, rtol=1e-4)
+    step(cached)
+    assert (cache.misses, cache.hits) == (3, 5)
+
+
+def test_cache_is_shared_by_models_with_the_same_prefix_only():
+    cache = TrunkFeatureCache()
+    a, b = _model(seed=0).eval(), _model(seed=0).eval()
+    attach_trunk_cache(a.visual, cache)
+    attach_trunk_cache(b.visual, cache)  # same frozen weights: shares
+    images = torch.randn(2, 3, 128, 128)
+    with torch.no_grad():
+        torch.testing.assert_close(encode_image(a, images), a.encode_image(images), atol=1e-5, rtol=1e-4)
+        torch.testing.assert_close(encode_image(b, images), b.encode_image(images), atol=1e-5, rtol=1e-4)
+    assert (cache.misses, cache.hits) == (2, 2)
+    with pytest.raises(ValueError, match="other prefix weights"):
+        attach_trunk_cache(_model(seed=1).visual, cache)
+    detach_trunk_cache(a.visual)
+    with torch.no_grad():
+        encode_image(a, images)
+    assert (cache.misses, cache.hits) == (2, 2)
+
+
+def test_cache_evicts_least_recently_used_and_rejects_other_towers():
+    cache = TrunkFeatureCache(max_items=2)
+    model = _model(unlocked=0).eval()
+    attach_trunk_cache(model.visual, cache)
+    images = torch.randn(3, 3, 64, 64)
+    with torch.no_grad():
+        encode_image(model, images[:2])
+        encode_image(model, images[:1])  # refreshes image 0
+        encode_image(model, images[2:])  # evicts image 1
+        encode_image(model, images[:1])
+    assert len(cache) == 2 and (cache.misses, cache.hits) == (3, 2)
+    tiny = create_model(ModelConfig(name="tiny")).model
+    with pytest.raises(ValueError, match="timm tower"):
+        attach_trunk_cache(tiny.visual, cache)
+    with pytest.raises(ValueError, match="max_items"):
+        TrunkFeatureCache(max_items=0)
