@@ -403,21 +403,11 @@ def test_add_obj_keeps_animal_only_doings_to_animals(parse, resources):
         ("replace_att", "A light brown dog jumping over a hurdle .", ("light black", "light white")),
         ("replace_att", "Three dogs in different shades of brown .", ("in same shades",)),
         ("add_att", "People wearing bright and colorful costumes dance .", ("colorful white", "colorful red")),
-    ],
-)
-def test_third_read_failures(neg_type, caption, never, parse, resources):
-    texts = _negatives(neg_type, caption, parse, resources)
-    assert not any(bad in t for t in texts for bad in never), sorted(texts)
-
-
-@pytest.mark.parametrize(
-    ("neg_type", "caption", "never"),
-    [
         ("replace_rel", "A dog plays in the snow .", ("jumps in", "runs in", "rolls in")),  # playing may be jumping
         ("replace_rel", "Two surfers catch the same huge wave in the ocean .", ("beside the ocean", "next to the ocean")),
         ("replace_obj", "A man drives a truck while a child sits on his lap .", ("A baby drives", "A toddler drives")),
     ],
 )
-def test_fourth_read_failures(neg_type, caption, never, parse, resources):
+def test_strict_read_failures(neg_type, caption, never, parse, resources):
     texts = _negatives(neg_type, caption, parse, resources)
     assert not any(bad in t for t in texts for bad in never), sorted(texts)
