@@ -99,12 +99,15 @@ class PromptTemplate:
     types: Mapping[str, TypePrompt]  # one entry per LLM type
 
     def for_type(self, type_: str) -> TypePrompt:
-        try:
-            return self.types[type_]
-        except KeyError:
-            raise ValueError(
-                f"type must be one of {sorted(self.types)} for prompt {self.version}, got {type_!r}"
-            ) from None
+        return prompt_for_type(self.types, type_, self.version)
+
+
+def prompt_for_type(types: Mapping[str, Any], type_: str, version: str) -> Any:
+    """``types[type_]``, or an error naming the prompt version and the types it has."""
+    try:
+        return types[type_]
+    except KeyError:
+        raise ValueError(f"type must be one of {sorted(types)} for prompt {version}, got {type_!r}") from None
 
 
 def load_prompts(version: str = DEFAULT_PROMPT_VERSION) -> PromptTemplate:

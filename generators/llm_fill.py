@@ -41,6 +41,7 @@ from typing import Any
 from negforge.schemas import Edit, Negative, SceneGraph, SceneObject
 
 from .grammar import apply_edit, fix_articles, is_plural_noun, match_case, pluralize, singularize
+from .llm import prompt_for_type
 
 #: Types the fill prompts support (others need a rewrite prompt, e.g. ``v1``).
 FILL_TYPES: tuple[str, ...] = ("replace_obj", "replace_att", "swap_att")
@@ -111,12 +112,7 @@ class FillTemplate:
     types: Mapping[str, FillTypePrompt]
 
     def for_type(self, type_: str) -> FillTypePrompt:
-        try:
-            return self.types[type_]
-        except KeyError:
-            raise ValueError(
-                f"type must be one of {sorted(self.types)} for prompt {self.version}, got {type_!r}"
-            ) from None
+        return prompt_for_type(self.types, type_, self.version)
 
 
 def load_fill_prompts(version: str) -> FillTemplate:
