@@ -139,33 +139,30 @@ def noun_fits(
     the other end stays: "a child ... helps a woman in a stroller").
     """
     lex = resources.lexicon
-    own = lex.class_of(object_lemma(graph.objects[index]))
-    role = lex.class_of(new_lemma) == "person" and person_kind(new_lemma, resources) == "role"
-    person = lex.class_of(new_lemma) == "person"
-    doer = lex.class_of(new_lemma) in ("person", "animal", "bird")
     old_lemma = object_lemma(graph.objects[index])
+    own, new_cls = lex.class_of(old_lemma), lex.class_of(new_lemma)
+    person = new_cls == "person"
+    role = person and person_kind(new_lemma, resources) == "role"
+    doer = new_cls in ("person", "animal", "bird")
     for ctx in object_contexts(graph, index, joint=joint):
-        if "@" in ctx and ctx.rsplit("@", 1)[1] in moving:
+        slot, at, other = ctx.rpartition("@")
+        if at and other in moving:
             if strict_joint and doer:
                 # the two swapped doers trade roles: "a woman holds a baby" -> "a baby holds a
                 # woman" must have been seen that way round, unless the two are alike in size
-                turned = f"{ctx.rsplit('@', 1)[0]}@{old_lemma.rsplit(' ', 1)[-1]}"
+                turned = f"{slot}@{old_lemma.rsplit(' ', 1)[-1]}"
                 if not lex.seen(turned, new_lemma) and not _alike(old_lemma, new_lemma, resources):
                     return False
             continue  # the other end moves too (a swap): this slot will name another noun
-        if person and "@" in ctx and lex.class_of(ctx.rsplit("@", 1)[1]) == "clothing":
+        if at and person and lex.class_of(other) == "clothing":
             if not _wears_it(lex, ctx, new_lemma, old_lemma):
                 return False  # what one wears is not anyone's: "a man in a pink bikini", "a boy in a sari"
             continue
-        if "@" in ctx and strict_joint and (doer or lex.class_of(new_lemma) == "clothing"):
+        if at and strict_joint and (doer or new_cls == "clothing"):
             if not lex.seen(ctx, new_lemma):
                 # a doer swapped into a scene it was never counted in ("a woman in a stroller"),
                 # clothes onto someone never counted in them ("a man with a black dress")
                 return False
-            continue
-        if person and "@" in ctx and lex.class_of(ctx.rsplit("@", 1)[1]) == "clothing":
-            if not _wears_it(lex, ctx, new_lemma, old_lemma):
-                return False  # what one wears is not anyone's: "a man in a pink bikini", "a boy in a sari"
             continue
         if ctx.startswith("A|"):
             if attributes and not adjective_fits(resources, ctx[2:], new_lemma):
@@ -174,11 +171,11 @@ def noun_fits(
         if lex.seen(ctx, new_lemma):
             continue
         if lex.context_total(ctx) >= ATTESTED_TOTAL:
-            same = lex.class_of(new_lemma) == own and not role and not _is_baby(new_lemma, resources)
+            same = new_cls == own and not role and not _is_baby(new_lemma, resources)
             if same and lex.class_share(ctx, own) >= DOMINANT_SHARE:
                 continue  # "a boy runs along the beach": anyone may; a role does only its own thing
-            if same and seen_doing(resources, ctx, new_lemma, object_lemma(graph.objects[index])):
-                continue  # "a dog walking down steps" -> "a horse walking down steps": horses walk
+            if same and seen_doing(resources, ctx, new_lemma, old_lemma):
+                continue  # "a dog walking down steps" -> "a cat walking down steps": cats walk
             return False  # a well-known slot that never held it: "riding a cat"
         if not lex.fits(ctx, new_lemma, fallback_class=own):
             return False
