@@ -67,8 +67,8 @@ from .fit import (
 # add_obj 2: co-subject or second object of the main verb, slot-fitting companions;
 # 3: a companion does the subject's verb, not necessarily at the subject's counted places;
 # 4: a subject with no verb is joined by its own kind only; no person beside "... in his mouth"
-ADD_OBJ_VERSION = 4
-ADD_ATT_VERSION = 3  # 2: checkable attributes; 3: never on a game ("playing basketball")
+ADD_OBJ_VERSION = 5  # 5: "tries to" agrees with a co-subject ("try to")
+ADD_ATT_VERSION = 4  # 3: never on a game ("playing basketball"); 4: no insert after an adverb, rare patterns, baby traits
 ADD_OBJ = f"rule:add_obj@{ADD_OBJ_VERSION}"
 ADD_ATT = f"rule:add_att@{ADD_ATT_VERSION}"
 PER_OBJECT = 2
@@ -89,6 +89,13 @@ _OPEN_OR_FULL = frozenset({"container", "device", "structure", "vehicle", "artif
 #: Traits of people that hold only for some of them.
 _MALE_TRAITS = frozenset({"bearded", "bald", "mustached", "shirtless"})
 _ADULT_TRAITS = frozenset({"bearded", "bald", "mustached", "elderly", "tattooed"})
+#: Traits no one would write of a baby ("a uniformed baby", "a masked baby": read as implausible).
+_NOT_BABY_TRAITS = frozenset({"uniformed", "masked", "muddy"})
+#: A pattern must be this common on the noun: "a striped dog" (3 of 7,000 dog adjectives) is
+#: counted, yet reads as implausible; "a striped shirt" is counted hundreds of times.
+_MIN_PATTERN_COUNT = 10
+#: Degree adverbs that hold the next word: "a well kept path" takes no "well muddy kept".
+_DEGREE_ADVERBS = frozenset({"well", "very", "too", "so", "quite", "rather", "fairly", "less", "more", "most"})
 #: Attributes that already say the thing has many colors.
 _MANY_COLORS = frozenset({"colorful", "colourful", "multicolored", "multi-colored", "rainbow", "bright"})
 #: What the subject does with a mouth or paws: a person beside it would not do the same.
@@ -154,16 +161,19 @@ _SINGULAR_FINITE = frozenset({"is", "was", "has", "does", "isn't", "wasn't", "do
 def _other_singular_verbs(caption: str, pos: int, verb: tuple[int, int, str] | None, resources: Any) -> bool:
     """A singular finite verb after ``pos`` other than ``verb``: a plural subject would need it
     changed too, and which verbs belong to the subject is more than a regex can tell."""
-    from .common import words_with_spans
+    from .common import is_catenative, words_with_spans
 
-    for word, start, _ in words_with_spans(caption, pos):
+    following = words_with_spans(caption, pos)
+    for k, (word, start, _) in enumerate(following):
         if verb is not None and start == verb[0]:
             continue
         low = word.lower()
         if low in _SINGULAR_FINITE:
             return True
         tagged = verb_lemma_and_tag(low)
-        if tagged is not None and tagged[1] == "VBZ" and resources.lexicon.predicate_total(tagged[0]) >= 10:
+        if tagged is not None and tagged[1] == "VBZ" and (
+            is_catenative(following, k) or resources.lexicon.predicate_total(tagged[0]) >= 10
+        ):
             return True
     return False
 
@@ -319,7 +329,7 @@ def _attribute_options(obj: SceneObject, resources: Any) -> list[tuple[str, floa
             ok = bool(adj_groups & groups) or adj in extra
             if adj_groups & {"openness", "fullness"} and cls not in _OPEN_OR_FULL:
                 ok = False  # "an open dog" (counted from "a dog with its mouth open")
-        if not ok or n < 2:
+        if not ok or n < 2 or ("pattern" in adj_groups and n < _MIN_PATTERN_COUNT):
             continue
         if adj in colors and color_total and n / color_total > 0.35:
             continue  # "green grass", "white snow", "blue sky": likely true
@@ -337,6 +347,8 @@ def _attribute_options(obj: SceneObject, resources: Any) -> list[tuple[str, floa
                 del out[adj]  # "a bearded girl", "two bald ladies"
             elif adj in _ADULT_TRAITS and who is not None and who["age"] in ("baby", "child"):
                 del out[adj]  # "an elderly boy"
+            elif adj in _NOT_BABY_TRAITS and who is not None and who["age"] == "baby":
+                del out[adj]  # "a uniformed baby"
     return sorted(out.items())
 
 
@@ -392,6 +404,9 @@ def add_att(
                     break
             if pos > 0 and not caption[pos - 1].isspace():
                 continue  # "half-dressed": inside a hyphenated word
+            before = caption[:pos].split()
+            if before and (before[-1].lower() in _DEGREE_ADVERBS or before[-1].lower().endswith("ly")):
+                continue  # "a well kept path", "a brightly lit room": the adverb holds the next word
             if pos > 0:
                 cands.append(Candidate(*apply_edit(caption, pos, pos, adj + " ")))
                 continue

@@ -135,6 +135,12 @@ def pick(rng: Any, items: list, k: int) -> list:
 _CLAUSE_STOP = {"and", "or", "but", "while", "as"}
 
 
+def is_catenative(following: list[tuple[str, int, int]], k: int) -> bool:
+    """A VBZ word right before "to" is a verb taking an infinitive ("tries to escape", "wants
+    to play"), whatever the counts say of it as a noun ("try" is a rugby noun too)."""
+    return k + 1 < len(following) and following[k + 1][0].lower() == "to"
+
+
 def agreeing_verb(caption: str, graph: SceneGraph, index: int, resources: Any) -> tuple[int, int, str] | None:
     """The finite verb that agrees with object ``index``: (start, end, word) or None.
 
@@ -165,7 +171,9 @@ def agreeing_verb(caption: str, graph: SceneGraph, index: int, resources: Any) -
             tagged = verb_lemma_and_tag(low)
             if tagged is not None and tagged[1] == "VBZ":  # "runs", "sings", "appears"
                 lex = resources.lexicon  # but "in shorts", "with flowers": captions use it as a noun
-                is_finite = lex.predicate_total(tagged[0]) >= max(lex.count(low), lex.count(singularize(low)))
+                is_finite = is_catenative(following, k) or lex.predicate_total(tagged[0]) >= max(
+                    lex.count(low), lex.count(singularize(low))
+                )
             elif (
                 (tagged is None or tagged[0] == low) and is_plural(obj)
                 and low not in PREPOSITIONS and not is_plural_noun(low)

@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 
 from negforge.schemas import SceneGraph, SceneObject
 
-from ..grammar import verb_lemma_and_tag
+from ..grammar import NUMBER_WORDS, is_plural_noun, verb_lemma_and_tag
 from ..lexicon import iter_contexts
 from .common import PREPOSITIONS, object_lemma
 
@@ -80,11 +80,34 @@ def editable_object(caption: str, obj: SceneObject, resources: Any) -> bool:
         return False  # a name ("Hello Kitty balloon", "Roman Candles")
     if obj.start > 0 and (caption[obj.start - 1] in "-'" or caption[obj.start - 1].isdigit()):
         return False  # half of a word the parser split: "4-wheeler", "t-shirt"
+    if _numbered_compound(caption, obj):
+        return False  # "a two lane path": the number belongs to "lane", not to the path
+    if _FIXED_BEFORE.search(caption[: obj.start]):
+        return False  # "a body of water" is a lake or the sea, not water to replace
+    if obj.text.lower() == "well" and (after := caption[obj.end :].split()):
+        tagged = verb_lemma_and_tag(after[0].lower())
+        if tagged is not None and tagged[1] == "VBN":
+            return False  # "a well kept path": an adverb the tagger took for a noun
     lex = resources.lexicon
     if any(_verb_as_noun(w, lex) for w in obj.text.lower().split()):
         return False  # "a little boy chases chickens" parsed as one noun "boy chases chickens"
     cls = lex.class_of(lemma)
     return lex.is_scene_noun(lemma) and cls not in NON_EDITABLE_CLASSES
+
+
+#: Words after which a noun is half of a fixed expression.
+_FIXED_BEFORE = re.compile(r"\bbod(y|ies) of\s*$", re.I)
+
+
+def _numbered_compound(caption: str, obj: SceneObject) -> bool:
+    """A singular noun right after a number above one: the number is part of a compound
+    modifier ("a two lane path", "a 10 speed bike", "a three story building"), so editing the
+    noun leaves "a two road"."""
+    before = caption[: obj.start].split()
+    if not before or is_plural_noun(obj.text.split()[-1].lower()):
+        return False
+    word = before[-1].lower()
+    return (word in NUMBER_WORDS and NUMBER_WORDS[word] > 1) or (word.isdigit() and int(word) > 1)
 
 
 def _verb_as_noun(word: str, lex: Any) -> bool:
@@ -159,7 +182,9 @@ def noun_fits(
                 return False  # what one wears is not anyone's: "a man in a pink bikini", "a boy in a sari"
             continue
         if at and strict_joint and (doer or new_cls == "clothing"):
-            if not lex.seen(ctx, new_lemma):
+            if not lex.seen(ctx, new_lemma) or (
+                _is_baby(new_lemma, resources) and lex.fillers(ctx).get(new_lemma, 0) < 2
+            ):  # a baby "takes a picture" once in the counts: a parse error, not a scene
                 # a doer swapped into a scene it was never counted in ("a woman in a stroller"),
                 # clothes onto someone never counted in them ("a man with a black dress")
                 return False

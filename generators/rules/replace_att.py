@@ -28,7 +28,7 @@ from ..scene_graph import QUANTIFIER_WORDS
 from .common import MAX_NEGATIVES, Candidate, finish, glued_modifier, object_lemma
 from .fit import adjective_fits, caption_words, weighted_order
 
-NAME, VERSION = "replace_att", 3  # 3: snow stays snow where someone skis or sleds
+NAME, VERSION = "replace_att", 4  # 3: snow stays snow where someone skis or sleds; 4: fixed "body of", numbered compounds
 GENERATOR = f"rule:{NAME}@{VERSION}"
 PER_ATTRIBUTE = 2
 ANTONYM_WEIGHT = 4.0  # an antonym is the clearest change of value: drawn more often

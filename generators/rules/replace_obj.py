@@ -50,8 +50,8 @@ from .fit import (
 
 NAME, VERSION = (
     "replace_obj",
-    4,
-)  # 4: doers back off to their verb within a COCO group; headline subjects; fit before the draw
+    5,
+)  # 4: doers back off to their verb within a COCO group; 5: "a two lane path", "body of water", "well kept"
 GENERATOR = f"rule:{NAME}@{VERSION}"
 PER_OBJECT = 2  # negatives kept per object
 TRIES_PER_OBJECT = 12  # candidates checked per object before moving on

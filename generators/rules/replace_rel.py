@@ -36,8 +36,8 @@ from .fit import relation_end, weighted_order
 
 NAME, VERSION = (
     "replace_rel",
-    4,
-)  # 4: front/behind, left/right, toward/away need no counted evidence; on/in -> next to; postures
+    5,
+)  # 4: free front/behind, on/in -> next to; 5: no put/place without a place, no "riding" for sports, infinitives
 GENERATOR = f"rule:{NAME}@{VERSION}"
 PER_RELATION = 2
 MIN_PREDICATE_COUNT = 5  # a replacement verb must have been seen this often with its preposition
@@ -78,6 +78,16 @@ def _split_predicate(predicate: str) -> tuple[str | None, str]:
     if tagged is not None and first.lower() not in ("left", "right", "close", "near", "behind"):
         return first, rest
     return None, predicate
+
+
+def _governs_infinitive(after_object: str, lex: Any) -> bool:
+    """Whether the object is followed by "to" + a verb ("a dog to stand"), not "to" + a place
+    ("to shore"): the word after "to" is one captions use as a predicate far more than as a noun."""
+    m = _INFINITIVE_AFTER.match(after_object)
+    if m is None:
+        return False
+    word = m.group(1).lower()
+    return lex.predicate_total(word) >= 5 and lex.predicate_total(word) > lex.count(word)
 
 
 def _compatible_verbs(lemma: str, resources: Any) -> frozenset[str]:
@@ -126,6 +136,21 @@ PASSIVE_VERBS = frozenset(
         "pack",
     }
 )
+#: Verbs that need a destination a transitive caption does not have: "wearing black shoes"
+#: -> "putting black shoes", "holding his baby" -> "placing his baby".
+DESTINATION_VERBS = frozenset({"put", "place", "set", "lay", "position", "stick"})
+#: A verb that covers others: one "rides" a snowboard, a bike or a wave, so "snowboarding down
+#: an incline" -> "riding down an incline" may still be true (and the converse).
+_COVERING = {
+    "ride": frozenset(
+        {
+            "snowboard", "skateboard", "ski", "surf", "sled", "skate", "bike", "cycle", "bicycle",
+            "wakeboard", "motorcycle", "kayak", "canoe", "raft", "sail", "drive", "paddle", "row",
+        }
+    )
+}  # fmt: skip
+#: "encouraging a dog to stand", "teaching a boy to swim": the verb governs the infinitive.
+_INFINITIVE_AFTER = re.compile(r"\s+to\s+([a-z]+)", re.I)
 #: Verbs only several doers do together.
 COLLECTIVE_VERBS = frozenset(
     {"gather", "huddle", "crowd", "congregate", "meet", "assemble", "cluster", "converge"}
@@ -161,6 +186,10 @@ def verb_options(
             continue
         if cand_verb in COLLECTIVE_VERBS and not plural_doer:
             continue  # "a man gathers on a bench"
+        if cand_verb in DESTINATION_VERBS and not tail:
+            continue  # "putting black shoes": where to?
+        if cand_verb in _COVERING.get(verb, ()) or verb in _COVERING.get(cand_verb, ()):
+            continue  # "snowboarding" -> "riding": one rides a snowboard
         if cand_verb in PASSIVE_VERBS and tail:
             continue  # counted from "covered in", "dressed in": never "is covering in the grass"
         ok_o, ev_o = _argument_fits(lex, f"O|{cand_key}", done, lex.class_of(done))
@@ -309,7 +338,9 @@ def replace_rel(
                 and tagged[0] not in VAGUE_VERBS  # "a dog plays in the snow": it may well be jumping
                 and not bare_singular(caption, obj_obj)  # "playing cricket" -> "racing cricket"
                 and not _DIRECTED.match(caption[obj_obj.end :])  # "throws a boy into the pool"
-            )
+                and not _governs_infinitive(caption[obj_obj.end :], resources.lexicon)  # "encouraging a dog to stand"
+                and not (prep.lower() == "from" and re.match(r"\s+to\b", caption[obj_obj.end :]))
+            )  # "jumps from one rock to another" -> "hangs from one rock to another"
             if editable_verb:
                 tag = verb_tag_in_context(caption, rel.start, verb, tagged[1], is_plural(subj_obj))
                 by_agent = prep.lower() == "by"

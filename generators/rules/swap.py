@@ -39,11 +39,9 @@ from .common import (
 from .fit import adjective_fits, editable_object, noun_fits, person_swap_ok, same_kind
 from .replace_att import is_replaceable
 
-SWAP_OBJ_VERSION = 4  # 4: symmetric relations swap when attributes or third relations tell the two apart
+SWAP_OBJ_VERSION = 5  # 4: symmetric relations with telling attributes; 5: a baby's joint slot needs 2 counts
 SWAP_OBJ = f"rule:swap_obj@{SWAP_OBJ_VERSION}"
-SWAP_ATT_VERSION = (
-    4  # 4: "a white shirt and red pants": an attribute after "and" of another noun phrase moves
-)
+SWAP_ATT_VERSION = 5  # 4: an attribute after "and" of another noun phrase moves; 5: shades stay whole
 SWAP_ATT = f"rule:swap_att@{SWAP_ATT_VERSION}"
 #: Relations that read the same both ways round.
 _SYMMETRIC = frozenset({"with", "beside", "near", "by", "next to", "close to", "alongside"})
@@ -82,6 +80,8 @@ def _uncap(word: str) -> str:
     return word[:1].lower() + word[1:] if word[:1].isupper() and word[1:] == word[1:].lower() else word
 
 
+#: Words that shade the color after them: moving the color alone leaves "light black".
+_SHADES = frozenset({"light", "dark", "bright", "pale", "deep", "neon", "hot", "navy", "royal", "baby", "sky"})
 _JOINED = re.compile(r"\s*(,\s*(and|or|&)?|and|or|&)\s*", re.I)
 
 
@@ -96,6 +96,12 @@ def _movable(caption: str, att, obj: SceneObject, resources: Any) -> bool:
         between = caption[other.end : att.start] if other.end <= att.start else caption[att.end : other.start]
         if _JOINED.fullmatch(between):
             return False
+    # "light blue shorts": the shade stays behind ("light black shorts"); "light" itself is half
+    before, after_words = caption[: att.start].split(), caption[att.end :].split()
+    if before and before[-1].lower() in _SHADES:
+        return False
+    if att.text.lower() in _SHADES and after_words and after_words[0].lower() in resources.vocab["adjective_groups"]["color"]:
+        return False
     # "a white shirt and red pants": "and" joins two noun phrases, "red" is whole
     after = caption[att.end : att.end + 5]
     return not re.match(r"\s*(and\b|,)", after)

@@ -21,11 +21,13 @@ with its frozen part computed once per image and shared by all three runs.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
 import resource
 import time
+from collections.abc import Iterator
 
 #: The install extra this command needs as a whole (torch, open_clip).
 EXTRA = "train"
@@ -90,9 +92,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--jobs",
         type=int,
         default=0,
-        help="runs trained at once (default: one per CPU core, at most the number of runs): CLIP-only "
-        "first in this process, then the others in forked processes that share its trunk feature "
-        "memo; 1 = one after another in this process",
+        help="runs trained at once (default: all of them, each in a forked process sharing the "
+        "trunk feature memo filled during the build); 1 = one after another in this process",
     )
     parser.add_argument("--rebuild", action="store_true", help="rebuild the dataset even if it exists")
     parser.add_argument(
@@ -179,24 +180,6 @@ def run(args: argparse.Namespace) -> int:
         truth_negatives_per_type=args.truth_negatives,
     )
     timings: dict[str, float] = {}
-
-    t = time.perf_counter()
-    manifest = _build(os.path.join(out, "dataset"), shapes, args.seed, args.rebuild, args.shapes_filter)
-    timings["build_s"] = time.perf_counter() - t
-    logger.info(
-        "dataset: %s records, %s negatives",
-        manifest.counts.written,
-        manifest.counts.negatives_total,
-    )
-
-    t = time.perf_counter()
-    sugarcrepe_dir = os.path.join(out, "eval", "sugarcrepe")
-    zero_shot_dir = os.path.join(out, "eval", "zero_shot")
-    export_sugarcrepe(shapes, sugarcrepe_dir, split="test")
-    export_zero_shot(shapes, zero_shot_dir, split="val")
-    retrieval_file = export_retrieval(shapes, os.path.join(out, "eval", "retrieval"), split="val")
-    timings["export_s"] = time.perf_counter() - t
-
     overrides = {
         "data": os.path.join(out, "dataset"),
         "max_steps": args.steps,
@@ -208,19 +191,40 @@ def run(args: argparse.Namespace) -> int:
     except (ValueError, FileNotFoundError) as exc:
         logger.error("%s", exc)
         return 2
+    t = time.perf_counter()
+    sugarcrepe_dir = os.path.join(out, "eval", "sugarcrepe")
+    zero_shot_dir = os.path.join(out, "eval", "zero_shot")
+    export_sugarcrepe(shapes, sugarcrepe_dir, split="test")
+    export_zero_shot(shapes, zero_shot_dir, split="val")
+    retrieval_file = export_retrieval(shapes, os.path.join(out, "eval", "retrieval"), split="val")
+    timings["export_s"] = time.perf_counter() - t
+
+    # One memo of the frozen trunk's features for all runs and their evaluations, filled
+    # while the build runs (the build is one core of Python; the fill runs on the other).
+    cache = TrunkFeatureCache() if base.cache_trunk_features else None
+
+    t = time.perf_counter()
+    with _warming(cache, base, shapes, extra_images=_image_files(zero_shot_dir)) as warm:
+        manifest = _build(os.path.join(out, "dataset"), shapes, args.seed, args.rebuild, args.shapes_filter)
+        timings["build_s"] = time.perf_counter() - t
+    timings["warm_s"] = warm.get("seconds", 0.0)
+    logger.info(
+        "dataset: %s records, %s negatives",
+        manifest.counts.written,
+        manifest.counts.negatives_total,
+    )
+
     t_runs = time.perf_counter()
     evals = {"sugarcrepe": sugarcrepe_dir, "zero_shot": zero_shot_dir, "retrieval": retrieval_file}
     tasks = [
         (name, base.replace(output=os.path.join(out, "runs", name), **variant))
         for name, variant in runs_to_do
     ]
-    jobs = max(1, min(args.jobs if args.jobs else (os.cpu_count() or 1), len(tasks)))
-    # One memo of the frozen trunk's features for all runs and their evaluations.
-    cache = TrunkFeatureCache() if base.cache_trunk_features else None
+    jobs = max(1, min(args.jobs if args.jobs else len(tasks), len(tasks)))
     if jobs == 1:
         done = [_train_and_eval(name, config, evals, cache) for name, config in tasks]
     else:
-        done = _run_parallel(tasks, evals, jobs, cache)
+        done = _run_parallel(tasks, evals, jobs, cache, warm=bool(warm.get("images")))
     runs: dict[str, dict] = {}
     curves: dict[str, list] = {}
     cache_stats = {"images": 0, "hits": 0, "misses": 0}
@@ -248,7 +252,7 @@ def run(args: argparse.Namespace) -> int:
     }
     results["jobs"] = jobs
     if base.cache_trunk_features:
-        results["trunk_cache"] = cache_stats
+        results["trunk_cache"] = {**cache_stats, "warmed": warm.get("images", 0)}
     with open(os.path.join(out, "results.json"), "w", encoding="utf-8") as f:
         json.dump(results, f, indent=1)
 
@@ -262,6 +266,73 @@ def run(args: argparse.Namespace) -> int:
         f"({timings['total_s']:.0f} s wall, {results['cpu_s']:.0f} s CPU)"
     )
     return 0
+
+
+@contextlib.contextmanager
+def _warming(cache, config, shapes, extra_images: list[str] = ()) -> Iterator[dict]:
+    """Fill the trunk feature memo with every shapes image (train, val, test) and the image
+    files ``extra_images`` (the zero-shot set) in a separate process while the body runs (the
+    build); on exit take its features (or stop it, if the body failed).
+
+    Why a process: the build is one core of mostly-Python Beam work; the fill is torch
+    convolutions plus rendering and decoding, and in a thread of this process the two fought
+    over the GIL (measured: build 96 -> 124 s, fill 168 s). Rendering the scenes again is pure in
+    (config, split, index), so it yields the very PNG bytes the build writes, hence the same
+    cache keys. Yields a dict that gets ``images`` and ``seconds`` once the features are in.
+    """
+    report: dict = {}
+    if cache is None:
+        yield report
+        return
+    import multiprocessing
+
+    import torch
+
+    from negforge.training.train import model_config
+
+    t = time.perf_counter()
+    pool = multiprocessing.get_context("spawn").Pool(1)
+    try:
+        pending = pool.apply_async(
+            _trunk_features_of_world,
+            (model_config(config), shapes, list(extra_images), config.batch_size, config.cpu_threads),
+        )
+        yield report
+        weights, keys, features = pending.get()
+    finally:
+        pool.terminate()  # the fill is done (or no longer wanted): never leave the process behind
+        pool.join()
+    cache.load(weights, keys, None if features is None else torch.from_numpy(features))
+    report.update(images=len(keys), seconds=time.perf_counter() - t)
+    logger.info("trunk feature cache: %d images filled in %.0f s (beside the build)", len(keys), report["seconds"])
+
+
+def _image_files(folder: str) -> list[str]:
+    return sorted(os.path.join(d, f) for d, _, files in os.walk(folder) for f in files if f.endswith(".png"))
+
+
+def _trunk_features_of_world(model_cfg, shapes, extra_images: list[str], batch_size: int, threads: int | None):
+    """(prefix fingerprint, keys, features) of every shapes image: runs in the warm-up process."""
+    import torch
+
+    from negforge.generators.shapes.records import scene_item, split_sizes
+    from negforge.training.trunk_cache import TrunkFeatureCache, warm_trunk_cache
+
+    if threads:
+        torch.set_num_threads(threads)
+    def pngs():
+        for split, n in split_sizes(shapes).items():
+            for i in range(n):
+                yield scene_item(shapes, split, i).png
+        for path in extra_images:
+            with open(path, "rb") as f:
+                yield f.read()
+
+    cache = TrunkFeatureCache()
+    warm_trunk_cache(cache, model_cfg, pngs(), batch_size=batch_size)
+    weights, keys, features = cache.export()
+    # plain bytes through the pipe: torch's shared-memory tensor passing needs fd sharing
+    return weights, keys, None if features is None else features.numpy()
 
 
 def _train_and_eval(name: str, config, evals: dict[str, str], cache=None) -> dict:
@@ -314,13 +385,14 @@ def multiprocessing_start_method() -> str:
     return "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
 
 
-def _run_parallel(tasks: list, evals: dict[str, str], jobs: int, cache) -> list[dict]:
+def _run_parallel(tasks: list, evals: dict[str, str], jobs: int, cache, warm: bool = False) -> list[dict]:
     """The ablation on ``jobs`` processes; results in ``tasks`` order.
 
-    The cheapest run (CLIP-only: one caption per image) goes first, in this process, filling
-    the trunk feature memo; the others then run at once in forked processes that inherit the
-    filled memo (copy-on-write; each process's own misses stay its own). Where fork is not
-    available, every run gets a spawned process and a memo of its own.
+    With a memo already filled (``warm``), every run goes to a forked process at once, each
+    inheriting the memo copy-on-write. Otherwise the cheapest run (CLIP-only: one caption per
+    image) goes first, in this process, filling the trunk feature memo, and the others then
+    run at once in forked processes that inherit it (each process's own misses stay its own).
+    Where fork is not available, every run gets a spawned process and a memo of its own.
     """
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
@@ -329,7 +401,7 @@ def _run_parallel(tasks: list, evals: dict[str, str], jobs: int, cache) -> list[
     method = multiprocessing_start_method()
     order = sorted(range(len(tasks)), key=lambda i: tasks[i][1].loss != "clip")
     done: dict[int, dict] = {}
-    if method == "fork":
+    if method == "fork" and not warm:
         first = order.pop(0)
         done[first] = _train_and_eval(*tasks[first], evals, cache)
     level = logging.getLogger().getEffectiveLevel()

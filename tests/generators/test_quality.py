@@ -406,8 +406,31 @@ def test_add_obj_keeps_animal_only_doings_to_animals(parse, resources):
         ("replace_rel", "A dog plays in the snow .", ("jumps in", "runs in", "rolls in")),  # playing may be jumping
         ("replace_rel", "Two surfers catch the same huge wave in the ocean .", ("beside the ocean", "next to the ocean")),
         ("replace_obj", "A man drives a truck while a child sits on his lap .", ("A baby drives", "A toddler drives")),
+        # strict read, seed 17 (this session)
+        ("add_obj", "A football player in an orange jersey tries to escape from the tackler .", (" tries to",)),
+        ("add_att", "Two people sit on a well kept stone path by the lake .", ("well muddy", "well wooden", "well dirty", "well concrete", "well brick")),
+        ("add_att", "A brown dog runs through the grass .", ("striped",)),  # 3 of 7,000 dogs
+        ("add_att", "A man is holding his baby on the beach .", ("uniformed baby", "masked baby", "muddy baby")),
+        ("swap_att", "A kid in a black cap and light blue shorts playing tennis .", ("light black",)),
+        ("replace_rel", "A woman is snowboarding down a hill while a man watches .", ("riding down",)),
+        ("replace_rel", "An older lady wearing black shoes walks behind them .", ("putting black", "placing black")),
+        ("replace_rel", "A man is encouraging a small dog to stand on its hind legs .", ("holding a small dog to",)),
+        ("replace_rel", "A little girl jumps from one rock to another in a creek .", ("hangs from", "sits from")),
+        ("replace_obj", "People driving jeeps down a two lane path .", ("two road", "two sidewalk", "two street")),
+        ("add_att", "People driving jeeps down a two lane path .", ("two concrete", "two stone", "two dirt")),
+        ("replace_obj", "Two people overlook a large body of water .", ("body of surf", "body of sand", "body of snow")),
+        ("replace_obj", "Two people sit on a well kept stone path .", ("a blanket kept", "a bench kept")),
+        ("swap_obj", "A man holds his baby while a woman takes a picture of the baby .", ("a baby takes",)),
     ],
 )
 def test_strict_read_failures(neg_type, caption, never, parse, resources):
     texts = _negatives(neg_type, caption, parse, resources)
     assert not any(bad in t for t in texts for bad in never), sorted(texts)
+
+
+def test_add_obj_makes_a_catenative_verb_plural(parse, resources):
+    """"tries to escape" is the subject's verb: a co-subject before the subject makes it "try"."""
+    caption = "A football player in an orange jersey tries to escape from the tackler ."
+    texts = _negatives("add_obj", caption, parse, resources)
+    joined = [t for t in texts if " and a football player" in t]
+    assert joined and all(" try to escape" in t for t in joined), sorted(texts)

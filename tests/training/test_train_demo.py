@@ -64,16 +64,17 @@ def test_demo_smoke(tmp_path, capsys):
     assert all(m["global_hn"] == 0.0 and m["local_hn"] == 0.0 for m in metrics("clip-only"))
     assert all(m["global_hn"] > 0.0 and m["local_hn"] == 0.0 for m in metrics("negclip"))
     assert all(m["global_hn"] > 0.0 and m["local_hn"] > 0.0 for m in metrics("fsc-clip"))
-    # The frozen trunk ran once per distinct image across the three runs and their evaluations.
+    # The frozen trunk ran once per distinct image, beside the build: the re-rendered scenes
+    # have the build's very bytes, so the three runs and their evaluations never miss.
     cache = results["trunk_cache"]
-    assert cache["misses"] == cache["images"] and cache["hits"] > cache["misses"]
+    assert cache["warmed"] >= 2 * 20 + 40 and cache["misses"] == cache["images"] == 0 and cache["hits"] > 0
 
 
 @pytest.mark.slow
 def test_demo_parallel_runs_equal_sequential_runs(tmp_path, capsys):
-    """--jobs 2: CLIP-only in-process, then NegCLIP and FSC-CLIP at once in forked processes
-    sharing its trunk feature memo: the same losses step by step and the same evaluation as
-    one after another in-process."""
+    """--jobs 2: the three runs in forked processes sharing the trunk feature memo filled
+    beside the build: the same losses step by step and the same evaluation as one after
+    another in-process."""
     out = tmp_path / "demo"
     args = ["demo", "--output", str(out), "--scenes", "24", "--eval-scenes", "12", "--steps", "3",
             "--batch-size", "6", "--set", "log_every=1"]  # fmt: skip
@@ -100,7 +101,8 @@ def test_demo_parallel_runs_equal_sequential_runs(tmp_path, capsys):
             assert par["runs"][name]["sugarcrepe"]["types"][t]["accuracy"] == pytest.approx(
                 v["accuracy"], abs=10
             ), (name, t)
-    # CLIP-only ran first in-process; the forked runs inherited its memo: each distinct image
-    # still went through the frozen trunk once in all.
-    assert par["trunk_cache"]["misses"] == par["trunk_cache"]["images"] == seq["trunk_cache"]["images"]
+    # Every image went through the frozen trunk once, in the warm-up process; the forked runs
+    # inherited the memo and missed nothing.
+    assert par["trunk_cache"]["warmed"] == seq["trunk_cache"]["warmed"] > 0
+    assert par["trunk_cache"]["misses"] == seq["trunk_cache"]["misses"] == 0
     assert "clip-only" in capsys.readouterr().out

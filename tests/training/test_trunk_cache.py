@@ -10,6 +10,7 @@ from negforge.training.trunk_cache import (
     TrunkFeatureCache,
     attach_trunk_cache,
     detach_trunk_cache,
+    fold_frozen_batchnorm,
     frozen_prefix,
     trunk_sequence,
 )
@@ -103,3 +104,45 @@ def test_cache_evicts_least_recently_used_and_rejects_other_towers():
         attach_trunk_cache(tiny.visual, cache)
     with pytest.raises(ValueError, match="max_items"):
         TrunkFeatureCache(max_items=0)
+
+
+def test_folded_prefix_equals_the_prefix_and_leaves_it_untouched():
+    """BatchNorm folded into the convolutions: the same features to float rounding, no frozen
+    norm left in the copy, the original modules (what the cache fingerprints) unchanged."""
+    model = _model(unlocked=1).eval()
+    prefix, _, _ = frozen_prefix(model.visual.trunk)
+    before = {k: v.clone() for m in prefix for k, v in m.state_dict().items()}
+    folded = fold_frozen_batchnorm(prefix)
+    assert not any(type(m).__name__.startswith("FrozenBatchNorm") for f in folded for m in f.modules())
+    assert any(type(m).__name__.startswith("FrozenBatchNorm") for p in prefix for m in p.modules())
+    images = torch.randn(2, 3, 128, 128)
+    with torch.no_grad():
+        x, y = images, images
+        for a, b in zip(prefix, folded, strict=True):
+            x, y = a(x), b(y)
+    torch.testing.assert_close(y, x, atol=1e-4, rtol=1e-4)
+    after = {k: v for m in prefix for k, v in m.state_dict().items()}
+    assert all(torch.equal(before[k], after[k]) for k in before)
+
+
+def test_cache_travels_between_processes_as_one_payload():
+    """export() -> load(): the same features under the same keys; another prefix's payload raises."""
+    model = _model().eval()
+    filled = TrunkFeatureCache()
+    attach_trunk_cache(model.visual, filled)
+    images = torch.randn(3, 3, 128, 128)
+    with torch.no_grad():
+        want = encode_image(model, images)
+    weights, keys, features = filled.export()
+    assert len(keys) == 3 and features.shape[0] == 3
+    fresh = TrunkFeatureCache()
+    fresh.load(weights, keys, features.clone())
+    other = _model().eval()
+    attach_trunk_cache(other.visual, fresh)
+    with torch.no_grad():
+        torch.testing.assert_close(encode_image(other, images), want)
+    assert (fresh.misses, fresh.hits) == (0, 3)
+    with pytest.raises(ValueError, match="other prefix weights"):
+        fresh.load("0" * 32, keys, features)
+    with pytest.raises(ValueError, match="one feature per key"):
+        TrunkFeatureCache().load(weights, keys, features[:2])
