@@ -230,6 +230,10 @@ def head_of(lemma: str) -> str:
     return lemma.rsplit(" ", 1)[-1]
 
 
+#: First words that make an animal compound a made thing.
+_TOY_MODIFIERS = frozenset({"rubber", "toy", "stuffed", "plastic", "wooden", "inflatable", "plush", "teddy", "stone", "metal"})
+
+
 @dataclass
 class Lexicon:
     """Counted slots and noun classes; queries back off from words to classes."""
@@ -290,6 +294,8 @@ class Lexicon:
             if cls is None and self.vocab is not None:
                 cls = classify(self.vocab, self.wordnet, low)
             cls = cls or None  # "" = counted, but no class
+        if cls in ("animal", "bird") and low.split(" ", 1)[0] in _TOY_MODIFIERS and " " in low:
+            cls = "artifact"  # "rubber duck", "stuffed bear", "toy horse": things, not animals
         self._class_cache[low] = cls
         return cls
 

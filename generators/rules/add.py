@@ -331,6 +331,8 @@ def _attribute_options(obj: SceneObject, resources: Any) -> list[tuple[str, floa
                 ok = False  # "an open dog" (counted from "a dog with its mouth open")
         if not ok or n < 2 or ("pattern" in adj_groups and n < _MIN_PATTERN_COUNT):
             continue
+        if "material" in adj_groups and cls in ("animal", "bird"):
+            continue  # "a plastic horse" is counted (carousels, toys), "a man on a plastic horse" is not a scene
         if adj in colors and color_total and n / color_total > 0.35:
             continue  # "green grass", "white snow", "blue sky": likely true
         out[adj] = float(n)
@@ -407,6 +409,8 @@ def add_att(
             before = caption[:pos].split()
             if before and (before[-1].lower() in _DEGREE_ADVERBS or before[-1].lower().endswith("ly")):
                 continue  # "a well kept path", "a brightly lit room": the adverb holds the next word
+            if before and g in resources.adjective_group.get(before[-1].lower(), ()):
+                continue  # "a red rope toy" parsed without its "red": no "a red yellow rope toy"
             if pos > 0:
                 cands.append(Candidate(*apply_edit(caption, pos, pos, adj + " ")))
                 continue

@@ -177,6 +177,9 @@ def noun_fits(
                 if not lex.seen(turned, new_lemma) and not _alike(old_lemma, new_lemma, resources):
                     return False
             continue  # the other end moves too (a swap): this slot will name another noun
+        if at and new_cls in ("animal", "bird") and lex.class_of(other) in _HANDLED_CLASSES:
+            if not lex.cooccurring(new_lemma).get(other, 0):
+                return False  # "a deer jumping for a Frisbee", "a cow trotting with a rubber duck"
         if at and person and lex.class_of(other) == "clothing":
             if not _wears_it(lex, ctx, new_lemma, old_lemma):
                 return False  # what one wears is not anyone's: "a man in a pink bikini", "a boy in a sari"
@@ -230,6 +233,10 @@ def seen_doing(resources: Any, ctx: str, new: str, old: str) -> bool:
     shared = set(resources.groups_of_noun(new)) & set(resources.groups_of_noun(old))
     return bool(shared & set(allowed))
 
+
+#: Things an animal plays with, carries or meets: a new animal must have been named in one
+#: caption with the thing at least once (grounds and water are anyone's: "a cat on the grass").
+_HANDLED_CLASSES = frozenset({"sports_gear", "artifact", "device", "container", "animal", "bird"})
 
 #: A person takes another's clothes only if captions put them in those clothes at least this
 #: often, relative to how often each is mentioned ("a man in a dress" is counted, rarely).

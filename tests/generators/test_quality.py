@@ -421,6 +421,11 @@ def test_add_obj_keeps_animal_only_doings_to_animals(parse, resources):
         ("replace_obj", "Two people overlook a large body of water .", ("body of surf", "body of sand", "body of snow")),
         ("replace_obj", "Two people sit on a well kept stone path .", ("a blanket kept", "a bench kept")),
         ("swap_obj", "A man holds his baby while a woman takes a picture of the baby .", ("a baby takes",)),
+        # strict read, seed 18
+        ("add_att", "A black poodle with a red rope toy in its mouth .", ("red yellow", "red blue", "red green")),
+        ("add_att", "Man sitting on brown horse with mountains in background .", ("plastic horse", "wooden horse")),
+        ("replace_obj", "A dog jumping for a Frisbee in the snow .", ("deer jumping", "cow jumping", "horse jumping")),
+        ("replace_obj", "Dog trotting with a rubber duck in its mouth", ("Cow trotting", "Horse trotting", "Deer trotting")),
     ],
 )
 def test_strict_read_failures(neg_type, caption, never, parse, resources):
