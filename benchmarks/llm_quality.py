@@ -33,10 +33,53 @@ REPO = Path(__file__).resolve().parents[1]
 CAPTION_FILES = (REPO.parent / "shared" / "data" / "flickr8k_captions.jsonl", Path("/work/shared/data/flickr8k_captions.jsonl"))
 
 
-def load_captions(path: Path, n: int, seed: int) -> list[dict]:
+def load_captions(path: Path, n: int, seed: int, split: str = "all") -> list[dict]:
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    if split != "all":
+        rows = [r for r in rows if _negative_quality().in_split(r, split)]  # the same image-level split
     random.Random(seed).shuffle(rows)
     return rows[:n]
+
+
+def _negative_quality():
+    """benchmarks/negative_quality.py (the split and the "has the parts" test are its)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import negative_quality
+
+    return negative_quality
+
+
+def _with_rule_negatives(records: list, seed: int, resources) -> list:
+    """Each record with the negatives the default build's rules give it (``--fill-gaps``)."""
+    import dataclasses
+
+    from negforge.generators import registry
+    from negforge.generators.config import GenerationConfig
+
+    specs, config = registry.select(None), GenerationConfig(seed=seed)
+    return [
+        dataclasses.replace(r, negatives=tuple(registry.generate(r.caption, r.scene_graph, r.id, specs, resources, config)))
+        for r in records
+    ]
+
+
+def _coverage(records: list, types: tuple[str, ...], gained: dict[str, set]) -> dict[str, dict]:
+    """Per type: captions with a rule negative, and with a rule or an accepted LLM negative, of all
+    captions and of those whose parse has the parts (negative_quality.applicable)."""
+    applicable = _negative_quality().applicable
+    out = {}
+    for t in types:
+        parts = [r for r in records if applicable(t, r.scene_graph)]
+        rules = {r.id for r in records if any(n.type == t for n in r.negatives)}
+        both = rules | gained.get(t, set())
+        out[t] = {
+            "parts": len(parts),
+            "rules_all": round(len(rules) / len(records), 3),
+            "rules_llm_all": round(len(both) / len(records), 3),
+            "rules_parts": round(len([r for r in parts if r.id in rules]) / max(len(parts), 1), 3),
+            "rules_llm_parts": round(len([r for r in parts if r.id in both]) / max(len(parts), 1), 3),
+        }
+    return out
 
 
 def _records(rows: list[dict], spacy_model: str):
@@ -66,13 +109,16 @@ def run(args: argparse.Namespace) -> dict:
     }  # fmt: skip
     config = LLMConfig(
         model=args.model, types=tuple(args.types.split(",")), backend=args.backend,
-        temperature=args.temperature, batch_size=args.batch_size, **overrides,
+        temperature=args.temperature, batch_size=args.batch_size, fill_gaps=args.fill_gaps, **overrides,
     )  # fmt: skip
     path = Path(args.input) if args.input else next((p for p in CAPTION_FILES if p.exists()), None)
     if path is None or not path.exists():
         raise SystemExit(f"no caption file: pass --input (looked for {', '.join(map(str, CAPTION_FILES))})")
     t0 = time.perf_counter()
-    records = _records(load_captions(path, args.n, args.seed), args.spacy_model)
+    records = _records(load_captions(path, args.n, args.seed, args.split), args.spacy_model)
+    resources = load_resources()
+    if args.fill_gaps:
+        records = _with_rule_negatives(records, args.seed, resources)
     parse_s = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -80,13 +126,14 @@ def run(args: argparse.Namespace) -> dict:
     load_s = time.perf_counter() - t0
     try:
         builder = RequestBuilder(config, args.seed, chat_renderer(completer.tokenizer, config.use_chat_template),
-                                 load_resources())  # fmt: skip
+                                 resources)  # fmt: skip
         # Warm-up (grammar compilation, first-step allocation) is not timed.
         warm, _ = builder.requests(records[0])
         if warm:
             completer.complete(warm[:1])
         totals: Counter = Counter()
         accepted: dict[str, list[tuple[str, str]]] = defaultdict(list)
+        gained: dict[str, set] = defaultdict(set)  # record ids an accepted LLM negative covers
         complete_s = 0.0
         for start in range(0, len(records), config.batch_size):
             batch = records[start : start + config.batch_size]
@@ -104,9 +151,13 @@ def run(args: argparse.Namespace) -> dict:
                     totals[k] += v
                 for neg in new.negatives[len(rec.negatives) :]:
                     accepted[neg.type].append((rec.caption, neg.text))
+                    gained[neg.type].add(rec.id)
     finally:
         completer.close()
-    return _summary(config, path, records, totals, accepted, parse_s, load_s, complete_s, args)
+    result = _summary(config, path, records, totals, accepted, parse_s, load_s, complete_s, args)
+    if args.fill_gaps:
+        result["coverage"] = _coverage(records, config.types, gained)
+    return result
 
 
 def _summary(config, path, records, totals, accepted, parse_s, load_s, complete_s, args) -> dict:
@@ -117,6 +168,7 @@ def _summary(config, path, records, totals, accepted, parse_s, load_s, complete_
         requests = totals[f"llm.requests.{t}"]
         per_type[t] = {
             "captions": len(records),
+            "covered_by_rules": totals[f"llm.covered.{t}"],
             "no_slot": totals[f"llm.no_slot.{t}"],
             "requests": requests,
             "accepted": totals[f"llm.generated.{t}"],
@@ -170,6 +222,19 @@ def markdown(result: dict) -> str:
         reasons = ", ".join(f"{k}: {n}" for k, n in v["rejected"].items()) or "-"
         acc = f"{v['acceptance']:.0%}" if v["acceptance"] is not None else "-"
         lines.append(f"| {t} | {v['requests']}/{v['captions']} | {v['requests']} | {v['accepted']} | {acc} | {reasons} |")
+    if "coverage" in result:
+        lines += [
+            "",
+            "coverage (--fill-gaps: the LLM asked only where the rules gave no negative of the type):",
+            "",
+            "| type | captions with the parts | rules: all / parts | rules + LLM: all / parts |",
+            "|---|---|---|---|",
+        ]
+        for t, c in result["coverage"].items():
+            lines.append(
+                f"| {t} | {c['parts']} | {c['rules_all']:.2f} / {c['rules_parts']:.2f} | "
+                f"{c['rules_llm_all']:.2f} / {c['rules_llm_parts']:.2f} |"
+            )
     lines += [
         "",
         f"{result['requests']} completions in {result['complete_s']} s: {result['completions_per_s']} completions/s, "
@@ -188,6 +253,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--n", type=int, default=100, help="captions (seeded random sample)")
     p.add_argument("--input", help="JSONL with a caption field (default: ../shared/data/flickr8k_captions.jsonl)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--split", choices=("all", "dev", "heldout"), default="all",
+                   help="image-level split of the Flickr8k file (negative_quality.py's)")
+    p.add_argument("--fill-gaps", action="store_true",
+                   help="run the default rules first and ask the LLM only for the types a caption lacks; "
+                        "reports coverage with and without the LLM")
     p.add_argument("--sample", type=int, default=0, help="print N accepted negatives per type")
     p.add_argument("--batch-size", type=int, default=32, help="captions per completion call")
     p.add_argument("--temperature", type=float, default=0.7)

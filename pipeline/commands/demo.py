@@ -33,9 +33,10 @@ from collections.abc import Iterator
 EXTRA = "train"
 HELP = "end-to-end demo on the shapes world: build negatives, train CLIP / NegCLIP / FSC-CLIP, evaluate"
 DESCRIPTION = """\
-Runs on CPU in minutes (about 6 on 2 cores, 2 of them building the dataset):
-  1. build: shapes-world captions + hard negatives → OUTPUT/dataset (Parquet shards)
-  2. export: compositional test split in SugarCrepe format, zero-shot and retrieval sets
+Runs on CPU in minutes (about 4 on 2 cores, 1.3 of them building the dataset):
+  1. export: compositional test split in SugarCrepe format, zero-shot and retrieval sets
+  2. build: shapes-world captions + hard negatives → OUTPUT/dataset (Parquet shards), while
+     another process computes the frozen image trunk's features of every image
   3. train: the paper's ablation with the same seed, data and steps —
        clip-only (CLIP loss), negclip (+ global hard negatives, plain CE),
        fsc-clip (+ global and local hard negatives with SCR)

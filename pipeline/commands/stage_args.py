@@ -43,6 +43,8 @@ def add_llm_arguments(parser: argparse.ArgumentParser) -> None:
                                       "$NEGFORGE_MODEL_CACHE or ~/.cache/negforge/models)")  # fmt: skip
     flag(g, "--llm-enforce-eager", action=argparse.BooleanOptionalAction,
          help="no graph compilation: faster start, slower steps (default: on CPU only)")
+    flag(g, "--llm-fill-gaps", action="store_true",
+         help="request only the types a record has no rule negative of (coverage where the rules refused)")  # fmt: skip
     flag(g, "--llm-no-checks", dest="llm_use_checks", action="store_false",
          help="skip the shared grammar/identity checks")  # fmt: skip
 
@@ -79,6 +81,7 @@ def llm_config(args: argparse.Namespace, llm_types: list[str]) -> Any:
                 use_checks=args.llm_use_checks,
                 server_python=args.llm_python,
                 server_url=args.llm_server_url,
+                fill_gaps=args.llm_fill_gaps,
             ),
         )
     except ValueError as exc:

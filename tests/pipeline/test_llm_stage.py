@@ -223,6 +223,26 @@ def test_fill_requests_carry_their_constraint_and_count_missing_slots(resources,
     assert builder.requests(record_no_graph)[0] == []  # fill prompts need the parse
 
 
+def test_fill_gaps_asks_only_for_the_types_the_rules_left_out(resources, parse):
+    """fill_gaps: a type the record already has a negative of sends no request and is counted
+    ``llm.covered``; every (record, type) still ends in exactly one counter."""
+    caption = "A brown dog runs on the beach."
+    rule_neg = Negative("A brown cat runs on the beach.", "replace_obj", "rule:replace_obj@5")
+    record = CaptionRecord(id="f", caption=caption, source="t", scene_graph=parse(caption), negatives=(rule_neg,))
+    types = ("replace_obj", "replace_att", "swap_att")
+    gaps = RequestBuilder(LLMConfig(model="smollm2-135m-instruct", types=types, fill_gaps=True), 0, None, resources)
+    every = RequestBuilder(LLMConfig(model="smollm2-135m-instruct", types=types), 0, None, resources)
+    requests, no_slot = gaps.requests(record)
+    assert [r.type for r in requests] == ["replace_att"] and no_slot == ["swap_att"]
+    assert {r.type for r in every.requests(record)[0]} == {"replace_obj", "replace_att"}
+    assert requests[0] == next(r for r in every.requests(record)[0] if r.type == "replace_att")  # same prompt/seed
+    new, stats = gaps.attach(record, [(requests[0], None)], no_slot)
+    totals = Counter(k for k, _ in stats)
+    assert totals["llm.covered.replace_obj"] == 1 and totals["llm.no_slot.swap_att"] == 1
+    assert totals["llm.requests.replace_att"] == 1 and "llm.requests.replace_obj" not in totals
+    assert new.negatives == (rule_neg,)
+
+
 # ---------------------------------------------------------------- DoFn lifecycle (fake completer)
 
 EVENTS: list[str] = []

@@ -45,6 +45,9 @@ class LLMConfig:
     server_args: tuple[str, ...] = ()  # server backend: extra `vllm serve` flags
     startup_timeout_s: float = 600.0  # server backend: give up starting after this long
     model_cache: str | None = None  # converted GGUF folders; None = $NEGFORGE_MODEL_CACHE or ~/.cache on the worker
+    # ask only for the types a record has no negative of yet (the rules' gaps): the LLM then adds
+    # coverage where the rules refused, at a fraction of the requests
+    fill_gaps: bool = False
 
     def __post_init__(self) -> None:
         if not self.model:

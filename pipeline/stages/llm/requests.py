@@ -5,7 +5,8 @@ they send byte-identical prompts with identical constraints and seeds, and
 validate with the same checks. Every request ends in exactly one counter:
 ``llm.generated.<type>``, ``llm.rejected.<reason>`` (also counted as
 ``llm.rejected_by_type.<type>.<reason>``) or ``llm.request_errors``; records a type
-has no slot for count ``llm.no_slot.<type>`` (fill prompts), and send no request.
+has no slot for count ``llm.no_slot.<type>`` (fill prompts), records that already have a
+negative of the type count ``llm.covered.<type>`` (``fill_gaps``), and neither sends a request.
 """
 
 from __future__ import annotations
@@ -90,6 +91,8 @@ class RequestBuilder:
         out: list[LLMRequest] = []
         no_slot: list[str] = []
         for type_ in self.config.types:
+            if type_ in self.covered(record):
+                continue  # fill_gaps: the rules already gave this record a negative of the type
             seed = gen_llm.request_seed(self.seed, record.id, type_)
             if self.config.style == "rewrite":
                 prompt = gen_llm.render_prompt(self.template, type_, record.caption, self.chat)
@@ -109,6 +112,12 @@ class RequestBuilder:
             out.append(LLMRequest(record.id, type_, prompt, seed, constraint, slot))
         return out, no_slot
 
+    def covered(self, record: CaptionRecord) -> frozenset[str]:
+        """The types not requested for ``record`` because it has a negative of them (``fill_gaps``)."""
+        if not self.config.fill_gaps:
+            return frozenset()
+        return frozenset(n.type for n in record.negatives) & frozenset(self.config.types)
+
     def attach(
         self,
         record: CaptionRecord,
@@ -122,6 +131,7 @@ class RequestBuilder:
         """
         order = {t: i for i, t in enumerate(self.config.types)}
         stats: list[tuple[str, float]] = [(f"llm.no_slot.{t}", 1) for t in no_slot]
+        stats += [(f"llm.covered.{t}", 1) for t in sorted(self.covered(record))]
         existing = [record.caption] + [n.text for n in record.negatives]
         added: list[Negative] = []
         for req, completion in sorted(completions, key=lambda rc: order.get(rc[0].type, len(order))):
