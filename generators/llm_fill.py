@@ -42,6 +42,7 @@ from negforge.schemas import Edit, Negative, SceneGraph, SceneObject
 
 from .grammar import apply_edit, fix_articles, is_plural_noun, match_case, pluralize, singularize
 from .llm import prompt_for_type
+from .rules.common import shade_bound
 
 #: Types the fill prompts support (others need a rewrite prompt, e.g. ``v1``).
 FILL_TYPES: tuple[str, ...] = ("replace_obj", "replace_att", "swap_att")
@@ -386,6 +387,7 @@ def _movable_attributes(caption: str, graph: SceneGraph, resources: Any) -> list
                 and _attribute_groups(att.lemma, resources)
                 and not re.search(r"(\band|,)\s*$", caption[max(0, att.start - 5) : att.start])
                 and not re.match(r"\s*(and\b|,)", caption[att.end : att.end + 5])
+                and not shade_bound(caption, att, resources)  # "light blue" moves whole or not at all
             ):
                 out.append((i, att))
     return out

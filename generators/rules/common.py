@@ -240,3 +240,17 @@ def glued_modifier(caption: str, att: Any, obj: SceneObject, resources: Any) -> 
     if any(t.text.lower() == word for t in obj.attributes) or word in _FUNCTION_WORDS:
         return False
     return bool(resources.synsets(word, "a")) and not resources.synsets(word, "v")
+
+
+#: Words that shade the color after them: moving the color alone leaves "light black".
+_SHADES = frozenset({"light", "dark", "bright", "pale", "deep", "neon", "hot", "navy", "royal", "baby", "sky"})
+
+
+def shade_bound(caption: str, att: Any, resources: Any) -> bool:
+    """A color held by its shade ("light blue") or the shade itself: an exchange that moves one
+    of the two leaves "light black shorts" (swap rules and the LLM's swap slots alike)."""
+    before, after = caption[: att.start].split(), caption[att.end :].split()
+    if before and before[-1].lower() in _SHADES:
+        return True
+    colors = resources.vocab["adjective_groups"]["color"]
+    return att.text.lower() in _SHADES and bool(after) and after[0].lower() in colors

@@ -35,6 +35,7 @@ from .common import (
     inflect_like,
     is_plural,
     object_lemma,
+    shade_bound,
 )
 from .fit import adjective_fits, editable_object, noun_fits, person_swap_ok, same_kind
 from .replace_att import is_replaceable
@@ -80,8 +81,6 @@ def _uncap(word: str) -> str:
     return word[:1].lower() + word[1:] if word[:1].isupper() and word[1:] == word[1:].lower() else word
 
 
-#: Words that shade the color after them: moving the color alone leaves "light black".
-_SHADES = frozenset({"light", "dark", "bright", "pale", "deep", "neon", "hot", "navy", "royal", "baby", "sky"})
 _JOINED = re.compile(r"\s*(,\s*(and|or|&)?|and|or|&)\s*", re.I)
 
 
@@ -96,11 +95,7 @@ def _movable(caption: str, att, obj: SceneObject, resources: Any) -> bool:
         between = caption[other.end : att.start] if other.end <= att.start else caption[att.end : other.start]
         if _JOINED.fullmatch(between):
             return False
-    # "light blue shorts": the shade stays behind ("light black shorts"); "light" itself is half
-    before, after_words = caption[: att.start].split(), caption[att.end :].split()
-    if before and before[-1].lower() in _SHADES:
-        return False
-    if att.text.lower() in _SHADES and after_words and after_words[0].lower() in resources.vocab["adjective_groups"]["color"]:
+    if shade_bound(caption, att, resources):
         return False
     # "a white shirt and red pants": "and" joins two noun phrases, "red" is whole
     after = caption[att.end : att.end + 5]

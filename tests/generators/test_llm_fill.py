@@ -162,6 +162,9 @@ def test_swap_att_candidates_swap_or_move_attributes(template, resources, parse)
     assert _slot("A dog chases a cat.", "swap_att", parse, resources, template) is None
     # no moves: the grass's color is unknown, so "the black grass" would not be clearly false
     assert _slot("A black dog runs on the grass.", "swap_att", parse, resources, template) is None
+    # a shaded color moves whole or not at all: no "a blue cap and light black shorts"
+    shaded = _slot("A kid in a black cap and light blue shorts playing tennis .", "swap_att", parse, resources, template)
+    assert shaded is None or not any("light black" in c for c in shaded.choices), shaded
 
 
 def test_choices_are_shuffled_deterministically(template, resources, parse):
