@@ -82,7 +82,9 @@ def editable_object(caption: str, obj: SceneObject, resources: Any) -> bool:
         return False  # half of a word the parser split: "4-wheeler", "t-shirt"
     if _numbered_compound(caption, obj):
         return False  # "a two lane path": the number belongs to "lane", not to the path
-    if _FIXED_BEFORE.search(caption[: obj.start]):
+    if caption[max(0, obj.start - 4) : obj.start].rstrip().endswith("of") and _FIXED_BEFORE.search(
+        caption[max(0, obj.start - 12) : obj.start]
+    ):
         return False  # "a body of water" is a lake or the sea, not water to replace
     if obj.text.lower() == "well" and (after := caption[obj.end :].split()):
         tagged = verb_lemma_and_tag(after[0].lower())
@@ -103,10 +105,12 @@ def _numbered_compound(caption: str, obj: SceneObject) -> bool:
     """A singular noun right after a number above one: the number is part of a compound
     modifier ("a two lane path", "a 10 speed bike", "a three story building"), so editing the
     noun leaves "a two road"."""
-    before = caption[: obj.start].split()
-    if not before or is_plural_noun(obj.text.split()[-1].lower()):
+    before = caption[: obj.start].rsplit(None, 1)  # from the right: only the word before counts
+    if not before:
         return False
     word = before[-1].lower()
+    if not (word in NUMBER_WORDS or word.isdigit()) or is_plural_noun(obj.text.split()[-1].lower()):
+        return False
     return (word in NUMBER_WORDS and NUMBER_WORDS[word] > 1) or (word.isdigit() and int(word) > 1)
 
 
