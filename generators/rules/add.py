@@ -40,6 +40,7 @@ from ..registry import register
 from ..scene_graph import QUANTIFIER_WORDS
 from .common import (
     MAX_NEGATIVES,
+    PREPOSITIONS,
     Candidate,
     agreeing_verb,
     bare_singular,
@@ -68,7 +69,7 @@ from .fit import (
 # 3: a companion does the subject's verb, not necessarily at the subject's counted places;
 # 4: a subject with no verb is joined by its own kind only; no person beside "... in his mouth"
 ADD_OBJ_VERSION = 5  # 5: "tries to" agrees with a co-subject ("try to")
-ADD_ATT_VERSION = 4  # 3: never on a game ("playing basketball"); 4: no insert after an adverb, rare patterns, baby traits
+ADD_ATT_VERSION = 4  # 3: never on a game ("playing basketball"); 4: no insert after an adverb or a color the parse lost, rare patterns, baby traits
 ADD_OBJ = f"rule:add_obj@{ADD_OBJ_VERSION}"
 ADD_ATT = f"rule:add_att@{ADD_ATT_VERSION}"
 PER_OBJECT = 2
@@ -306,6 +307,24 @@ def add_obj(
     return finish(caption, cands, "add_obj", ADD_OBJ, resources, limit=limit)
 
 
+#: Words that end a noun phrase when reading it backwards from the noun.
+_PHRASE_EDGE = frozenset({"a", "an", "the", "his", "her", "their", "its", "my", "this", "that", ","}) | (
+    frozenset(PREPOSITIONS) - {"up", "down", "out", "off"}  # particles stay inside: "ripped up tights"
+)
+
+
+def _group_in_phrase(before: list[str], group: str, resources: Any, window: int = 4) -> bool:
+    """A word of ``group`` among the last words before the insertion point, back to the phrase's
+    start: the parser may have lost it ("wearing orange and black ripped up tights": no "gray")."""
+    for word in reversed(before[-window:]):
+        low = word.lower()
+        if low in _PHRASE_EDGE:
+            return False
+        if group in resources.adjective_group.get(low, ()):
+            return True
+    return False
+
+
 def _attribute_options(obj: SceneObject, resources: Any) -> list[tuple[str, float]]:
     """(adjective, weight) that are checkable and counted on this noun, not its default."""
     lex = resources.lexicon
@@ -409,7 +428,7 @@ def add_att(
             before = caption[:pos].split()
             if before and (before[-1].lower() in _DEGREE_ADVERBS or before[-1].lower().endswith("ly")):
                 continue  # "a well kept path", "a brightly lit room": the adverb holds the next word
-            if before and g in resources.adjective_group.get(before[-1].lower(), ()):
+            if _group_in_phrase(before, g, resources):
                 continue  # "a red rope toy" parsed without its "red": no "a red yellow rope toy"
             if pos > 0:
                 cands.append(Candidate(*apply_edit(caption, pos, pos, adj + " ")))

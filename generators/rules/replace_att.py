@@ -28,7 +28,7 @@ from ..scene_graph import QUANTIFIER_WORDS
 from .common import MAX_NEGATIVES, Candidate, finish, glued_modifier, object_lemma
 from .fit import adjective_fits, caption_words, weighted_order
 
-NAME, VERSION = "replace_att", 4  # 3: snow stays snow where someone skis or sleds; 4: fixed "body of", numbered compounds
+NAME, VERSION = "replace_att", 4  # 3: snow stays snow where someone skis or sleds; 4: fixed "body of", numbered compounds, "a little snow"
 GENERATOR = f"rule:{NAME}@{VERSION}"
 PER_ATTRIBUTE = 2
 ANTONYM_WEIGHT = 4.0  # an antonym is the clearest change of value: drawn more often
@@ -142,6 +142,7 @@ def replace_att(
     """Replace one attribute with another value of its property that suits the noun."""
     present = caption_words(caption)
     lex = resources.lexicon
+    mass = set(resources.vocab["mass_nouns"])
     atts = [
         (obj, a)
         for obj in graph.objects
@@ -151,6 +152,7 @@ def replace_att(
         and _base_form(a.text, resources)
         and not (a.start > 0 and a.text[:1].isupper())  # "Asian", "American": names, not values
         and not _SHADE.search(caption[: a.start])  # "light brown" -> "light black"
+        and not (a.lemma.lower() == "little" and object_lemma(obj) in mass)  # "a little snow": an amount
         and (
             a.end <= obj.start or _COPULA.fullmatch(caption[obj.end : a.start])
         )  # not "a man , low to the ground"

@@ -51,7 +51,7 @@ from .fit import (
 NAME, VERSION = (
     "replace_obj",
     5,
-)  # 4: doers back off to their verb within a COCO group; 5: "a two lane path", "body of water", "well kept"
+)  # 4: doers back off to their verb within a COCO group; 5: "a two lane path", "body of water", "well kept", "an ocean" takes count nouns
 GENERATOR = f"rule:{NAME}@{VERSION}"
 PER_OBJECT = 2  # negatives kept per object
 TRIES_PER_OBJECT = 12  # candidates checked per object before moving on
@@ -124,7 +124,10 @@ def replace_obj(
         is_person = people.class_of(lemma) == "person"
         kept = 0
         plural = is_plural(obj)
-        own_mass = _is_mass(lemma, mass)
+        # "an ocean", "a sea": a mass noun used as a count noun takes count nouns ("a lake"),
+        # never "a surf"
+        indefinite = caption[: phrase_start(obj)].rsplit(None, 1)[-1:] in (["a"], ["an"], ["A"], ["An"])
+        own_mass = _is_mass(lemma, mass) and not indefinite
         options = [
             (c.word, c.weight)
             for c in noun_candidates(lemma, resources)

@@ -426,6 +426,10 @@ def test_add_obj_keeps_animal_only_doings_to_animals(parse, resources):
         ("add_att", "Man sitting on brown horse with mountains in background .", ("plastic horse", "wooden horse")),
         ("replace_obj", "A dog jumping for a Frisbee in the snow .", ("deer jumping", "cow jumping", "horse jumping")),
         ("replace_obj", "Dog trotting with a rubber duck in its mouth", ("Cow trotting", "Horse trotting", "Deer trotting")),
+        # strict read, seed 19
+        ("replace_att", "The boy and the dog are outside with a little snow still on the ground .", ("big snow", "large snow")),
+        ("replace_obj", "The boy is playing on the shore of an ocean .", ("a surf", "an surf")),
+        ("add_att", "The person wearing orange and black ripped up tights lounges in the grass .", ("ripped up gray", "ripped up white", "ripped up blue", "ripped up red")),
     ],
 )
 def test_strict_read_failures(neg_type, caption, never, parse, resources):
