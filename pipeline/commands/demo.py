@@ -122,8 +122,11 @@ def _build(out: str, shapes_config, seed: int, rebuild: bool, shapes_filter: str
             manifest = None  # none yet, or from another negforge: rebuild
         cfg = manifest.config if manifest is not None else {}
         if cfg.get("shapes") == _asdict(shapes_config) and cfg.get("shapes_filter") == shapes_filter:
-            logger.info("reusing the dataset in %s", out)
-            return manifest
+            stale = _stale_generators(manifest)
+            if not stale:
+                logger.info("reusing the dataset in %s", out)
+                return manifest
+            logger.info("rebuilding %s: its negatives come from rules that changed since (%s)", out, ", ".join(stale))
     config = BuildConfig(
         inputs=(),
         format="shapes",
@@ -135,6 +138,15 @@ def _build(out: str, shapes_config, seed: int, rebuild: bool, shapes_filter: str
         overwrite=True,
     )
     return run_build(config, pipeline_args=[])
+
+
+def _stale_generators(manifest) -> list[str]:
+    """Rule generators (``rule:<name>@<version>``) in the manifest that this negforge no longer
+    has: a dataset built before a rule changed must not be trained on as if it were current."""
+    from negforge.generators import registry
+
+    current = {spec.generator_id for spec in registry.available().values()}
+    return sorted(g for g in manifest.counts.negatives_per_generator if g.startswith("rule:") and g not in current)
 
 
 def _asdict(obj) -> dict:

@@ -106,3 +106,20 @@ def test_demo_parallel_runs_equal_sequential_runs(tmp_path, capsys):
     assert par["trunk_cache"]["warmed"] == seq["trunk_cache"]["warmed"] > 0
     assert par["trunk_cache"]["misses"] == seq["trunk_cache"]["misses"] == 0
     assert "clip-only" in capsys.readouterr().out
+
+
+def test_demo_rebuilds_a_dataset_made_by_rules_that_changed_since():
+    """A reused dataset must come from this negforge's rules: an older rule version is stale."""
+    from types import SimpleNamespace
+
+    from negforge.generators import registry
+    from negforge.pipeline.commands.demo import _stale_generators
+
+    current = registry.available()["swap_obj"].generator_id
+    old = current.rsplit("@", 1)[0] + "@0"
+    manifest = SimpleNamespace(
+        counts=SimpleNamespace(negatives_per_generator={current: 4, old: 3, "shapes:truth@1": 9})
+    )
+    assert _stale_generators(manifest) == [old]
+    manifest.counts.negatives_per_generator = {current: 4, "shapes:truth@1": 9}
+    assert _stale_generators(manifest) == []
