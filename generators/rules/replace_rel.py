@@ -71,11 +71,26 @@ def verb_tag_in_context(caption: str, start: int, word: str, tag: str, plural_su
 SPATIAL_VERB_GROUPS = ("posture", "locomotion")
 
 
+def verb_form(word: str) -> tuple[str, str] | None:
+    """(lemma, Penn tag) of a verb form, the plain present included: "two people *sit* on a
+    bench", "kids *play* in water" (VBP), which ``verb_lemma_and_tag`` does not list, so plural
+    subjects' relations were never edited."""
+    tagged = verb_lemma_and_tag(word)
+    if tagged is not None:
+        return tagged
+    low = word.lower()
+    if low in PREPOSITIONS:
+        return None
+    from lemminflect import getAllInflections
+
+    return (low, "VBP") if low in getAllInflections(low, upos="VERB").get("VBP", ()) else None
+
+
 def _split_predicate(predicate: str) -> tuple[str | None, str]:
     """(verb or None, preposition part) of a predicate: "sitting on" -> ("sitting", "on")."""
     first, _, rest = predicate.partition(" ")
-    tagged = verb_lemma_and_tag(first)
-    if tagged is not None and first.lower() not in ("left", "right", "close", "near", "behind"):
+    tagged = verb_form(first)
+    if tagged is not None and first.lower() not in ("left", "right", "close", "near", "behind", "like"):
         return first, rest
     return None, predicate
 
@@ -280,6 +295,8 @@ def prep_options(
 
 
 _COPULAS = frozenset({"is", "are", "was", "were"})
+#: "a man on a bike in midair": in the air one is on the thing, never next to it.
+_AIRBORNE = re.compile(r"\b(mid-?air|in the air|airborne|flying through)\b", re.I)
 #: After "a man on a bike" nothing but the end or another place: no main verb follows
 #: ("two people in canoes ride through the water" is not where the people are).
 _ENDS_PHRASE = re.compile(r"\s*($|[.,;!]|(in|on|at|near|by|with|under|during|while)\b)", re.I)
@@ -331,7 +348,7 @@ def replace_rel(
         if prep.lower() in fixed or key in fixed:
             continue
         if verb is not None:
-            tagged = verb_lemma_and_tag(verb)
+            tagged = verb_form(verb)
             editable_verb = (
                 tagged is not None
                 and tagged[0] not in LIGHT_VERBS  # "taking a picture" -> "dragging a picture"
@@ -359,7 +376,7 @@ def replace_rel(
         if not prep or prep.lower() in ("of", "by", "with", "for", "to", "at", "from", "as"):
             continue  # possession, agents, complements: "a plate of food", "chased by", "waiting for"
         if verb is not None:
-            tagged = verb_lemma_and_tag(verb)
+            tagged = verb_form(verb)
             if tagged is None or tagged[0] not in spatial_verbs:
                 continue  # "playing in", "dressed in": the verb chose its preposition
         if prep.lower() in ("in", "inside") and resources.lexicon.class_of(obj) in clothing:
@@ -371,13 +388,13 @@ def replace_rel(
         # the preposition follows its subject, a copula or its posture verb: "a man in a grey
         # shirt is on a boat", never a verb's complement ("ride together on a motorcycle")
         last = between.rsplit(" ", 1)[-1]
-        beside = subj_obj.end <= p_start and (
+        beside = subj_obj.end <= p_start and not _AIRBORNE.search(caption) and (
             (between == "" and _ENDS_PHRASE.match(caption[obj_obj.end :]) is not None)  # "a man on a bike ."
             or (between and (between in _COPULAS or last in _COPULAS))
             or (verb is not None and last == verb.lower())
         )
         options = prep_options(
-            verb_lemma_and_tag(verb)[0] if verb else None, prep, subj, obj, resources, beside=beside
+            verb_form(verb)[0] if verb else None, prep, subj, obj, resources, beside=beside
         )
         edits.append((p_start, rel.end, [match_case(p, prep) for p in weighted_order(rng, options)]))
     rng.shuffle(edits)

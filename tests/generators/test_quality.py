@@ -430,6 +430,7 @@ def test_add_obj_keeps_animal_only_doings_to_animals(parse, resources):
         ("replace_att", "The boy and the dog are outside with a little snow still on the ground .", ("big snow", "large snow")),
         ("replace_obj", "The boy is playing on the shore of an ocean .", ("a surf", "an surf")),
         ("add_att", "The person wearing orange and black ripped up tights lounges in the grass .", ("ripped up gray", "ripped up white", "ripped up blue", "ripped up red")),
+        ("replace_rel", "A man on a bike in midair .", ("next to a bike", "beside a bike")),
     ],
 )
 def test_strict_read_failures(neg_type, caption, never, parse, resources):
@@ -443,3 +444,11 @@ def test_add_obj_makes_a_catenative_verb_plural(parse, resources):
     texts = _negatives("add_obj", caption, parse, resources)
     joined = [t for t in texts if " and a football player" in t]
     assert joined and all(" try to escape" in t for t in joined), sorted(texts)
+
+
+def test_replace_rel_edits_the_plain_present_of_plural_subjects(parse, resources):
+    """"two people sit on a bench": VBP verbs are verbs too (they were skipped, and with them
+    most plural subjects' relations)."""
+    texts = _negatives("replace_rel", "Two people sit on a wooden bench .", parse, resources)
+    assert any(t.startswith("Two people stand on") or t.startswith("Two people lie on") for t in texts), sorted(texts)
+    assert not any(" sits " in t or " stands " in t for t in texts), sorted(texts)  # agreement kept
