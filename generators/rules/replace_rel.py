@@ -24,6 +24,7 @@ from __future__ import annotations
 import random
 import re
 from collections import OrderedDict
+from functools import lru_cache
 from typing import Any
 
 from negforge.schemas import Negative, SceneGraph
@@ -71,6 +72,7 @@ def verb_tag_in_context(caption: str, start: int, word: str, tag: str, plural_su
 SPATIAL_VERB_GROUPS = ("posture", "locomotion")
 
 
+@lru_cache(maxsize=65536)
 def verb_form(word: str) -> tuple[str, str] | None:
     """(lemma, Penn tag) of a verb form, the plain present included: "two people *sit* on a
     bench", "kids *play* in water" (VBP), which ``verb_lemma_and_tag`` does not list, so plural
