@@ -50,6 +50,8 @@ _SYMMETRIC = frozenset({"with", "beside", "near", "by", "next to", "close to", "
 _PAIRED = frozenset("boot shoe sock glove sneaker skate sandal mitten earring ski cleat heel slipper".split())
 #: Two objects joined by "and"/"or" with at most a determiner and two modifiers between them.
 _COORDINATED = re.compile(r"^[\s,]*(?:and|or|&)\s+(?:[\w'-]+\s+){0,3}$", re.I)
+#: "another girl" points back at a girl already named: moved elsewhere it points at nothing.
+_ANOTHER = re.compile(r"\b(another|the other)\s+(\w+\s+){0,2}$", re.I)
 _POSSESSIVE = re.compile(r"\b(his|her|its|their|my|your|our)\s+(\w+\s+){0,2}$", re.I)
 #: Properties that fit almost any made or living thing, so a swap across them can stay plausible.
 _CROSS = frozenset({"color", "size", "material", "pattern", "cleanliness", "condition", "quality"})
@@ -174,6 +176,8 @@ def swap_obj(
                 continue  # no slot and no attribute: nothing says the swap is plausible, or false
             if _COORDINATED.match(caption[a.end : b.start]) and _words(a.attributes) == _words(b.attributes):
                 continue  # "a little boy and a little girl": the same scene either way
+            if _ANOTHER.search(caption[: a.start]) or _ANOTHER.search(caption[: b.start]):
+                continue  # "a boy and girl … another girl" -> "a girl and girl … another boy"
             if _POSSESSIVE.search(caption[: a.start]) or _POSSESSIVE.search(caption[: b.start]):
                 continue  # "a man plays with his dog" -> "a dog plays with his man"
             pair = frozenset((i, j))

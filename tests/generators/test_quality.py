@@ -431,6 +431,7 @@ def test_add_obj_keeps_animal_only_doings_to_animals(parse, resources):
         ("replace_obj", "The boy is playing on the shore of an ocean .", ("a surf", "an surf")),
         ("add_att", "The person wearing orange and black ripped up tights lounges in the grass .", ("ripped up gray", "ripped up white", "ripped up blue", "ripped up red")),
         ("replace_rel", "A man on a bike in midair .", ("next to a bike", "beside a bike")),
+        ("swap_obj", "A boy and girl are jumping rope together while another girl is holding the rope .", ("another boy",)),
     ],
 )
 def test_strict_read_failures(neg_type, caption, never, parse, resources):
