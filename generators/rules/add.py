@@ -45,10 +45,12 @@ from .common import (
     agreeing_verb,
     bare_singular,
     finish,
+    is_catenative,
     is_plural,
     object_lemma,
     phrase_start,
     word_after,
+    words_with_spans,
 )
 from .fit import (
     COLORED_CLASSES,
@@ -162,8 +164,6 @@ _SINGULAR_FINITE = frozenset({"is", "was", "has", "does", "isn't", "wasn't", "do
 def _other_singular_verbs(caption: str, pos: int, verb: tuple[int, int, str] | None, resources: Any) -> bool:
     """A singular finite verb after ``pos`` other than ``verb``: a plural subject would need it
     changed too, and which verbs belong to the subject is more than a regex can tell."""
-    from .common import is_catenative, words_with_spans
-
     following = words_with_spans(caption, pos)
     for k, (word, start, _) in enumerate(following):
         if verb is not None and start == verb[0]:
@@ -313,10 +313,14 @@ _PHRASE_EDGE = frozenset({"a", "an", "the", "his", "her", "their", "its", "my", 
 )
 
 
-def _group_in_phrase(before: list[str], group: str, resources: Any, window: int = 4) -> bool:
+#: How far back ``_group_in_phrase`` reads.
+_PHRASE_WINDOW = 4
+
+
+def _group_in_phrase(before: list[str], group: str, resources: Any) -> bool:
     """A word of ``group`` among the last words before the insertion point, back to the phrase's
     start: the parser may have lost it ("wearing orange and black ripped up tights": no "gray")."""
-    for word in reversed(before[-window:]):
+    for word in reversed(before[-_PHRASE_WINDOW:]):
         low = word.lower()
         if low in _PHRASE_EDGE:
             return False
@@ -425,7 +429,7 @@ def add_att(
                     break
             if pos > 0 and not caption[pos - 1].isspace():
                 continue  # "half-dressed": inside a hyphenated word
-            before = caption[:pos].split()
+            before = caption[:pos].rsplit(None, _PHRASE_WINDOW)[-_PHRASE_WINDOW:]  # the words the checks read
             if before and (before[-1].lower() in _DEGREE_ADVERBS or before[-1].lower().endswith("ly")):
                 continue  # "a well kept path", "a brightly lit room": the adverb holds the next word
             if _group_in_phrase(before, g, resources):

@@ -116,6 +116,13 @@ def word_after(caption: str, pos: int) -> tuple[str, int, int] | None:
     return m.group(1), m.start(1), m.end(1)
 
 
+def word_before(caption: str, pos: int) -> str | None:
+    """The whitespace-delimited token that ends before ``pos`` (None at the start); read from
+    the right, so its cost does not grow with the caption."""
+    head = caption[:pos].rsplit(None, 1)
+    return head[-1] if head else None
+
+
 def words_with_spans(caption: str, start: int = 0) -> list[tuple[str, int, int]]:
     """Every word from ``start`` with its span."""
     return [(m.group(0), m.start(), m.end()) for m in WORD_RE.finditer(caption, start)]
@@ -242,15 +249,26 @@ def glued_modifier(caption: str, att: Any, obj: SceneObject, resources: Any) -> 
     return bool(resources.synsets(word, "a")) and not resources.synsets(word, "v")
 
 
-#: Words that shade the color after them: moving the color alone leaves "light black".
-_SHADES = frozenset({"light", "dark", "bright", "pale", "deep", "neon", "hot", "navy", "royal", "baby", "sky"})
+#: Words that shade the color after them ("light blue", "hot-pink"): the color is held by its
+#: shade, so an edit of the color alone leaves "light black".
+SHADES = frozenset(
+    {"light", "dark", "bright", "pale", "deep", "medium", "neon", "hot", "navy", "royal", "baby", "sky"}
+)
+
+
+def after_shade(caption: str, pos: int) -> bool:
+    """Whether the word ending right before ``pos`` (after a space or a hyphen) is a shade."""
+    head = caption[:pos].rstrip(" \t-")
+    if len(head) == pos:
+        return False  # no separator: ``pos`` is inside a word
+    return head[max(head.rfind(" "), head.rfind("\t"), head.rfind("-")) + 1 :].lower() in SHADES
 
 
 def shade_bound(caption: str, att: Any, resources: Any) -> bool:
     """A color held by its shade ("light blue") or the shade itself: an exchange that moves one
     of the two leaves "light black shorts" (swap rules and the LLM's swap slots alike)."""
-    before, after = caption[: att.start].split(), caption[att.end :].split()
-    if before and before[-1].lower() in _SHADES:
+    if after_shade(caption, att.start):
         return True
+    after = caption[att.end :].split(None, 1)
     colors = resources.vocab["adjective_groups"]["color"]
-    return att.text.lower() in _SHADES and bool(after) and after[0].lower() in colors
+    return att.text.lower() in SHADES and bool(after) and after[0].lower() in colors

@@ -28,7 +28,7 @@ from negforge.schemas import SceneGraph, SceneObject
 
 from ..grammar import NUMBER_WORDS, is_plural_noun, verb_lemma_and_tag
 from ..lexicon import iter_contexts
-from .common import PREPOSITIONS, object_lemma
+from .common import PREPOSITIONS, object_lemma, word_before
 
 T = TypeVar("T")
 
@@ -82,9 +82,7 @@ def editable_object(caption: str, obj: SceneObject, resources: Any) -> bool:
         return False  # half of a word the parser split: "4-wheeler", "t-shirt"
     if _numbered_compound(caption, obj):
         return False  # "a two lane path": the number belongs to "lane", not to the path
-    if caption[max(0, obj.start - 4) : obj.start].rstrip().endswith("of") and _FIXED_BEFORE.search(
-        caption[max(0, obj.start - 12) : obj.start]
-    ):
+    if _FIXED_BEFORE.search(caption[max(0, obj.start - 12) : obj.start]):
         return False  # "a body of water" is a lake or the sea, not water to replace
     if obj.text.lower() == "well" and (after := caption[obj.end :].split()):
         tagged = verb_lemma_and_tag(after[0].lower())
@@ -105,10 +103,7 @@ def _numbered_compound(caption: str, obj: SceneObject) -> bool:
     """A singular noun right after a number above one: the number is part of a compound
     modifier ("a two lane path", "a 10 speed bike", "a three story building"), so editing the
     noun leaves "a two road"."""
-    before = caption[: obj.start].rsplit(None, 1)  # from the right: only the word before counts
-    if not before:
-        return False
-    word = before[-1].lower()
+    word = (word_before(caption, obj.start) or "").lower()
     if not (word in NUMBER_WORDS or word.isdigit()) or is_plural_noun(obj.text.split()[-1].lower()):
         return False
     return (word in NUMBER_WORDS and NUMBER_WORDS[word] > 1) or (word.isdigit() and int(word) > 1)

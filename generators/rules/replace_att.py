@@ -25,7 +25,7 @@ from negforge.schemas import Attribute, Negative, SceneGraph
 from ..grammar import NUMBER_WORDS, apply_edit, match_case
 from ..registry import register
 from ..scene_graph import QUANTIFIER_WORDS
-from .common import MAX_NEGATIVES, Candidate, finish, glued_modifier, object_lemma
+from .common import MAX_NEGATIVES, Candidate, after_shade, finish, glued_modifier, object_lemma
 from .fit import adjective_fits, caption_words, weighted_order
 
 NAME, VERSION = "replace_att", 4  # 3: snow stays snow where someone skis or sleds; 4: fixed "body of", numbered compounds, "a little snow"
@@ -51,7 +51,6 @@ SIBLING_GROUPS = frozenset(
 NOT_EXCLUSIVE = frozenset({"colorful", "multicolored", "patterned", "plain", "light", "bright", "dark"})
 MIN_ANTONYM_COUNT = 3  # tagged-sense count a WordNet antonym needs ("nonmetallic" is a rarity tell)
 _COPULA = re.compile(r"\s+(is|are|was|were|looks?|seems?)\s+", re.I)
-_SHADE = re.compile(r"\b(light|dark|pale|bright|deep|medium)[\s-]+$", re.I)
 #: Doing these says the ground is snow: "snowy" stays ("skis down a rocky hill" is a tell).
 _SNOW_SPORT = re.compile(r"\b(ski\w*|snowboard\w*|sled\w*|sleigh\w*|snowmobil\w*|snowshoe\w*)\b", re.I)
 _SNOW_VALUES = frozenset({"snowy", "icy", "frozen", "snow-covered"})
@@ -151,7 +150,7 @@ def replace_att(
         and not glued_modifier(caption, a, obj, resources)
         and _base_form(a.text, resources)
         and not (a.start > 0 and a.text[:1].isupper())  # "Asian", "American": names, not values
-        and not _SHADE.search(caption[: a.start])  # "light brown" -> "light black"
+        and not after_shade(caption, a.start)  # "light brown" -> "light black"
         and not (a.lemma.lower() == "little" and object_lemma(obj) in mass)  # "a little snow": an amount
         and (
             a.end <= obj.start or _COPULA.fullmatch(caption[obj.end : a.start])

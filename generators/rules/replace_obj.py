@@ -36,6 +36,7 @@ from .common import (
     is_plural,
     object_lemma,
     phrase_start,
+    word_before,
 )
 from .fit import (
     GENERIC_NOUNS,
@@ -126,7 +127,7 @@ def replace_obj(
         plural = is_plural(obj)
         # "an ocean", "a sea": a mass noun used as a count noun takes count nouns ("a lake"),
         # never "a surf"
-        indefinite = caption[: phrase_start(obj)].rsplit(None, 1)[-1:] in (["a"], ["an"], ["A"], ["An"])
+        indefinite = (word_before(caption, phrase_start(obj)) or "").lower() in ("a", "an")
         own_mass = _is_mass(lemma, mass) and not indefinite
         options = [
             (c.word, c.weight)
