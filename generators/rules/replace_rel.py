@@ -346,11 +346,11 @@ def replace_rel(
             continue  # "the side of the road", "doing a trick": not a relation between two things
         subj, obj = object_lemma(subj_obj), object_lemma(obj_obj)
         verb, prep = _split_predicate(rel.predicate)
+        tagged = verb_form(verb) if verb is not None else None
         key = predicate_key(rel.predicate)
         if prep.lower() in fixed or key in fixed:
             continue
         if verb is not None:
-            tagged = verb_form(verb)
             editable_verb = (
                 tagged is not None
                 and tagged[0] not in LIGHT_VERBS  # "taking a picture" -> "dragging a picture"
@@ -378,7 +378,6 @@ def replace_rel(
         if not prep or prep.lower() in ("of", "by", "with", "for", "to", "at", "from", "as"):
             continue  # possession, agents, complements: "a plate of food", "chased by", "waiting for"
         if verb is not None:
-            tagged = verb_form(verb)
             if tagged is None or tagged[0] not in spatial_verbs:
                 continue  # "playing in", "dressed in": the verb chose its preposition
         if prep.lower() in ("in", "inside") and resources.lexicon.class_of(obj) in clothing:
@@ -396,7 +395,7 @@ def replace_rel(
             or (verb is not None and last == verb.lower())
         )
         options = prep_options(
-            verb_form(verb)[0] if verb else None, prep, subj, obj, resources, beside=beside
+            tagged[0] if tagged is not None else None, prep, subj, obj, resources, beside=beside
         )
         edits.append((p_start, rel.end, [match_case(p, prep) for p in weighted_order(rng, options)]))
     rng.shuffle(edits)

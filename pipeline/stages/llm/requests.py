@@ -90,8 +90,9 @@ class RequestBuilder:
         """The record's requests, and the types it has no slot for (fill prompts only)."""
         out: list[LLMRequest] = []
         no_slot: list[str] = []
+        covered = self.covered(record)
         for type_ in self.config.types:
-            if type_ in self.covered(record):
+            if type_ in covered:
                 continue  # fill_gaps: the rules already gave this record a negative of the type
             seed = gen_llm.request_seed(self.seed, record.id, type_)
             if self.config.style == "rewrite":
