@@ -53,14 +53,9 @@ def _with_rule_negatives(records: list, seed: int, resources) -> list:
     """Each record with the negatives the default build's rules give it (``--fill-gaps``)."""
     import dataclasses
 
-    from negforge.generators import registry
-    from negforge.generators.config import GenerationConfig
-
-    specs, config = registry.select(None), GenerationConfig(seed=seed)
-    return [
-        dataclasses.replace(r, negatives=tuple(registry.generate(r.caption, r.scene_graph, r.id, specs, resources, config)))
-        for r in records
-    ]
+    captions, graphs, ids = ([getattr(r, f) for r in records] for f in ("caption", "scene_graph", "id"))
+    negatives = _negative_quality().rule_negatives(captions, graphs, ids, seed, resources)
+    return [dataclasses.replace(r, negatives=tuple(n)) for r, n in zip(records, negatives, strict=True)]
 
 
 def _coverage(records: list, types: tuple[str, ...], gained: dict[str, set]) -> dict[str, dict]:

@@ -306,6 +306,15 @@ def lm_preference(pairs: Sequence[Pair], nll: dict[str, float]) -> float:
 # --------------------------------------------------------------------------- main
 
 
+def rule_negatives(captions: Sequence[str], graphs, ids: Sequence[str], seed: int, resources) -> list:
+    """Each caption's negatives from the default build's generation (every rule, its caps)."""
+    specs, config = registry.select(None), GenerationConfig(seed=seed)
+    return [
+        registry.generate(c, g, rid, specs, resources, config)
+        for c, g, rid in zip(captions, graphs, ids, strict=True)
+    ]
+
+
 def generate_pairs(rows: list[dict], seed: int, types: Sequence[str], spacy_model: str):
     """(pairs per type, coverage rows, timings) from the default build's generation."""
     captions = [r["caption"] for r in rows]
@@ -317,13 +326,8 @@ def generate_pairs(rows: list[dict], seed: int, types: Sequence[str], spacy_mode
     t0 = time.perf_counter()
     graphs = parse_captions(nlp, captions)
     t_parse = time.perf_counter() - t0
-    specs = registry.select(None)
-    config = GenerationConfig(seed=seed)
     t0 = time.perf_counter()
-    negatives = [
-        registry.generate(c, g, rid, specs, resources, config)
-        for c, g, rid in zip(captions, graphs, ids, strict=True)
-    ]
+    negatives = rule_negatives(captions, graphs, ids, seed, resources)
     t_gen = time.perf_counter() - t0
     pairs: dict[str, list[Pair]] = defaultdict(list)
     all_negs: dict[str, list[Pair]] = defaultdict(list)
