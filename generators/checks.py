@@ -42,6 +42,11 @@ _TOKEN_RE = re.compile(r"[A-Za-z0-9][\w'-]*|[^\w\s]")
 _FINAL_PUNCT = ".!?;:,\"')"
 _SINGULAR_DETS = {"a", "an", "one", "every", "each", "this", "that", "another"}
 _PLURAL_VERBS = {"are", "were", "have"}
+#: A noun right after one of these is inside a prepositional phrase: the verb after it belongs to
+#: the head before ("a man and a girl with a necklace are swimming" is right, not "a necklace are").
+_PHRASE_PREPOSITIONS = frozenset(
+    {"with", "in", "on", "of", "at", "by", "near", "under", "behind", "from", "for", "without", "into", "over"}
+)
 _SINGULAR_VERBS = {"is", "was", "has"}
 _ALLOWED_REPEATS = {"that", "had", "very", "many", "bye", "ha", "no", "so"}
 
@@ -83,6 +88,16 @@ def _article_errors(tokens: list[str]) -> bool:
     return False
 
 
+def _inside_phrase(before: str) -> bool:
+    """The noun after ``before`` + a determiner is not the subject of the next verb: it is a second
+    conjunct ("a dog and a cat are"), a prepositional object ("a girl with a necklace are" after a
+    plural head) or the object of a participle ("two men wearing a kilt are")."""
+    if before in ("and", "or") or before in _PHRASE_PREPOSITIONS:
+        return True
+    tagged = verb_lemma_and_tag(before)
+    return tagged is not None and tagged[1] in ("VBG", "VBN")
+
+
 def _number_errors(tokens: list[str], resources: Any) -> bool:
     low = [t.lower() for t in tokens]
     for i, tok in enumerate(low[:-1]):
@@ -102,7 +117,7 @@ def _number_errors(tokens: list[str], resources: Any) -> bool:
         if (
             tok in _SINGULAR_DETS - {"that"}
             and i + 2 < len(low)
-            and (i == 0 or low[i - 1] not in ("and", "or"))
+            and (i == 0 or not _inside_phrase(low[i - 1]))
         ):
             if low[i + 2] in _PLURAL_VERBS and _is_singular_count_noun(nxt, resources):
                 return True

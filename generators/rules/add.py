@@ -34,7 +34,7 @@ from typing import Any
 
 from negforge.schemas import Negative, SceneGraph, SceneObject
 
-from ..grammar import NUMBER_WORDS, agree_verb, apply_edit, article_for, match_case, verb_lemma_and_tag
+from ..grammar import NUMBER_WORDS, agree_verb, apply_edit, article_for, match_case
 from ..lexicon import predicate_key
 from ..registry import register
 from ..scene_graph import QUANTIFIER_WORDS
@@ -45,12 +45,11 @@ from .common import (
     agreeing_verb,
     bare_singular,
     finish,
-    is_catenative,
     is_plural,
     object_lemma,
     phrase_start,
+    subject_verbs_after,
     word_after,
-    words_with_spans,
 )
 from .fit import (
     COLORED_CLASSES,
@@ -70,7 +69,7 @@ from .fit import (
 # add_obj 2: co-subject or second object of the main verb, slot-fitting companions;
 # 3: a companion does the subject's verb, not necessarily at the subject's counted places;
 # 4: a subject with no verb is joined by its own kind only; no person beside "... in his mouth"
-ADD_OBJ_VERSION = 5  # 5: "tries to" agrees with a co-subject ("try to")
+ADD_OBJ_VERSION = 6  # 5: "tries to" agrees with a co-subject ("try to"); 6: a third in a list, verbs after "and" agree, a pet beside people
 ADD_ATT_VERSION = 4  # 3: never on a game ("playing basketball"); 4: no insert after an adverb or a color the parse lost, rare patterns, baby traits
 ADD_OBJ = f"rule:add_obj@{ADD_OBJ_VERSION}"
 ADD_ATT = f"rule:add_att@{ADD_ATT_VERSION}"
@@ -106,6 +105,10 @@ _ANIMAL_ONLY = re.compile(r"\b(mouth|mouths|teeth|paws?|tail|snout|muzzle)\b", r
 _SUBJECT_BLOCKERS = re.compile(r"\b(both|each other|one another|alone|by (him|her|it)self)\b", re.I)
 #: "A group of", "a couple of": the subject is the noun after it ("A dog and a group of people").
 _QUANTIFIED = re.compile(r"(a|an|the)\s+(group|crowd|couple|pair|bunch|team|herd|flock|line|row) of", re.I)
+#: What the parse leaves between the determiner and the noun's first attribute: the first half of
+#: a hyphenated one ("A red-headed girl": the attribute is "headed") or an adverb ("a very large
+#: bird", "a group of colorfully clothed people").
+_HEAD_MODIFIER = re.compile(r"[a-z]+-|very|really|extremely|[a-z]+ly", re.I)
 _DETERMINER = re.compile(r"^(a|an|the|one|two|three|four|five|several|some|many)\b", re.I)
 
 
@@ -153,44 +156,27 @@ def _subject_index(caption: str, graph: SceneGraph) -> int | None:
     obj = graph.objects[first]
     start = min([obj.start] + [a.start for a in obj.attributes if a.end <= obj.start])
     head = caption[:start].strip()
-    if head and not (_DETERMINER.fullmatch(head) or _QUANTIFIED.fullmatch(head)):
+    lead = _QUANTIFIED.match(head) or _DETERMINER.match(head)
+    rest = head[lead.end() :].split() if lead else head.split()
+    if head and not (lead and all(_HEAD_MODIFIER.fullmatch(w) for w in rest)):
         return None  # "In a park, a dog ..." / "There is a dog": not a plain subject
     return first
-
-
-_SINGULAR_FINITE = frozenset({"is", "was", "has", "does", "isn't", "wasn't", "doesn't", "hasn't"})
-
-
-def _other_singular_verbs(caption: str, pos: int, verb: tuple[int, int, str] | None, resources: Any) -> bool:
-    """A singular finite verb after ``pos`` other than ``verb``: a plural subject would need it
-    changed too, and which verbs belong to the subject is more than a regex can tell."""
-    following = words_with_spans(caption, pos)
-    for k, (word, start, _) in enumerate(following):
-        if verb is not None and start == verb[0]:
-            continue
-        low = word.lower()
-        if low in _SINGULAR_FINITE:
-            return True
-        tagged = verb_lemma_and_tag(low)
-        if tagged is not None and tagged[1] == "VBZ" and (
-            is_catenative(following, k) or resources.lexicon.predicate_total(tagged[0]) >= 10
-        ):
-            return True
-    return False
 
 
 def _does_it(graph: SceneGraph, index: int, noun: str, resources: Any) -> bool:
     """A co-subject must have been seen doing one of the subject's verbs ("a sheep and two dogs
     fight": sheep were never counted fighting); an animal joining another kind must also have been
-    seen doing it to the same thing (people do most of what dogs do, not the converse); a subject with no verb takes only its own kind."""
+    seen doing it to the same thing (people do most of what dogs do, not the converse); a subject
+    with no verb takes its own kind, or a pet beside people."""
     lex = resources.lexicon
     verbs = [c for c in object_contexts(graph, index) if c.startswith("S|") and is_verb_context(c)]
     own = lex.class_of(object_lemma(graph.objects[index]))
     same = lex.class_of(noun) == own == "person"  # a person beside a person: what one does, most people do
     old = object_lemma(graph.objects[index])
     if not verbs:
-        # nothing says what the subject does: only its own kind joins it
-        return lex.class_of(noun) == own
+        # nothing says what the subject does: its own kind joins it, and a pet joins people
+        # ("a dog and three people on a beach")
+        return lex.class_of(noun) == own or (own == "person" and noun in _COMPANION_ANIMALS)
     if lex.class_of(noun) not in (own, "person") and any(
         "@" in c and lex.context_total(c) >= 1 and not lex.seen(c, noun) for c in verbs
     ):
@@ -218,12 +204,15 @@ def _subject_candidates(caption, graph, rng, resources) -> list[Candidate]:
     first = subject.split(" ", 1)[0]
     if first[:1].isupper() and first[1:] == first[1:].lower():
         subject = subject[:1].lower() + subject[1:]  # "A man" -> "a woman and a man"
-    verb = None if is_plural(obj) else agreeing_verb(caption, graph, i, resources)
-    if not is_plural(obj) and _other_singular_verbs(caption, obj.end, verb, resources):
-        return []  # "stands and reads", "dressed as a clown is": agreement we cannot fix
     nxt = word_after(caption, obj.end)
-    if nxt is not None and nxt[0].lower() in ("and", "or"):
-        return []  # "two dogs and one cat": a coordination already
+    listed = nxt is not None and nxt[0].lower() == "and"  # the verb agrees with a list already
+    if (nxt is not None and nxt[0].lower() == "or") or (listed and det is None):
+        return []  # "a dog or a cat"; "man and woman": no article for a third
+    singular = not is_plural(obj) and not listed
+    verb = agreeing_verb(caption, graph, i, resources) if singular else None
+    more = subject_verbs_after(caption, obj.end, verb, resources) if singular else []
+    if more is None:
+        return []  # "as she swims", "dressed as a clown is": agreement we cannot fix
     cooccur = resources.lexicon.cooccurring(lemma)
     companions = [(w, n) for w, n in _companions(lemma, resources) if w not in present and w != lemma]
     options = [(w, float(cooccur.get(w, 0))) for w, _ in companions if cooccur.get(w, 0) >= MIN_COOCCUR]
@@ -233,8 +222,12 @@ def _subject_candidates(caption, graph, rng, resources) -> list[Candidate]:
     out: list[Candidate] = []
     animal_only = _ANIMAL_ONLY.search(caption[obj.end :]) is not None
     for new in weighted_order(rng, options)[:TRIES]:
-        if resources.lexical_relation(lemma, new, "n") is not None:
-            continue
+        if any(
+            resources.lexicon.class_of(object_lemma(o)) == resources.lexicon.class_of(new)
+            and resources.lexical_relation(object_lemma(o), new, "n") is not None
+            for o in graph.objects
+        ):
+            continue  # "a man and three people": a man may be one of them (WordNet's dog is a man too)
         if animal_only and resources.lexicon.class_of(new) == "person":
             continue  # "a woman and a dog carry a towel in his mouth"
         # a companion does what the subject does, not necessarily where captions saw the subject
@@ -245,12 +238,14 @@ def _subject_candidates(caption, graph, rng, resources) -> list[Candidate]:
             continue  # the new noun must do what the subject does: no "a cat and a man riding a horse"
         if det is None:
             lead = f"{new} and "  # "Man riding a bike" -> "Woman and man riding a bike"
+        elif listed:  # "A man and a woman sit" -> "A boy, a man and a woman sit": a third in the list
+            lead = f"{'the' if det.group(0).lower() == 'the' else article_for(new)} {new}, "
         else:
             lead = f"{'the' if det.group(0).lower() == 'the' else article_for(new)} {new} and "
         after, end = lead + subject, obj.end
-        if verb is not None:
-            after += caption[obj.end : verb[0]] + agree_verb(verb[2], plural=True)
-            end = verb[1]
+        for start, stop, word in [verb, *more] if verb is not None else []:
+            after += caption[end:start] + agree_verb(word, plural=True)  # "stand ... and are covered"
+            end = stop
         out.append(Candidate(*apply_edit(caption, 0, end, after)))
         if len(out) >= PER_OBJECT:
             break

@@ -148,6 +148,64 @@ def is_catenative(following: list[tuple[str, int, int]], k: int) -> bool:
     return k + 1 < len(following) and following[k + 1][0].lower() == "to"
 
 
+def vbz_is_verb(following: list[tuple[str, int, int]], k: int, resources: Any) -> bool:
+    """Word ``k``, which has a VBZ form ("runs", "pants", "stands"), is a finite verb here: not
+    after a determiner or preposition ("in the stands", "with shorts"), and either taking an
+    infinitive or counted as a predicate at least as often as captions use it as a noun
+    ("black pants", "does flips")."""
+    low = following[k][0].lower()
+    prev = following[k - 1][0].lower() if k > 0 else ""
+    tagged = verb_lemma_and_tag(low)
+    if tagged is None or tagged[1] != "VBZ" or prev in _DETERMINERS or prev in PREPOSITIONS:
+        return False
+    lex = resources.lexicon
+    return is_catenative(following, k) or lex.predicate_total(tagged[0]) >= max(
+        lex.count(low), lex.count(singularize(low))
+    )
+
+
+_SINGULAR_FINITE = frozenset({"is", "was", "has", "does", "isn't", "wasn't", "doesn't", "hasn't"})
+
+
+def subject_verbs_after(
+    caption: str, pos: int, verb: tuple[int, int, str] | None, resources: Any
+) -> list[tuple[int, int, str]] | None:
+    """The subject's other singular finite verbs after ``pos``: each right after "and" ("stands
+    near the door *and is* covered"), which a plural subject changes too. None when a singular
+    verb stands anywhere else ("as she swims", "dressed as a clown is"): whose verb that is, is
+    more than a regex can tell."""
+    following = words_with_spans(caption, pos)
+    out: list[tuple[int, int, str]] = []
+    for k, (word, start, end) in enumerate(following):
+        if verb is not None and start == verb[0]:
+            continue
+        low = word.lower()
+        tagged = verb_lemma_and_tag(low)
+        after_and = k > 0 and following[k - 1][0].lower() == "and"
+        if (
+            low in _SINGULAR_FINITE
+            or vbz_is_verb(following, k, resources)
+            or (  # "stands and waves": after "and" a verb form captions use as a predicate is one
+                after_and
+                and tagged is not None
+                and tagged[1] == "VBZ"
+                and resources.lexicon.predicate_total(tagged[0]) >= 10
+            )
+        ):
+            if verb is None or start < verb[0] or not after_and:
+                return None
+            out.append((start, end, word))
+    return out
+
+
+def _parsed_as_its_verb(graph: SceneGraph, index: int, word: str) -> bool:
+    """The parser made ``word`` the verb of a relation of object ``index``: "flips" is counted
+    more often as a noun ("does flips"), but here it heads the subject's relation."""
+    return any(
+        r.subject == index and r.predicate.split(" ", 1)[0].lower() == word for r in graph.relations
+    )
+
+
 def agreeing_verb(caption: str, graph: SceneGraph, index: int, resources: Any) -> tuple[int, int, str] | None:
     """The finite verb that agrees with object ``index``: (start, end, word) or None.
 
@@ -167,7 +225,14 @@ def agreeing_verb(caption: str, graph: SceneGraph, index: int, resources: Any) -
             nxt = following[k + 1][0].lower() if k + 1 < len(following) else ""
             # "a man with a hat and sunglasses is ...": the "and" joins two nouns of the subject;
             # "a man sits and a dog ...", "a dog runs and jumps": a second clause or verb
-            if not (low == "and" and (nxt in _DETERMINERS or _noun_like(nxt))):
+            if not (
+                low == "and"
+                and (
+                    nxt in _DETERMINERS
+                    or _noun_like(nxt)
+                    or nxt in resources.vocab["adjective_groups"]["color"]  # "a red and black top is"
+                )
+            ):
                 return None
             continue
         if not first_obj and k == 0 and low not in ("that", "which", "who"):
@@ -177,10 +242,9 @@ def agreeing_verb(caption: str, graph: SceneGraph, index: int, resources: Any) -
         if not is_finite and prev not in _DETERMINERS and prev not in PREPOSITIONS:  # "their hands", "on top"
             tagged = verb_lemma_and_tag(low)
             if tagged is not None and tagged[1] == "VBZ":  # "runs", "sings", "appears"
-                lex = resources.lexicon  # but "in shorts", "with flowers": captions use it as a noun
-                is_finite = is_catenative(following, k) or lex.predicate_total(tagged[0]) >= max(
-                    lex.count(low), lex.count(singularize(low))
-                )
+                is_finite = vbz_is_verb(following, k, resources) or _parsed_as_its_verb(
+                    graph, index, low
+                )  # "a child flips on a trampoline"
             elif (
                 (tagged is None or tagged[0] == low) and is_plural(obj)
                 and low not in PREPOSITIONS and not is_plural_noun(low)

@@ -33,9 +33,19 @@ from ..grammar import (
     singularize,
 )
 from ..registry import register
-from .common import MAX_NEGATIVES, Candidate, agreeing_verb, finish, is_plural, object_lemma
+from .common import (
+    MAX_NEGATIVES,
+    Candidate,
+    agreeing_verb,
+    finish,
+    is_plural,
+    object_lemma,
+    subject_verbs_after,
+    vbz_is_verb,
+    words_with_spans,
+)
 
-NAME, VERSION = "count", 2  # 2: no counts of clothing, parts or grounds, or after "this is"
+NAME, VERSION = "count", 3  # 2: no counts of clothing, parts or grounds, or after "this is"; 3: verbs after "and" agree, none untied
 GENERATOR = f"rule:{NAME}@{VERSION}"
 _ARTICLE_BEFORE = re.compile(r"\b([Aa]n?|[Oo]ne)(\s+)$")
 _THE_BEFORE = re.compile(r"\b([Tt]he)(\s+)$")
@@ -73,8 +83,11 @@ def _rewrite(
         # the verb and the possessives that refer to the object agree with its new number
         changes: list[tuple[int, int, str]] = []
         verb = agreeing_verb(caption, graph, index, resources)
-        if verb is not None:
-            changes.append((verb[0], verb[1], agree_verb(verb[2], plural)))
+        more = subject_verbs_after(caption, obj.end, verb, resources) if plural else []
+        if more is None:
+            return None  # "two girls dressed in ... is sitting": a verb we cannot tie to the subject
+        for v_start, v_end, word in [verb, *more] if verb is not None else []:
+            changes.append((v_start, v_end, agree_verb(word, plural)))  # "two dogs run and jump"
         owners = list(_POSSESSIVE.finditer(caption, obj.end))
         if owners:
             if not plural or not _sole_owner(graph, index, resources):
@@ -124,6 +137,10 @@ def _object_candidates(
 ) -> list:
     obj: SceneObject = graph.objects[index]
     out: list[Candidate] = []
+    words = words_with_spans(caption)
+    at = next((k for k, w in enumerate(words) if w[1] == obj.start), None)
+    if at is not None and obj.end == words[at][2] and vbz_is_verb(words, at, resources):
+        return out  # the parse took a verb for a noun: "a brown and white dog runs" is no "one run"
     numerals = [a for a in obj.attributes if a.text.lower() in NUMBER_WORDS or a.text.isdigit()]
     numerals = [a for a in numerals if a.end <= obj.start]
     if numerals:

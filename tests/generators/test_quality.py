@@ -118,9 +118,8 @@ def test_add_obj_joins_the_subject_with_agreement(parse, resources):
 @pytest.mark.parametrize(
     "caption",
     [
-        "A man stands and reads a newspaper .",  # two verbs to agree
         "A woman dressed as a clown is performing .",  # the verb is past a participle phrase
-        "Two dogs and a cat play in the yard .",  # a coordination already
+        "A person stands on a ladder and a small child climbs at the bottom .",  # a second clause
         "A man and a woman hug each other .",
     ],
 )
@@ -453,3 +452,60 @@ def test_replace_rel_edits_the_plain_present_of_plural_subjects(parse, resources
     texts = _negatives("replace_rel", "Two people sit on a wooden bench .", parse, resources)
     assert any(t.startswith("Two people stand on") or t.startswith("Two people lie on") for t in texts), sorted(texts)
     assert not any(" sits " in t or " stands " in t for t in texts), sorted(texts)  # agreement kept
+
+
+def test_add_obj_agrees_every_verb_of_the_subject(parse, resources):
+    """Verbs joined by "and" share the subject: a co-subject makes both plural."""
+    texts = _negatives("add_obj", "A man stands and reads a newspaper .", parse, resources)
+    assert texts and all(re.match(r"^An? \w+ and a man stand and read a newspaper \.$", t) for t in texts), texts
+
+
+def test_add_obj_adds_a_third_to_a_list(parse, resources):
+    """A subject that is a list already gets a third item, not "a dog and a man and a woman"."""
+    texts = _negatives("add_obj", "A man and a woman are sitting in a rowboat .", parse, resources)
+    assert texts and all(re.match(r"^An? \w+, a man and a woman are sitting in a rowboat \.$", t) for t in texts), (
+        texts
+    )
+    assert not _negatives("add_obj", "Man and woman wearing false noses .", parse, resources)  # no article to match
+
+
+@pytest.mark.parametrize(
+    "caption, pattern",
+    [
+        ("A red-headed boy swimming underwater .", r"^An? \w+ and a red-headed boy swimming underwater \.$"),
+        ("A very large bird flying over water .", None),  # an adverb before the noun is still the subject
+        ("Three people on a beach .", r"^A dog and three people on a beach \.$"),  # a pet beside people
+    ],
+)
+def test_add_obj_finds_the_subject_past_modifiers_and_adds_pets_to_people(caption, pattern, parse, resources):
+    import negforge.generators.rules.add as add
+
+    graph = parse(caption)
+    assert add._subject_index(caption, graph) is not None
+    if pattern is not None:
+        texts = _negatives("add_obj", caption, parse, resources)
+        assert texts and all(re.match(pattern, t) for t in texts), texts
+
+
+def test_add_obj_adds_no_pet_that_does_not_do_what_people_do(parse, resources):
+    texts = _negatives("add_obj", "Two people kiss near a crowd .", parse, resources)
+    assert not any("dog" in t or "cat" in t for t in texts), texts
+
+
+def test_number_check_reads_past_phrases_inside_the_subject(resources):
+    """The verb after "with a necklace" / "wearing a kilt" belongs to the head before them."""
+    from negforge.generators.checks import check_negative
+
+    cap = "A small girl with a necklace is swimming ."
+    assert check_negative(cap, "A man and a small girl with a necklace are swimming .", resources) is None
+    cap = "A man wearing a kilt is playing the bagpipes ."
+    assert check_negative(cap, "Two men wearing a kilt are playing the bagpipes .", resources) is None
+    assert check_negative("A dog is running .", "A dog are running .", resources) == "number_agreement"
+
+
+def test_count_ties_every_verb_and_counts_no_verb(parse, resources):
+    texts = _negatives("count", "A brown and white dog runs and jumps .", parse, resources)
+    assert texts and not any(" one " in t for t in texts), texts  # "runs" is no noun: no "one run"
+    assert all(re.match(r"^(Two|Three) brown and white dogs run and jump \.$", t) for t in texts), texts
+    cap = "A girl dressed in a red and black top with black pants is sitting on a wall ."
+    assert not any(" is " in t for t in _negatives("count", cap, parse, resources) if "girls" in t)
