@@ -34,7 +34,7 @@ from typing import Any
 
 from negforge.schemas import Negative, SceneGraph, SceneObject
 
-from ..grammar import NUMBER_WORDS, agree_verb, apply_edit, article_for, match_case
+from ..grammar import NUMBER_WORDS, apply_edit, article_for, match_case, verb_lemma_and_tag
 from ..lexicon import predicate_key
 from ..registry import register
 from ..scene_graph import QUANTIFIER_WORDS
@@ -48,8 +48,10 @@ from .common import (
     is_plural,
     object_lemma,
     phrase_start,
+    plural_verb,
     subject_verbs_after,
     word_after,
+    words_with_spans,
 )
 from .fit import (
     COLORED_CLASSES,
@@ -163,7 +165,35 @@ def _subject_index(caption: str, graph: SceneGraph) -> int | None:
     return first
 
 
-def _does_it(graph: SceneGraph, index: int, noun: str, resources: Any) -> bool:
+def _may_be_among(graph: SceneGraph, noun: str, resources: Any) -> bool:
+    """A person ``noun`` that a group the caption names may already hold: "a boy and some kids",
+    "a child and a man ... amid a crowd", "a woman and many brides" are not clearly false."""
+    if resources.lexicon.class_of(noun) != "person":
+        return False
+    ages = resources.vocab["person_nouns"]
+    age = ages.get(noun, {}).get("age")
+    for o in graph.objects:
+        lemma = object_lemma(o)
+        cls = resources.lexicon.class_of(lemma)
+        if cls == "group":
+            return True
+        if cls == "person" and is_plural(o):
+            kind = ages.get(lemma)
+            if kind is None or kind["age"] in ("any", age):
+                return True  # "skiers" may be men; "kids" may be boys
+    return False
+
+
+def _verb_follows(caption: str, pos: int) -> bool:
+    """A verb form after ``pos``: the subject does something the parse may not have tied to it
+    ("a woman is outside *playing* the guitar")."""
+    return any(
+        (tagged := verb_lemma_and_tag(word.lower())) is not None and tagged[1] in ("VBG", "VBZ", "VBD", "VBP")
+        for word, _, _ in words_with_spans(caption, pos)
+    )
+
+
+def _does_it(caption: str, graph: SceneGraph, index: int, noun: str, resources: Any) -> bool:
     """A co-subject must have been seen doing one of the subject's verbs ("a sheep and two dogs
     fight": sheep were never counted fighting); an animal joining another kind must also have been
     seen doing it to the same thing (people do most of what dogs do, not the converse); a subject
@@ -174,9 +204,12 @@ def _does_it(graph: SceneGraph, index: int, noun: str, resources: Any) -> bool:
     same = lex.class_of(noun) == own == "person"  # a person beside a person: what one does, most people do
     old = object_lemma(graph.objects[index])
     if not verbs:
-        # nothing says what the subject does: its own kind joins it, and a pet joins people
-        # ("a dog and three people on a beach")
-        return lex.class_of(noun) == own or (own == "person" and noun in _COMPANION_ANIMALS)
+        # nothing says what the subject does: its own kind joins it, and a dog (the pet captions
+        # name beside people) joins people where no verb follows at all ("a dog and three people
+        # on a beach")
+        return lex.class_of(noun) == own or (
+            own == "person" and noun == "dog" and not _verb_follows(caption, graph.objects[index].end)
+        )
     if lex.class_of(noun) not in (own, "person") and any(
         "@" in c and lex.context_total(c) >= 1 and not lex.seen(c, noun) for c in verbs
     ):
@@ -228,12 +261,14 @@ def _subject_candidates(caption, graph, rng, resources) -> list[Candidate]:
             for o in graph.objects
         ):
             continue  # "a man and three people": a man may be one of them (WordNet's dog is a man too)
+        if _may_be_among(graph, new, resources):
+            continue
         if animal_only and resources.lexicon.class_of(new) == "person":
             continue  # "a woman and a dog carry a towel in his mouth"
         # a companion does what the subject does, not necessarily where captions saw the subject
         # do it: "a man and a dog running in a yard" (yards are counted with dogs)
         if not noun_fits(resources, graph, i, new, attributes=False, joint=False) or not _does_it(
-            graph, i, new, resources
+            caption, graph, i, new, resources
         ):
             continue  # the new noun must do what the subject does: no "a cat and a man riding a horse"
         if det is None:
@@ -243,8 +278,11 @@ def _subject_candidates(caption, graph, rng, resources) -> list[Candidate]:
         else:
             lead = f"{'the' if det.group(0).lower() == 'the' else article_for(new)} {new} and "
         after, end = lead + subject, obj.end
-        for start, stop, word in [verb, *more] if verb is not None else []:
-            after += caption[end:start] + agree_verb(word, plural=True)  # "stand ... and are covered"
+        verbs = [(start, stop, plural_verb(word)) for start, stop, word in ([verb, *more] if verb else [])]
+        if any(word is None for _, _, word in verbs):
+            break  # a verb we cannot inflect: "a man windsurfs"
+        for start, stop, word in verbs:
+            after += caption[end:start] + word  # "stand ... and are covered"
             end = stop
         out.append(Candidate(*apply_edit(caption, 0, end, after)))
         if len(out) >= PER_OBJECT:

@@ -16,7 +16,15 @@ from typing import Any
 from negforge.schemas import Edit, Negative, SceneGraph, SceneObject
 
 from ..checks import check_negative
-from ..grammar import WORD_RE, is_plural_noun, match_case, pluralize, singularize, verb_lemma_and_tag
+from ..grammar import (
+    WORD_RE,
+    agree_verb,
+    is_plural_noun,
+    match_case,
+    pluralize,
+    singularize,
+    verb_lemma_and_tag,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -185,17 +193,27 @@ def subject_verbs_after(
         if (
             low in _SINGULAR_FINITE
             or vbz_is_verb(following, k, resources)
-            or (  # "stands and waves": after "and" a verb form captions use as a predicate is one
-                after_and
-                and tagged is not None
+            or (  # may be a verb ("a racer speeds down", "stands and waves"): never left singular
+                tagged is not None
                 and tagged[1] == "VBZ"
-                and resources.lexicon.predicate_total(tagged[0]) >= 10
+                and (following[k - 1][0].lower() if k else "") not in _DETERMINERS
+                and (k == 0 or resources.lexicon.predicate_total(tagged[0]) >= 10)
             )
         ):
             if verb is None or start < verb[0] or not after_and:
                 return None
             out.append((start, end, word))
     return out
+
+
+def plural_verb(word: str) -> str | None:
+    """``word`` agreeing with a plural subject, or None when the inflection table cannot make it
+    ("windsurfs" is no verb it knows): better no negative than "a woman and a man windsurfs"."""
+    new = agree_verb(word, plural=True)
+    low = word.lower()
+    if new == word and low.endswith("s") and verb_lemma_and_tag(low) is None:
+        return None
+    return new
 
 
 def _parsed_as_its_verb(graph: SceneGraph, index: int, word: str) -> bool:
@@ -245,6 +263,8 @@ def agreeing_verb(caption: str, graph: SceneGraph, index: int, resources: Any) -
                 is_finite = vbz_is_verb(following, k, resources) or _parsed_as_its_verb(
                     graph, index, low
                 )  # "a child flips on a trampoline"
+            elif tagged is None and low.endswith("s") and _parsed_as_its_verb(graph, index, low):
+                is_finite = True  # a verb the inflection table lacks: "a man windsurfs"
             elif (
                 (tagged is None or tagged[0] == low) and is_plural(obj)
                 and low not in PREPOSITIONS and not is_plural_noun(low)

@@ -31,6 +31,7 @@ from ..grammar import (
     number_word,
     pluralize,
     singularize,
+    verb_lemma_and_tag,
 )
 from ..registry import register
 from .common import (
@@ -40,12 +41,13 @@ from .common import (
     finish,
     is_plural,
     object_lemma,
+    plural_verb,
     subject_verbs_after,
     vbz_is_verb,
     words_with_spans,
 )
 
-NAME, VERSION = "count", 3  # 2: no counts of clothing, parts or grounds, or after "this is"; 3: verbs after "and" agree, none untied
+NAME, VERSION = "count", 3  # 2: no counts of clothing, parts or grounds, or after "this is"; 3: verbs after "and" agree, none left untied or uninflected, no verb the parse took for a noun
 GENERATOR = f"rule:{NAME}@{VERSION}"
 _ARTICLE_BEFORE = re.compile(r"\b([Aa]n?|[Oo]ne)(\s+)$")
 _THE_BEFORE = re.compile(r"\b([Tt]he)(\s+)$")
@@ -87,7 +89,10 @@ def _rewrite(
         if more is None:
             return None  # "two girls dressed in ... is sitting": a verb we cannot tie to the subject
         for v_start, v_end, word in [verb, *more] if verb is not None else []:
-            changes.append((v_start, v_end, agree_verb(word, plural)))  # "two dogs run and jump"
+            new = plural_verb(word) if plural else agree_verb(word, plural)
+            if new is None:
+                return None  # "two men windsurfs": a verb we cannot inflect
+            changes.append((v_start, v_end, new))  # "two dogs run and jump"
         owners = list(_POSSESSIVE.finditer(caption, obj.end))
         if owners:
             if not plural or not _sole_owner(graph, index, resources):
@@ -132,15 +137,31 @@ def _number_choices(n: int, rng: random.Random) -> list[int]:
     return options
 
 
+def _verb_taken_for_noun(
+    graph: SceneGraph, obj: SceneObject, words: list[tuple[str, int, int]], last: int, resources: Any
+) -> bool:
+    """The object's last word is a verb the parse took for a noun: one counted as a verb more
+    than as a noun, an "-s" form of a common verb ending a compound ("a dog runs" parsed as the
+    compound "dog runs"), or any "-s" verb form right after another noun ("a racer speeds")."""
+    if vbz_is_verb(words, last, resources):
+        return True
+    tagged = verb_lemma_and_tag(words[last][0].lower())
+    if tagged is None or tagged[1] != "VBZ":
+        return False
+    if obj.start < words[last][1]:  # a compound: "dog runs", but "golf balls" is a noun
+        return resources.lexicon.predicate_total(tagged[0]) >= 10
+    return last > 0 and any(o.end == words[last - 1][2] for o in graph.objects if o is not obj)
+
+
 def _object_candidates(
     caption: str, graph: SceneGraph, index: int, rng: random.Random, resources: Any
 ) -> list:
     obj: SceneObject = graph.objects[index]
     out: list[Candidate] = []
     words = words_with_spans(caption)
-    at = next((k for k, w in enumerate(words) if w[1] == obj.start), None)
-    if at is not None and obj.end == words[at][2] and vbz_is_verb(words, at, resources):
-        return out  # the parse took a verb for a noun: "a brown and white dog runs" is no "one run"
+    last = next((k for k, w in enumerate(words) if w[2] == obj.end), None)
+    if last is not None and _verb_taken_for_noun(graph, obj, words, last, resources):
+        return out  # "a brown and white dog runs" is no "one run", "a dog runs" no "one dog run"
     numerals = [a for a in obj.attributes if a.text.lower() in NUMBER_WORDS or a.text.isdigit()]
     numerals = [a for a in numerals if a.end <= obj.start]
     if numerals:

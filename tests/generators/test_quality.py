@@ -509,3 +509,31 @@ def test_count_ties_every_verb_and_counts_no_verb(parse, resources):
     assert all(re.match(r"^(Two|Three) brown and white dogs run and jump \.$", t) for t in texts), texts
     cap = "A girl dressed in a red and black top with black pants is sitting on a wall ."
     assert not any(" is " in t for t in _negatives("count", cap, parse, resources) if "girls" in t)
+
+
+@pytest.mark.parametrize(
+    "caption, verb",
+    [
+        ("A man windsurfs in a wetsuit .", "windsurfs"),  # a verb the inflection table lacks
+        ("A motorcycle racer speeds down a track .", "speeds"),  # a verb the parse took for a noun
+    ],
+)
+def test_add_obj_and_count_leave_no_verb_singular(caption, verb, parse, resources):
+    """A plural subject never keeps a singular verb: no negative rather than "a woman and a man windsurfs"."""
+    for neg_type in ("add_obj", "count"):
+        texts = _negatives(neg_type, caption, parse, resources)
+        assert not any(verb in t and not t.startswith(caption[:8]) for t in texts), (neg_type, texts)
+
+
+@pytest.mark.parametrize(
+    "caption, excluded",
+    [
+        ("Some kids are wrestling on an inflatable raft .", {"boy", "girl", "child", "kid"}),  # may be among them
+        ("Man in denim cap and sunglasses amid a crowd .", {"man", "woman", "boy", "girl", "child"}),
+        ("A woman is outside playing the guitar .", {"dog", "cat"}),  # a verb the parse did not tie
+    ],
+)
+def test_add_obj_adds_nobody_the_caption_may_already_hold(caption, excluded, parse, resources):
+    texts = _negatives("add_obj", caption, parse, resources)
+    added = {re.match(r"^(?:an? )?(\w+)", t, re.I).group(1).lower() for t in texts}
+    assert not added & excluded, texts
