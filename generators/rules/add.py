@@ -59,6 +59,7 @@ from .fit import (
     GENERIC_NOUNS,
     caption_words,
     editable_object,
+    is_baby,
     is_verb_context,
     noun_fits,
     object_contexts,
@@ -104,6 +105,8 @@ _DEGREE_ADVERBS = frozenset({"well", "very", "too", "so", "quite", "rather", "fa
 _MANY_COLORS = frozenset({"colorful", "colourful", "multicolored", "multi-colored", "rainbow", "bright"})
 #: What the subject does with a mouth or paws: a person beside it would not do the same.
 _ANIMAL_ONLY = re.compile(r"\b(mouth|mouths|teeth|paws?|tail|snout|muzzle)\b", re.I)
+#: A singular possessive after the subject: once the subject is two, it names neither.
+_OWNED = re.compile(r"\b(his|her|its)\b", re.I)
 _SUBJECT_BLOCKERS = re.compile(r"\b(both|each other|one another|alone|by (him|her|it)self)\b", re.I)
 #: "A group of", "a couple of": the subject is the noun after it ("A dog and a group of people").
 _QUANTIFIED = re.compile(r"(a|an|the)\s+(group|crowd|couple|pair|bunch|team|herd|flock|line|row) of", re.I)
@@ -195,9 +198,10 @@ def _verb_follows(caption: str, pos: int) -> bool:
 
 def _does_it(caption: str, graph: SceneGraph, index: int, noun: str, resources: Any) -> bool:
     """A co-subject must have been seen doing one of the subject's verbs ("a sheep and two dogs
-    fight": sheep were never counted fighting); an animal joining another kind must also have been
-    seen doing it to the same thing (people do most of what dogs do, not the converse); a subject
-    with no verb takes its own kind, or a pet beside people."""
+    fight": sheep were never counted fighting); beside anything but a person it must also have
+    been seen doing it to the same thing (people do most of what dogs do, not the converse, and a
+    cat does little of what a dog does); a baby must have been seen doing it itself; a subject
+    with no verb takes its own kind, or a dog beside people."""
     lex = resources.lexicon
     verbs = [c for c in object_contexts(graph, index) if c.startswith("S|") and is_verb_context(c)]
     own = lex.class_of(object_lemma(graph.objects[index]))
@@ -206,14 +210,30 @@ def _does_it(caption: str, graph: SceneGraph, index: int, noun: str, resources: 
     if not verbs:
         # nothing says what the subject does: its own kind joins it, and a dog (the pet captions
         # name beside people) joins people where no verb follows at all ("a dog and three people
-        # on a beach")
-        return lex.class_of(noun) == own or (
-            own == "person" and noun == "dog" and not _verb_follows(caption, graph.objects[index].end)
-        )
-    if lex.class_of(noun) not in (own, "person") and any(
-        "@" in c and lex.context_total(c) >= 1 and not lex.seen(c, noun) for c in verbs
+        # on a beach"); where a verb follows that the parse did not tie to the subject, only
+        # another person ("a cat and a dog leap over the water", "a baby and two men jumping"
+        # cannot be checked)
+        follows = _verb_follows(caption, graph.objects[index].end)
+        if own == "person":
+            if noun == "dog":
+                return not follows
+            return lex.class_of(noun) == "person" and not (follows and is_baby(noun, resources))
+        return lex.class_of(noun) == own and not follows
+    person = lex.class_of(noun) == "person"
+    if not same and any(
+        "@" in c
+        and lex.context_total(c) >= 1
+        and not lex.seen(c, noun)
+        and (not person or " " not in c.partition("@")[0])  # a person goes where a dog runs, not pulls
+        for c in verbs
     ):
-        return False  # another kind must have done it to that very thing: "a dog ... casting a fishing pole"
+        # beside anyone but a person, the newcomer must have done it to that very thing: "a dog
+        # ... casting a fishing pole", "a cat and a dog leap over the water"; a person beside an
+        # animal must have been seen handling the thing ("a boy and two horses pull a carriage"),
+        # not at the place ("a man and a dog are running in a yard")
+        return False
+    if is_baby(noun, resources):
+        return any(lex.seen(c, noun) for c in verbs)  # "a baby and two men jumping"
     return any(
         lex.seen(c, noun)
         or (same and lex.class_share(c, own) >= DOMINANT_SHARE)
@@ -246,6 +266,8 @@ def _subject_candidates(caption, graph, rng, resources) -> list[Candidate]:
     more = subject_verbs_after(caption, obj.end, verb, resources) if singular else []
     if more is None:
         return []  # "as she swims", "dressed as a clown is": agreement we cannot fix
+    if singular and _OWNED.search(caption, obj.end):
+        return []  # "a woman and a man ride his bike", "... lick his lips": whose, and one bike for two?
     cooccur = resources.lexicon.cooccurring(lemma)
     companions = [(w, n) for w, n in _companions(lemma, resources) if w not in present and w != lemma]
     options = [(w, float(cooccur.get(w, 0))) for w, _ in companions if cooccur.get(w, 0) >= MIN_COOCCUR]
@@ -306,6 +328,8 @@ def _object_candidates(caption, graph, rng, resources) -> list[Candidate]:
         nxt = word_after(caption, obj.end)
         if nxt is not None and nxt[0].lower() in ("and", "or", "of"):
             continue  # a coordination already, or "a cup of tea"
+        if nxt is not None and (tagged := verb_lemma_and_tag(nxt[0].lower())) and tagged[1] in ("VBN", "VBG"):
+            continue  # "pull a carriage and a boat driven by a woman": the phrase would hang on both
         lemma = object_lemma(obj)
         ctx = f"O|{predicate_key(rel.predicate)}"
         cls = lex.class_of(lemma)

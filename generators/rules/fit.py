@@ -185,7 +185,7 @@ def noun_fits(
             continue
         if at and strict_joint and (doer or new_cls == "clothing"):
             if not lex.seen(ctx, new_lemma) or (
-                _is_baby(new_lemma, resources) and lex.fillers(ctx).get(new_lemma, 0) < 2
+                is_baby(new_lemma, resources) and lex.fillers(ctx).get(new_lemma, 0) < 2
             ):  # a baby "takes a picture" once in the counts: a parse error, not a scene
                 # a doer swapped into a scene it was never counted in ("a woman in a stroller"),
                 # clothes onto someone never counted in them ("a man with a black dress")
@@ -198,7 +198,7 @@ def noun_fits(
         if lex.seen(ctx, new_lemma):
             continue
         if lex.context_total(ctx) >= ATTESTED_TOTAL:
-            same = new_cls == own and not role and not _is_baby(new_lemma, resources)
+            same = new_cls == own and not role and not is_baby(new_lemma, resources)
             if same and lex.class_share(ctx, own) >= DOMINANT_SHARE:
                 continue  # "a boy runs along the beach": anyone may; a role does only its own thing
             if same and seen_doing(resources, ctx, new_lemma, old_lemma):
@@ -252,7 +252,7 @@ def _wears_it(lex: Any, ctx: str, new: str, old: str) -> bool:
     return rate_new >= WEAR_RATE * rate_old
 
 
-def _is_baby(lemma: str, resources: Any) -> bool:
+def is_baby(lemma: str, resources: Any) -> bool:
     """Babies and toddlers do few of the things people do: they must have been seen doing it
     ("a baby drives a truck")."""
     entry = resources.vocab["person_nouns"].get(lemma)

@@ -537,3 +537,26 @@ def test_add_obj_adds_nobody_the_caption_may_already_hold(caption, excluded, par
     texts = _negatives("add_obj", caption, parse, resources)
     added = {re.match(r"^(?:an? )?(\w+)", t, re.I).group(1).lower() for t in texts}
     assert not added & excluded, texts
+
+
+@pytest.mark.parametrize(
+    "caption, excluded",
+    [
+        ("A man rides his bike over a stair handrail .", None),  # "ride his bike": whose, once two ride?
+        ("A brown dog leaps over the water in a grassy yard .", {"cat"}),  # a verb the parse left untied
+        ("Two men jumping outside on the grass .", {"baby"}),  # babies do few things people do
+        ("Two horses pull a carriage .", {"boy", "girl", "man", "woman", "child"}),  # never seen pulling it
+    ],
+)
+def test_add_obj_adds_no_one_who_would_not_do_it(caption, excluded, parse, resources):
+    texts = {t for t in _negatives("add_obj", caption, parse, resources) if not t.startswith(caption[:9])}
+    if excluded is None:
+        assert not texts, texts
+    else:
+        added = {re.match(r"^(?:an? )?(\w+)", t, re.I).group(1).lower() for t in texts}
+        assert not added & excluded, texts
+
+
+def test_add_obj_hangs_no_phrase_on_an_added_object(parse, resources):
+    cap = "Two horses pull a carriage driven by a woman over snowy ground ."
+    assert not any(" and a" in t for t in _negatives("add_obj", cap, parse, resources))
