@@ -49,6 +49,7 @@ from .common import (
     object_lemma,
     phrase_start,
     plural_verb,
+    shared_possessions,
     subject_verbs_after,
     word_after,
     words_with_spans,
@@ -105,8 +106,6 @@ _DEGREE_ADVERBS = frozenset({"well", "very", "too", "so", "quite", "rather", "fa
 _MANY_COLORS = frozenset({"colorful", "colourful", "multicolored", "multi-colored", "rainbow", "bright"})
 #: What the subject does with a mouth or paws: a person beside it would not do the same.
 _ANIMAL_ONLY = re.compile(r"\b(mouth|mouths|teeth|paws?|tail|snout|muzzle)\b", re.I)
-#: A singular possessive after the subject: once the subject is two, it names neither.
-_OWNED = re.compile(r"\b(his|her|its)\b", re.I)
 _SUBJECT_BLOCKERS = re.compile(r"\b(both|each other|one another|alone|by (him|her|it)self)\b", re.I)
 #: "A group of", "a couple of": the subject is the noun after it ("A dog and a group of people").
 _QUANTIFIED = re.compile(r"(a|an|the)\s+(group|crowd|couple|pair|bunch|team|herd|flock|line|row) of", re.I)
@@ -182,18 +181,32 @@ def _may_be_among(graph: SceneGraph, noun: str, resources: Any) -> bool:
             return True
         if cls == "person" and is_plural(o):
             kind = ages.get(lemma)
-            if kind is None or kind["age"] in ("any", age):
-                return True  # "skiers" may be men; "kids" may be boys
+            if kind is None or kind["age"] in ("any", age) or {kind["age"], age} == {"child", "teen"}:
+                return True  # "skiers" may be men; "kids" may be boys; "teenagers" may be girls
     return False
 
 
-def _verb_follows(caption: str, pos: int) -> bool:
-    """A verb form after ``pos``: the subject does something the parse may not have tied to it
-    ("a woman is outside *playing* the guitar")."""
-    return any(
-        (tagged := verb_lemma_and_tag(word.lower())) is not None and tagged[1] in ("VBG", "VBZ", "VBD", "VBP")
-        for word, _, _ in words_with_spans(caption, pos)
-    )
+#: What people and dogs both do, so either may join the other in it wherever it happens ("a man
+#: and two dogs playing outside", "a dog and a person sitting in a shallow lagoon"); not
+#: "backpacking", "hugging", "pulling".
+_SHARED_ACTIONS = frozenset(
+    {"run", "walk", "play", "swim", "jump", "sit", "lie", "lay", "stand", "wait", "wade", "splash", "roll", "rest"}
+)
+
+
+def _verb_follows(caption: str, pos: int) -> str | None:
+    """The lemma of the first verb form after ``pos``: the subject does something the parse may
+    not have tied to it ("a woman is outside *playing* the guitar"); None when there is none."""
+    for word, _, _ in words_with_spans(caption, pos):
+        tagged = verb_lemma_and_tag(word.lower())
+        if tagged is not None and tagged[1] in ("VBG", "VBZ", "VBD", "VBP"):
+            return tagged[0]
+    return None
+
+
+def _shared(ctx: str) -> bool:
+    """A doer's slot whose verb people and dogs both do ("S|run in@yard")."""
+    return ctx[2:].partition("@")[0].split(" ", 1)[0] in _SHARED_ACTIONS
 
 
 def _does_it(caption: str, graph: SceneGraph, index: int, noun: str, resources: Any) -> bool:
@@ -208,23 +221,24 @@ def _does_it(caption: str, graph: SceneGraph, index: int, noun: str, resources: 
     same = lex.class_of(noun) == own == "person"  # a person beside a person: what one does, most people do
     old = object_lemma(graph.objects[index])
     if not verbs:
-        # nothing says what the subject does: its own kind joins it, and a dog (the pet captions
-        # name beside people) joins people where no verb follows at all ("a dog and three people
-        # on a beach"); where a verb follows that the parse did not tie to the subject, only
-        # another person ("a cat and a dog leap over the water", "a baby and two men jumping"
-        # cannot be checked)
+        # nothing the parse tied to the subject says what it does: a person joins a person, and
+        # people and dogs join each other where no verb follows or one both do ("a dog and three
+        # people on a beach"); any other kind only where no verb follows at all ("a cat and a
+        # dog leap over the water" cannot be checked), a baby only beside people doing nothing
         follows = _verb_follows(caption, graph.objects[index].end)
-        if own == "person":
-            if noun == "dog":
-                return not follows
-            return lex.class_of(noun) == "person" and not (follows and is_baby(noun, resources))
-        return lex.class_of(noun) == own and not follows
+        shared = follows is None or follows in _SHARED_ACTIONS
+        if lex.class_of(noun) == "person" and not is_baby(noun, resources):
+            return own == "person" or (own == "animal" and shared)  # "a man and two dogs playing outside"
+        if noun == "dog" and own == "person":
+            return shared  # "a dog and three people on a beach", not "... are hugging"
+        return lex.class_of(noun) == own and follows is None
     person = lex.class_of(noun) == "person"
     if not same and any(
         "@" in c
         and lex.context_total(c) >= 1
         and not lex.seen(c, noun)
-        and (not person or " " not in c.partition("@")[0])  # a person goes where a dog runs, not pulls
+        # a person goes where a dog runs (not pulls), a dog where people walk or sit
+        and not ((person or (noun == "dog" and _shared(c))) and " " in c.partition("@")[0])
         for c in verbs
     ):
         # beside anyone but a person, the newcomer must have done it to that very thing: "a dog
@@ -266,8 +280,9 @@ def _subject_candidates(caption, graph, rng, resources) -> list[Candidate]:
     more = subject_verbs_after(caption, obj.end, verb, resources) if singular else []
     if more is None:
         return []  # "as she swims", "dressed as a clown is": agreement we cannot fix
-    if singular and _OWNED.search(caption, obj.end):
-        return []  # "a woman and a man ride his bike", "... lick his lips": whose, and one bike for two?
+    owned = shared_possessions(caption, graph, i, resources) if singular else []
+    if owned is None:
+        return []  # "... his bike" with another person or animal named: whose is it, once two ride?
     cooccur = resources.lexicon.cooccurring(lemma)
     companions = [(w, n) for w, n in _companions(lemma, resources) if w not in present and w != lemma]
     options = [(w, float(cooccur.get(w, 0))) for w, _ in companions if cooccur.get(w, 0) >= MIN_COOCCUR]
@@ -303,8 +318,8 @@ def _subject_candidates(caption, graph, rng, resources) -> list[Candidate]:
         verbs = [(start, stop, plural_verb(word)) for start, stop, word in ([verb, *more] if verb else [])]
         if any(word is None for _, _, word in verbs):
             break  # a verb we cannot inflect: "a man windsurfs"
-        for start, stop, word in verbs:
-            after += caption[end:start] + word  # "stand ... and are covered"
+        for start, stop, word in sorted(verbs + owned):
+            after += caption[end:start] + word  # "stand ... and are covered", "ride their bikes"
             end = stop
         out.append(Candidate(*apply_edit(caption, 0, end, after)))
         if len(out) >= PER_OBJECT:
@@ -326,8 +341,8 @@ def _object_candidates(caption, graph, rng, resources) -> list[Candidate]:
         if not editable_object(caption, obj, resources) or obj.count == 0:
             continue
         nxt = word_after(caption, obj.end)
-        if nxt is not None and nxt[0].lower() in ("and", "or", "of"):
-            continue  # a coordination already, or "a cup of tea"
+        if nxt is not None and nxt[0].lower() in ("and", "or", "of", ","):
+            continue  # a coordination already, "a cup of tea", or "two men , one in yellow pants"
         if nxt is not None and (tagged := verb_lemma_and_tag(nxt[0].lower())) and tagged[1] in ("VBN", "VBG"):
             continue  # "pull a carriage and a boat driven by a woman": the phrase would hang on both
         lemma = object_lemma(obj)
@@ -345,8 +360,8 @@ def _object_candidates(caption, graph, rng, resources) -> list[Candidate]:
             and lex.class_of(w) == cls and lex.count(w) >= 8
         ]  # fmt: skip
         for new in weighted_order(rng, options)[:TRIES]:
-            if resources.lexical_relation(lemma, new, "n") is not None:
-                continue
+            if resources.lexical_relation(lemma, new, "n") is not None or _may_be_among(graph, new, resources):
+                continue  # "a crowd is watching two men and a guy": he may be in the crowd
             insert = f" and {article_for(new)} {new}"
             out.append(Candidate(*apply_edit(caption, obj.end, obj.end, insert)))
             break

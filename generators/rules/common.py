@@ -206,6 +206,49 @@ def subject_verbs_after(
     return out
 
 
+def sole_agent(graph: SceneGraph, index: int, resources: Any) -> bool:
+    """The object is the only person or animal of the caption, so "his"/"its" can only be its."""
+    lex = resources.lexicon
+    agents = [
+        k
+        for k, o in enumerate(graph.objects)
+        if lex.class_of(object_lemma(o)) in ("person", "animal", "bird")
+    ]
+    return agents == [index]
+
+
+#: A singular possessive after the subject: once the subject is two, it names neither.
+_OWNED = re.compile(r"\b(his|her|its)\b", re.I)
+#: Possessions that stay singular for two owners: "their hair", not "their hairs".
+_UNCOUNTED_POSSESSIONS = frozenset({"hair", "fur", "skin", "clothing", "gear"})
+
+
+def shared_possessions(
+    caption: str, graph: SceneGraph, index: int, resources: Any
+) -> list[tuple[int, int, str]] | None:
+    """The edits that give a subject's possessions to two owners: "a man rides *his bike*" ->
+    "a woman and a man ride *their bikes*" (one bike for two would be a new, odd scene). None
+    when another person or animal is named (whose "his" is it?) or a possessive owns no object
+    the parse found; [] when nothing is owned."""
+    owned = list(_OWNED.finditer(caption, graph.objects[index].end))
+    if not owned:
+        return []
+    if not sole_agent(graph, index, resources):
+        return None
+    out: list[tuple[int, int, str]] = []
+    for m in owned:
+        thing = next(
+            (o for o in graph.objects if o.start > m.end() and not caption[m.end() : phrase_start(o)].strip()),
+            None,
+        )
+        if thing is None:
+            return None
+        out.append((m.start(), m.end(), match_case("their", m.group(0))))
+        if not is_plural(thing) and object_lemma(thing) not in _UNCOUNTED_POSSESSIONS:
+            out.append((thing.start, thing.end, pluralize(thing.text)))
+    return out
+
+
 def plural_verb(word: str) -> str | None:
     """``word`` agreeing with a plural subject, or None when the inflection table cannot make it
     ("windsurfs" is no verb it knows): better no negative than "a woman and a man windsurfs"."""

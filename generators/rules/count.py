@@ -42,6 +42,7 @@ from .common import (
     is_plural,
     object_lemma,
     plural_verb,
+    shared_possessions,
     subject_verbs_after,
     vbz_is_verb,
     words_with_spans,
@@ -93,11 +94,13 @@ def _rewrite(
             if new is None:
                 return None  # "two men windsurfs": a verb we cannot inflect
             changes.append((v_start, v_end, new))  # "two dogs run and jump"
-        owners = list(_POSSESSIVE.finditer(caption, obj.end))
-        if owners:
-            if not plural or not _sole_owner(graph, index, resources):
-                return None  # "their" -> "its" or "his"? and whose "his" is it?
-            changes += [(m.start(), m.end(), match_case("their", m.group(0))) for m in owners]
+        if plural:
+            owned = shared_possessions(caption, graph, index, resources)
+            if owned is None:
+                return None  # whose "his" is it?
+            changes += owned  # "two men ride their bikes"
+        elif _POSSESSIVE.search(caption, obj.end):
+            return None  # "their" -> "its" or "his"?
         for c_start, c_end, new in sorted(changes):
             after += caption[end:c_start] + new
             end = c_end
@@ -117,17 +120,6 @@ def _rewrite(
 
 
 _POSSESSIVE = re.compile(r"\b(its|his|her|their)\b", re.I)
-
-
-def _sole_owner(graph: SceneGraph, index: int, resources: Any) -> bool:
-    """The object is the only person or animal of the caption, so "his"/"its" can only be its."""
-    lex = resources.lexicon
-    agents = [
-        k
-        for k, o in enumerate(graph.objects)
-        if lex.class_of(object_lemma(o)) in ("person", "animal", "bird")
-    ]
-    return agents == [index]
 
 
 def _number_choices(n: int, rng: random.Random) -> list[int]:
