@@ -106,7 +106,10 @@ _DEGREE_ADVERBS = frozenset({"well", "very", "too", "so", "quite", "rather", "fa
 _MANY_COLORS = frozenset({"colorful", "colourful", "multicolored", "multi-colored", "rainbow", "bright"})
 #: What the subject does with a mouth or paws: a person beside it would not do the same.
 _ANIMAL_ONLY = re.compile(r"\b(mouth|mouths|teeth|paws?|tail|snout|muzzle)\b", re.I)
-_SUBJECT_BLOCKERS = re.compile(r"\b(both|each other|one another|alone|by (him|her|it)self)\b", re.I)
+#: Words that fix how many are in the scene or pair them off: "two dogs are nose to nose".
+_SUBJECT_BLOCKERS = re.compile(
+    r"\b(both|each other|one another|alone|by (him|her|it)self|(nose|face|head|back) to \w+|side by side)\b", re.I
+)
 #: "A group of", "a couple of": the subject is the noun after it ("A dog and a group of people").
 _QUANTIFIED = re.compile(r"(a|an|the)\s+(group|crowd|couple|pair|bunch|team|herd|flock|line|row) of", re.I)
 #: What the parse leaves between the determiner and the noun's first attribute: the first half of
@@ -348,8 +351,8 @@ def _object_candidates(caption, graph, rng, resources) -> list[Candidate]:
         lemma = object_lemma(obj)
         ctx = f"O|{predicate_key(rel.predicate)}"
         cls = lex.class_of(lemma)
-        if cls is None or cls in _NOT_ADDED:
-            continue
+        if cls is None or cls in _NOT_ADDED or cls == "person":
+            continue  # "holds a small infant and a boy in a baby carrier": people are not carried in pairs
         never = set(
             resources.vocab["add_obj_exclude"]["nouns"]
         )  # "holding a cup and a bag": may be there anyway

@@ -571,7 +571,13 @@ def test_add_obj_gives_the_subject_possessions_to_both(parse, resources):
         "Two horses pull a carriage driven by a woman over snowy ground .",  # would hang on both
         "A crowd is watching two men , one in yellow pants .",  # an appositive follows
         "A crowd is watching two men .",  # any man added may be in the crowd
+        "The woman holds a small infant in a baby carrier .",  # people are not held in pairs
     ],
 )
 def test_add_obj_adds_no_object_where_it_would_not_hold(caption, parse, resources):
     assert not any(" and a" in t for t in _negatives("add_obj", caption, parse, resources))
+
+
+def test_add_obj_leaves_pairs_that_face_each_other(parse, resources):
+    texts = _negatives("add_obj", "Two dogs are nose to nose in the grass .", parse, resources)
+    assert all(t.startswith("Two dogs") for t in texts), texts
