@@ -280,7 +280,7 @@ def _subject_candidates(caption, graph, rng, resources) -> list[Candidate]:
         return []  # "a dog or a cat"; "man and woman": no article for a third
     singular = not is_plural(obj) and not listed
     verb = agreeing_verb(caption, graph, i, resources) if singular else None
-    more = subject_verbs_after(caption, obj.end, verb, resources) if singular else []
+    more = subject_verbs_after(caption, obj.end, verb, resources, graph) if singular else []
     if more is None:
         return []  # "as she swims", "dressed as a clown is": agreement we cannot fix
     owned = shared_possessions(caption, graph, i, resources) if singular else []
@@ -318,7 +318,7 @@ def _subject_candidates(caption, graph, rng, resources) -> list[Candidate]:
         else:
             lead = f"{'the' if det.group(0).lower() == 'the' else article_for(new)} {new} and "
         after, end = lead + subject, obj.end
-        verbs = [(start, stop, plural_verb(word)) for start, stop, word in ([verb, *more] if verb else [])]
+        verbs = [(start, stop, plural_verb(word, resources)) for start, stop, word in ([verb, *more] if verb else [])]
         if any(word is None for _, _, word in verbs):
             break  # a verb we cannot inflect: "a man windsurfs"
         for start, stop, word in sorted(verbs + owned):

@@ -175,14 +175,32 @@ def vbz_is_verb(following: list[tuple[str, int, int]], k: int, resources: Any) -
 _SINGULAR_FINITE = frozenset({"is", "was", "has", "does", "isn't", "wasn't", "doesn't", "hasn't"})
 
 
+#: Words that open a clause with a subject of its own ("as" does not: "dressed as a clown is").
+_CLAUSE_OPENERS = frozenset({"while", "whilst", "when", "where", "but", "and"})
+
+
+def _opens_clause(following: list[tuple[str, int, int]], noun: int) -> bool:
+    """The noun at ``noun`` is the subject of a new clause: up to three words before it (its
+    determiner and adjectives) lead back to a clause opener ("while *a* large *crowd*")."""
+    for back in range(noun - 1, max(noun - 5, -1), -1):
+        low = following[back][0].lower()
+        if low in _CLAUSE_OPENERS:
+            return True
+        if low in PREPOSITIONS or verb_lemma_and_tag(low) is not None and low not in _DETERMINERS:
+            return False
+    return False
+
+
 def subject_verbs_after(
-    caption: str, pos: int, verb: tuple[int, int, str] | None, resources: Any
+    caption: str, pos: int, verb: tuple[int, int, str] | None, resources: Any, graph: SceneGraph | None = None
 ) -> list[tuple[int, int, str]] | None:
     """The subject's other singular finite verbs after ``pos``: each right after "and" ("stands
-    near the door *and is* covered"), which a plural subject changes too. None when a singular
-    verb stands anywhere else ("as she swims", "dressed as a clown is"): whose verb that is, is
-    more than a regex can tell."""
+    near the door *and is* covered"), which a plural subject changes too. A verb right after
+    another noun of ``graph`` is that noun's ("stands while a crowd *looks* on"). None when a
+    singular verb stands anywhere else ("as she swims", "dressed as a clown is"): whose verb that
+    is, is more than a regex can tell."""
     following = words_with_spans(caption, pos)
+    noun_ends = {o.end for o in graph.objects if o.end > pos} if graph is not None else set()
     out: list[tuple[int, int, str]] = []
     for k, (word, start, end) in enumerate(following):
         if verb is not None and start == verb[0]:
@@ -197,9 +215,11 @@ def subject_verbs_after(
                 tagged is not None
                 and tagged[1] == "VBZ"
                 and (following[k - 1][0].lower() if k else "") not in _DETERMINERS
-                and (k == 0 or resources.lexicon.predicate_total(tagged[0]) >= 10)
+                and (k == 0 or (after_and and resources.lexicon.predicate_total(tagged[0]) >= 10))
             )
         ):
+            if k > 0 and following[k - 1][2] in noun_ends and _opens_clause(following, k - 1):
+                continue  # "while a crowd looks on", "while the ocean is in the distance"
             if verb is None or start < verb[0] or not after_and:
                 return None
             out.append((start, end, word))
@@ -249,13 +269,26 @@ def shared_possessions(
     return out
 
 
-def plural_verb(word: str) -> str | None:
+def _is_word(word: str, resources: Any) -> bool:
+    """A word the inflection table or WordNet knows."""
+    from lemminflect import getAllLemmas
+
+    wordnet = getattr(resources, "wordnet", None)
+    return bool(getAllLemmas(word)) or (wordnet is not None and bool(wordnet.synsets(word)))
+
+
+def plural_verb(word: str, resources: Any) -> str | None:
     """``word`` agreeing with a plural subject, or None when the inflection table cannot make it
     ("windsurfs" is no verb it knows): better no negative than "a woman and a man windsurfs"."""
     new = agree_verb(word, plural=True)
     low = word.lower()
     if new == word and low.endswith("s") and verb_lemma_and_tag(low) is None:
-        return None
+        # a verb made of a noun the table lacks ("snowboards", "windsurfs"): its stem, when
+        # that is a word at all; never a guess at "-es" or "-ies" forms
+        stem = low[:-1]
+        if low.endswith(("ss", "es", "us", "is")) or not _is_word(stem, resources):
+            return None
+        return word[:-1]
     return new
 
 
@@ -292,6 +325,7 @@ def agreeing_verb(caption: str, graph: SceneGraph, index: int, resources: Any) -
                     nxt in _DETERMINERS
                     or _noun_like(nxt)
                     or nxt in resources.vocab["adjective_groups"]["color"]  # "a red and black top is"
+                    or _counted_as_noun(nxt, resources)  # "a black hat and goggles is"
                 )
             ):
                 return None
@@ -330,6 +364,13 @@ PREPOSITIONS = frozenset(
 def _noun_like(word: str) -> bool:
     """A word that is not a verb form: it continues a noun phrase after "and"."""
     return bool(word) and word.isalpha() and verb_lemma_and_tag(word) is None
+
+
+def _counted_as_noun(word: str, resources: Any) -> bool:
+    """Captions use ``word`` as a noun more than as a verb ("goggles", "shorts")."""
+    tagged = verb_lemma_and_tag(word)
+    lex = resources.lexicon
+    return lex.count(singularize(word)) > (lex.predicate_total(tagged[0]) if tagged else 0)
 
 
 def _known_predicate(lemma: str, resources: Any) -> bool:

@@ -86,11 +86,11 @@ def _rewrite(
         # the verb and the possessives that refer to the object agree with its new number
         changes: list[tuple[int, int, str]] = []
         verb = agreeing_verb(caption, graph, index, resources)
-        more = subject_verbs_after(caption, obj.end, verb, resources) if plural else []
+        more = subject_verbs_after(caption, obj.end, verb, resources, graph) if plural else []
         if more is None:
             return None  # "two girls dressed in ... is sitting": a verb we cannot tie to the subject
         for v_start, v_end, word in [verb, *more] if verb is not None else []:
-            new = plural_verb(word) if plural else agree_verb(word, plural)
+            new = plural_verb(word, resources) if plural else agree_verb(word, plural)
             if new is None:
                 return None  # "two men windsurfs": a verb we cannot inflect
             changes.append((v_start, v_end, new))  # "two dogs run and jump"

@@ -581,3 +581,25 @@ def test_add_obj_adds_no_object_where_it_would_not_hold(caption, parse, resource
 def test_add_obj_leaves_pairs_that_face_each_other(parse, resources):
     texts = _negatives("add_obj", "Two dogs are nose to nose in the grass .", parse, resources)
     assert all(t.startswith("Two dogs") for t in texts), texts
+
+
+@pytest.mark.parametrize(
+    "caption, pattern",
+    [
+        # a verb after a clause of its own stays that clause's
+        ("An old man stands while a crowd looks on .", r"^An? \w+ and an old man stand while a crowd looks on \.$"),
+        # "goggles" is a noun here, so "is" is the subject's verb
+        ("A swimmer wearing a hat and goggles is swimming .", r"^An? \w+ and a swimmer wearing a hat and goggles are swimming \.$"),
+    ],
+)
+def test_add_obj_reads_which_verbs_are_the_subjects(caption, pattern, parse, resources):
+    texts = {t for t in _negatives("add_obj", caption, parse, resources) if not t.startswith(caption[:10])}
+    assert texts and all(re.match(pattern, t) for t in texts), texts
+
+
+def test_plural_verb_inflects_verbs_made_of_nouns(resources):
+    from negforge.generators.rules.common import plural_verb
+
+    assert plural_verb("snowboards", resources) == "snowboard"  # not in the inflection table
+    assert plural_verb("runs", resources) == "run" and plural_verb("is", resources) == "are"
+    assert plural_verb("xqzs", resources) is None  # no word: no guess
