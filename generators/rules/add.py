@@ -34,7 +34,7 @@ from typing import Any
 
 from negforge.schemas import Negative, SceneGraph, SceneObject
 
-from ..grammar import NUMBER_WORDS, apply_edit, article_for, match_case, verb_lemma_and_tag
+from ..grammar import NUMBER_WORDS, apply_edit, article_for, match_case, singularize, verb_lemma_and_tag
 from ..lexicon import predicate_key
 from ..registry import register
 from ..scene_graph import QUANTIFIER_WORDS
@@ -108,7 +108,9 @@ _MANY_COLORS = frozenset({"colorful", "colourful", "multicolored", "multi-colore
 _ANIMAL_ONLY = re.compile(r"\b(mouth|mouths|teeth|paws?|tail|snout|muzzle)\b", re.I)
 #: Words that fix how many are in the scene or pair them off: "two dogs are nose to nose".
 _SUBJECT_BLOCKERS = re.compile(
-    r"\b(both|each other|one another|alone|by (him|her|it)self|(nose|face|head|back) to \w+|side by side)\b", re.I
+    r"\b(both|each other|one another|alone|by (him|her|it)self|(nose|face|head|back) to \w+|side by side)\b"
+    r"|, (one|two|three|four|five) \w+ing\b",  # "three people , one sitting , two standing"
+    re.I,
 )
 #: "A group of", "a couple of": the subject is the noun after it ("A dog and a group of people").
 _QUANTIFIED = re.compile(r"(a|an|the)\s+(group|crowd|couple|pair|bunch|team|herd|flock|line|row) of", re.I)
@@ -294,6 +296,8 @@ def _subject_candidates(caption, graph, rng, resources) -> list[Candidate]:
         options = [(w, n) for w, n in companions if person_kind(w, resources) == "identity"]
     out: list[Candidate] = []
     animal_only = _ANIMAL_ONLY.search(caption[obj.end :]) is not None
+    # a possession that is clothing goes to a person only
+    worn = any(resources.lexicon.class_of(singularize(word.lower())) == "clothing" for _, _, word in owned)
     for new in weighted_order(rng, options)[:TRIES]:
         if any(
             resources.lexicon.class_of(object_lemma(o)) == resources.lexicon.class_of(new)
@@ -305,6 +309,8 @@ def _subject_candidates(caption, graph, rng, resources) -> list[Candidate]:
             continue
         if animal_only and resources.lexicon.class_of(new) == "person":
             continue  # "a woman and a dog carry a towel in his mouth"
+        if worn and resources.lexicon.class_of(new) != "person":
+            continue  # "a dog and a boy are splashing water in their bathing suits"
         # a companion does what the subject does, not necessarily where captions saw the subject
         # do it: "a man and a dog running in a yard" (yards are counted with dogs)
         if not noun_fits(resources, graph, i, new, attributes=False, joint=False) or not _does_it(

@@ -546,6 +546,8 @@ def test_add_obj_adds_nobody_the_caption_may_already_hold(caption, excluded, par
         ("A brown dog leaps over the water in a grassy yard .", {"cat"}),  # a verb the parse left untied
         ("Two men jumping outside on the grass .", {"baby"}),  # babies do few things people do
         ("Two horses pull a carriage .", {"boy", "girl", "man", "woman", "child"}),  # never seen pulling it
+        ("A boy is splashing water in his bathing suit .", {"dog", "cat", "puppy"}),  # clothes are worn by people
+        ("Three people , one sitting , two standing , are in a mall .", {"dog", "man", "woman", "boy", "girl"}),
     ],
 )
 def test_add_obj_adds_no_one_who_would_not_do_it(caption, excluded, parse, resources):
