@@ -253,10 +253,12 @@ def _does_it(caption: str, graph: SceneGraph, index: int, noun: str, resources: 
         return False
     if is_baby(noun, resources):
         return any(lex.seen(c, noun) for c in verbs)  # "a baby and two men jumping"
+    dog_and_people = {noun, old} & {"dog"} and {lex.class_of(noun), own} == {"animal", "person"}
     return any(
         lex.seen(c, noun)
         or (same and lex.class_share(c, own) >= DOMINANT_SHARE)
         or seen_doing(resources, c, noun, old)  # "a cat and a dog running": cats run
+        or (dog_and_people and _shared(c))  # "a dog and people wearing costumes wait in a room"
         for c in verbs
     )
 
