@@ -52,6 +52,7 @@ from .common import (
     shared_possessions,
     subject_verbs_after,
     word_after,
+    word_before,
     words_with_spans,
 )
 from .fit import (
@@ -74,7 +75,7 @@ from .fit import (
 # 3: a companion does the subject's verb, not necessarily at the subject's counted places;
 # 4: a subject with no verb is joined by its own kind only; no person beside "... in his mouth"
 ADD_OBJ_VERSION = 6  # 5: "tries to" agrees with a co-subject ("try to"); 6: a third in a list, verbs after "and" agree, a pet beside people
-ADD_ATT_VERSION = 4  # 3: never on a game ("playing basketball"); 4: no insert after an adverb or a color the parse lost, rare patterns, baby traits
+ADD_ATT_VERSION = 5  # 3: never on a game ("playing basketball"); 4: no insert after an adverb or a color the parse lost, rare patterns, baby traits; 5: "in bed", "flag football", no white water, no half of an adjective ("wheelchair bound")
 ADD_OBJ = f"rule:add_obj@{ADD_OBJ_VERSION}"
 ADD_ATT = f"rule:add_att@{ADD_ATT_VERSION}"
 PER_OBJECT = 2
@@ -100,6 +101,9 @@ _NOT_BABY_TRAITS = frozenset({"uniformed", "masked", "muddy"})
 #: A pattern must be this common on the noun: "a striped dog" (3 of 7,000 dog adjectives) is
 #: counted, yet reads as implausible; "a striped shirt" is counted hundreds of times.
 _MIN_PATTERN_COUNT = 10
+#: Nouns that take no article after a preposition in an idiom ("in bed", "at school", "to church").
+_BARE_PLACES = frozenset({"bed", "school", "church", "home", "town", "class", "work", "college", "camp", "sea"})
+_BARE_PLACE_PREPS = frozenset({"in", "at", "to", "from", "into", "out of"})
 #: Degree adverbs that hold the next word: "a well kept path" takes no "well muddy kept".
 _DEGREE_ADVERBS = frozenset({"well", "very", "too", "so", "quite", "rather", "fairly", "less", "more", "most"})
 #: Attributes that already say the thing has many colors.
@@ -441,6 +445,8 @@ def _attribute_options(obj: SceneObject, resources: Any) -> list[tuple[str, floa
             continue  # "a plastic horse" is counted (carousels, toys), "a man on a plastic horse" is not a scene
         if adj in colors and color_total and n / color_total > 0.35:
             continue  # "green grass", "white snow", "blue sky": likely true
+        if adj == "white" and cls == "water":
+            continue  # "a white wave": breaking water is white
         out[adj] = float(n)
     if cls in COLORED_CLASSES:
         for c in colors:
@@ -474,12 +480,12 @@ def add_att(
         obj = graph.objects[i]
         if not editable_object(caption, obj, resources):
             continue
-        if (
-            bare_singular(caption, obj)
-            and phrase_start(obj) > 0
-            and object_lemma(obj) in resources.vocab["sport_nouns"]["nouns"]
-        ):
-            continue  # "playing basketball": a game, not a ball to color
+        lemma = object_lemma(obj)
+        if bare_singular(caption, obj) and phrase_start(obj) > 0:
+            if lemma.rsplit(" ", 1)[-1] in resources.vocab["sport_nouns"]["nouns"]:
+                continue  # "playing basketball", "playing flag football": a game, not a ball to color
+            if lemma in _BARE_PLACES and (word_before(caption, phrase_start(obj)) or "").lower() in _BARE_PLACE_PREPS:
+                continue  # "read in bed", "at school": an idiom, not a bed to color
         pre_atts = [a for a in obj.attributes if a.end <= obj.start]
         have_groups = {g for a in obj.attributes for g in resources.adjective_group.get(a.lemma, ())}
         have_groups.discard("quality")

@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 
 from negforge.schemas import SceneGraph, SceneObject
 
-from ..grammar import NUMBER_WORDS, is_plural_noun, verb_lemma_and_tag
+from ..grammar import NUMBER_WORDS, is_plural_noun, singularize, verb_lemma_and_tag
 from ..lexicon import iter_contexts
 from .common import PREPOSITIONS, object_lemma, word_before
 
@@ -89,11 +89,21 @@ def editable_object(caption: str, obj: SceneObject, resources: Any) -> bool:
         if tagged is not None and tagged[1] == "VBN":
             return False  # "a well kept path": an adverb the tagger took for a noun
     lex = resources.lexicon
+    after = caption[obj.end :].split()
+    if len(after) >= 2 and after[0].lower() in _ADJECTIVE_MAKERS and after[1].lower() not in PREPOSITIONS:
+        if lex.class_of(singularize(after[1].lower())) is not None:
+            return False  # "a wheelchair bound person", "a snow covered field": half of an adjective
     if any(_verb_as_noun(w, lex) for w in obj.text.lower().split()):
         return False  # "a little boy chases chickens" parsed as one noun "boy chases chickens"
     cls = lex.class_of(lemma)
     return lex.is_scene_noun(lemma) and cls not in NON_EDITABLE_CLASSES
 
+
+#: Participles that make an adjective of the noun before them ("wheelchair bound", "snow covered").
+_ADJECTIVE_MAKERS = frozenset(
+    "bound covered filled shaped themed lined colored coloured topped capped clad laden sized painted "
+    "soaked stained caked dusted draped dotted strewn splattered".split()
+)
 
 #: Words after which a noun is half of a fixed expression.
 _FIXED_BEFORE = re.compile(r"\bbod(y|ies) of\s*$", re.I)

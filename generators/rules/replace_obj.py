@@ -51,8 +51,8 @@ from .fit import (
 
 NAME, VERSION = (
     "replace_obj",
-    5,
-)  # 4: doers back off to their verb within a COCO group; 5: "a two lane path", "body of water", "well kept", "an ocean" takes count nouns
+    6,
+)  # 4: doers back off to their verb within a COCO group; 5: "a two lane path", "body of water", "well kept", "an ocean" takes count nouns; 6: vehicles keep their medium, no "midair" for a place, no half of an adjective ("wheelchair bound")
 GENERATOR = f"rule:{NAME}@{VERSION}"
 PER_OBJECT = 2  # negatives kept per object
 TRIES_PER_OBJECT = 12  # candidates checked per object before moving on
@@ -60,6 +60,31 @@ TRIES_PER_OBJECT = 12  # candidates checked per object before moving on
 
 def _is_mass(lemma: str, mass: set[str]) -> bool:
     return lemma in mass or lemma.rsplit(" ", 1)[-1] in mass
+
+
+#: Where one is rather than a place ("in midair"): never put in for a room or a field.
+_STATES = frozenset({"midair", "air", "distance", "background", "foreground"})
+#: WordNet roots that tell a vehicle's medium: "rowing a canoe" never becomes "rowing a motorcycle".
+_MEDIA = (("vessel.n.02", "water"), ("float.n.06", "water"), ("aircraft.n.01", "air"), ("sled.n.01", "snow"))
+#: Where WordNet's first sense is not the captions' one ("scooter" is an ice boat there).
+_MEDIUM_OF = {"scooter": "land", "tug": "water", "snowmobile": "snow"}
+
+
+def _medium(noun: str, resources: Any) -> str:
+    """"water", "air", "snow" or "land" for a vehicle noun, from its WordNet hypernyms (cached)."""
+    key = ("replace_obj.medium", noun)
+    if key in resources._cache:
+        return resources._cache[key]
+    found = _MEDIUM_OF.get(noun, "land")
+    wordnet = getattr(resources, "wordnet", None)
+    if wordnet is not None and noun not in _MEDIUM_OF:
+        synsets = wordnet.synsets(noun.replace(" ", "_"), pos="n") or wordnet.synsets(
+            noun.rsplit(" ", 1)[-1], pos="n"
+        )
+        roots = {h.name() for s in synsets[:1] for path in s.hypernym_paths() for h in path}
+        found = next((m for root, m in _MEDIA if root in roots), "land")
+    resources._cache[key] = found
+    return found
 
 
 @dataclass(frozen=True)
@@ -95,10 +120,15 @@ def noun_candidates(noun: str, resources: Any) -> list[PoolNoun]:
     head = noun.rsplit(" ", 1)[-1]
     mass = set(resources.vocab["mass_nouns"])
     plural_only = set(resources.vocab["plural_only"])
+    medium = _medium(noun, resources) if cls == "vehicle" else None
     out = [
         PoolNoun(w, pool[w], frozenset(w.split()), _is_mass(w, mass), w in plural_only)
         for w in sorted(pool)
-        if w != noun and w.rsplit(" ", 1)[-1] != head and w not in GENERIC_NOUNS
+        if w != noun
+        and w.rsplit(" ", 1)[-1] != head
+        and w not in GENERIC_NOUNS
+        and w not in _STATES
+        and (medium is None or _medium(w, resources) == medium)
     ]
     resources._cache[key] = out
     return out

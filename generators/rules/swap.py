@@ -40,9 +40,9 @@ from .common import (
 from .fit import adjective_fits, editable_object, noun_fits, person_swap_ok, same_kind
 from .replace_att import is_replaceable
 
-SWAP_OBJ_VERSION = 5  # 4: symmetric relations with telling attributes; 5: a baby's joint slot needs 2 counts
+SWAP_OBJ_VERSION = 6  # 4: symmetric relations with telling attributes; 5: a baby's joint slot needs 2 counts; 6: no half of an adjective ("wheelchair bound")
 SWAP_OBJ = f"rule:swap_obj@{SWAP_OBJ_VERSION}"
-SWAP_ATT_VERSION = 5  # 4: an attribute after "and" of another noun phrase moves; 5: shades stay whole
+SWAP_ATT_VERSION = 6  # 4: an attribute after "and" of another noun phrase moves; 5: shades stay whole; 6: no half of an adjective
 SWAP_ATT = f"rule:swap_att@{SWAP_ATT_VERSION}"
 #: Relations that read the same both ways round.
 _SYMMETRIC = frozenset({"with", "beside", "near", "by", "next to", "close to", "alongside"})

@@ -605,3 +605,49 @@ def test_plural_verb_inflects_verbs_made_of_nouns(resources):
     assert plural_verb("snowboards", resources) == "snowboard"  # not in the inflection table
     assert plural_verb("runs", resources) == "run" and plural_verb("is", resources) == "are"
     assert plural_verb("xqzs", resources) is None  # no word: no guess
+
+
+def test_replace_obj_keeps_a_vehicle_in_its_medium(parse, resources):
+    """A canoe is rowed through water: its stand-ins are boats, never a motorcycle or a bus."""
+    from negforge.generators.rules.replace_obj import noun_candidates
+
+    pool = {c.word for c in noun_candidates("canoe", resources)}
+    assert {"kayak", "sailboat"} <= pool and not pool & {"motorcycle", "bus", "bike", "car", "airplane"}
+    texts = _negatives("replace_obj", "Two people are rowing a canoe through the water .", parse, resources)
+    assert not any(w in t for t in texts for w in ("motorcycle", "bus", "bike", "car ")), texts
+
+
+@pytest.mark.parametrize(
+    "caption, word",
+    [
+        ("Two boys play on a bed in a room with wood paneling .", "midair"),  # a state, not a place
+        ("A wheelchair bound person receiving a tip from a passerby .", "bound"),  # half of an adjective
+    ],
+)
+def test_replace_obj_leaves_states_and_adjective_halves(caption, word, parse, resources):
+    texts = _negatives("replace_obj", caption, parse, resources)
+    if word == "bound":
+        assert not any(t.endswith(caption.split(" bound ", 1)[1]) and not t.startswith("A wheelchair") for t in texts)
+    else:
+        assert not any(word in t for t in texts), texts
+
+
+@pytest.mark.parametrize(
+    "caption, pattern",
+    [
+        ("Two children read in bed .", r"\bin \w+ bed\b"),  # an idiom: no "in purple bed"
+        ("Two children are playing flag football together .", r"\bplaying \w+ flag\b"),  # a game
+    ],
+)
+def test_add_att_leaves_idioms_and_games(caption, pattern, parse, resources):
+    texts = _negatives("add_att", caption, parse, resources)
+    assert texts and not any(re.search(pattern, t) for t in texts), texts
+
+
+def test_add_att_adds_no_white_to_water(resources):
+    import negforge.generators.rules.add as add
+    from negforge.schemas import SceneObject
+
+    wave = SceneObject(text="wave", lemma="wave", start=0, end=4, count=1)
+    options = dict(add._attribute_options(wave, resources))
+    assert options and "white" not in options  # breaking water is white: never false
