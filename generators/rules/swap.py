@@ -40,7 +40,7 @@ from .common import (
 from .fit import adjective_fits, editable_object, noun_fits, person_swap_ok, same_kind
 from .replace_att import is_replaceable
 
-SWAP_OBJ_VERSION = 6  # 4: symmetric relations with telling attributes; 5: a baby's joint slot needs 2 counts; 6: no half of an adjective ("wheelchair bound")
+SWAP_OBJ_VERSION = 6  # 4: symmetric relations with telling attributes; 5: a baby's joint slot needs 2 counts; 6: no half of an adjective ("wheelchair bound"), no nested places ("a crosswalk on a street")
 SWAP_OBJ = f"rule:swap_obj@{SWAP_OBJ_VERSION}"
 SWAP_ATT_VERSION = 6  # 4: an attribute after "and" of another noun phrase moves; 5: shades stay whole; 6: no half of an adjective
 SWAP_ATT = f"rule:swap_att@{SWAP_ATT_VERSION}"
@@ -55,6 +55,12 @@ _ANOTHER = re.compile(r"\b(another|the other)\s+(\w+\s+){0,2}$", re.I)
 _POSSESSIVE = re.compile(r"\b(his|her|its|their|my|your|our)\s+(\w+\s+){0,2}$", re.I)
 #: Properties that fit almost any made or living thing, so a swap across them can stay plausible.
 _CROSS = frozenset({"color", "size", "material", "pattern", "cleanliness", "condition", "quality"})
+
+
+#: Classes of where a scene is: two of them related ("a crosswalk on a street") nest, and nested
+#: places read true either way round.
+_LOCATIONS = frozenset({"place", "ground", "way", "water", "landform"})
+_STATIC = frozenset({"on", "at", "in", "by", "near", "inside", "beside", "next to"})
 
 
 def _two_span_edit(caption: str, a: tuple[int, int, str], b: tuple[int, int, str]) -> tuple[str, Edit]:
@@ -146,6 +152,8 @@ def swap_obj(
         {frozenset((r.subject, r.object)) for r in graph.relations if k in (r.subject, r.object)}
         for k in range(len(objs))
     ]
+    # objects that say where something is ("on the shore", "at the beach"), not where it goes
+    where = [any(r.object == k and r.predicate.lower() in _STATIC for r in graph.relations) for k in range(len(objs))]
     ranked: list[tuple[int, float, int, int]] = []
     for i in range(len(objs)):
         for j in range(i + 1, len(objs)):
@@ -181,6 +189,8 @@ def swap_obj(
             if _POSSESSIVE.search(caption[: a.start]) or _POSSESSIVE.search(caption[: b.start]):
                 continue  # "a man plays with his dog" -> "a dog plays with his man"
             pair = frozenset((i, j))
+            if {lex.class_of(la), lex.class_of(lb)} <= _LOCATIONS and (pair in linked or (where[i] and where[j])):
+                continue  # "in a crosswalk on a city street", "on the shore at the beach": one holds the other
             third_i, third_j = third[i] - {pair}, third[j] - {pair}
             between = [
                 r.predicate.lower()

@@ -651,3 +651,16 @@ def test_add_att_adds_no_white_to_water(resources):
     wave = SceneObject(text="wave", lemma="wave", start=0, end=4, count=1)
     options = dict(add._attribute_options(wave, resources))
     assert options and "white" not in options  # breaking water is white: never false
+
+
+@pytest.mark.parametrize(
+    "caption",
+    [
+        "A man walks toward a policeman standing in a crosswalk on a city street .",
+        "a small white dog catching a stick on the shore at the beach .",
+    ],
+)
+def test_swap_obj_leaves_nested_places(caption, parse, resources):
+    """One place holds the other: "on the beach at the shore" reads true as well."""
+    texts = _negatives("swap_obj", caption, parse, resources)
+    assert not texts, texts
