@@ -37,8 +37,8 @@ from .fit import relation_end, weighted_order
 
 NAME, VERSION = (
     "replace_rel",
-    5,
-)  # 4: free front/behind, on/in -> next to; 5: no put/place without a place, no "riding" for sports, infinitives
+    6,
+)  # 4: free front/behind, on/in -> next to; 5: no put/place without a place, no "riding" for sports, infinitives; 6: bare infinitives ("watching a man do")
 GENERATOR = f"rule:{NAME}@{VERSION}"
 PER_RELATION = 2
 MIN_PREDICATE_COUNT = 5  # a replacement verb must have been seen this often with its preposition
@@ -99,11 +99,16 @@ def _split_predicate(predicate: str) -> tuple[str | None, str]:
 
 def _governs_infinitive(after_object: str, lex: Any) -> bool:
     """Whether the object is followed by "to" + a verb ("a dog to stand"), not "to" + a place
-    ("to shore"): the word after "to" is one captions use as a predicate far more than as a noun."""
-    m = _INFINITIVE_AFTER.match(after_object)
+    ("to shore"), or by a bare verb ("watching a man *do* a pose"): the word is one captions use
+    as a predicate far more than as a noun."""
+    m = _INFINITIVE_AFTER.match(after_object) or _BARE_INFINITIVE_AFTER.match(after_object)
     if m is None:
         return False
     word = m.group(1).lower()
+    if m.re is _BARE_INFINITIVE_AFTER:
+        tagged = verb_lemma_and_tag(word)
+        if word in PREPOSITIONS or word in _NOT_VERBS or (tagged is not None and tagged[0] != word):
+            return False  # only a base form right after the object: "watching a man do a pose"
     return lex.predicate_total(word) >= 5 and lex.predicate_total(word) > lex.count(word)
 
 
@@ -168,6 +173,9 @@ _COVERING = {
 }  # fmt: skip
 #: "encouraging a dog to stand", "teaching a boy to swim": the verb governs the infinitive.
 _INFINITIVE_AFTER = re.compile(r"\s+to\s+([a-z]+)", re.I)
+_NOT_VERBS = frozenset({"and", "or", "while", "as", "with", "a", "an", "the", "his", "her", "their", "its", "that", "who"})
+#: "watching another man do a pose", "helping a girl climb": a bare infinitive after the object.
+_BARE_INFINITIVE_AFTER = re.compile(r"\s+([a-z]+)\b")
 #: Verbs only several doers do together.
 COLLECTIVE_VERBS = frozenset(
     {"gather", "huddle", "crowd", "congregate", "meet", "assemble", "cluster", "converge"}

@@ -664,3 +664,10 @@ def test_swap_obj_leaves_nested_places(caption, parse, resources):
     """One place holds the other: "on the beach at the shore" reads true as well."""
     texts = _negatives("swap_obj", caption, parse, resources)
     assert not texts, texts
+
+
+def test_replace_rel_keeps_verbs_that_govern_a_bare_infinitive(parse, resources):
+    """ "watching another man do a pose" -> "pulling another man do a pose" is no sentence."""
+    texts = _negatives("replace_rel", "a man watching another man do a kissing pose", parse, resources)
+    assert not any("watching" not in t for t in texts), texts
+    assert _negatives("replace_rel", "A girl pets a dog near a tree .", parse, resources)  # no bare verb: edited
