@@ -52,7 +52,7 @@ from .fit import (
 NAME, VERSION = (
     "replace_obj",
     6,
-)  # 4: doers back off to their verb within a COCO group; 5: "a two lane path", "body of water", "well kept", "an ocean" takes count nouns; 6: vehicles keep their medium, no "midair" for a place, no half of an adjective ("wheelchair bound")
+)  # 4: doers back off to their verb within a COCO group; 5: "a two lane path", "body of water", "well kept", "an ocean" takes count nouns; 6: vehicles keep their medium, ways change kind ("road" never "track"), no "midair" for a place, no half of an adjective ("wheelchair bound")
 GENERATOR = f"rule:{NAME}@{VERSION}"
 PER_OBJECT = 2  # negatives kept per object
 TRIES_PER_OBJECT = 12  # candidates checked per object before moving on
@@ -68,6 +68,27 @@ _STATES = frozenset({"midair", "air", "distance", "background", "foreground"})
 _MEDIA = (("vessel.n.02", "water"), ("float.n.06", "water"), ("aircraft.n.01", "air"), ("sled.n.01", "snow"))
 #: Where WordNet's first sense is not the captions' one ("scooter" is an ice boat there).
 _MEDIUM_OF = {"scooter": "land", "tug": "water", "snowmobile": "snow"}
+
+
+#: Ways captions name loosely: one word of a kind may well describe what another names ("a
+#: snowy road" is "a snowy track"); a replacement must change the kind.
+_WAY_KINDS = {
+    **dict.fromkeys(("path", "trail", "pathway", "walkway", "footpath", "dirt path", "dirt trail", "forest path",
+                     "lane"), "path"),
+    **dict.fromkeys(("track", "dirt track"), "track"),  # a road, a path or a course: never swapped with them
+    **dict.fromkeys(("road", "street", "city street", "highway", "dirt road", "alley", "driveway", "avenue"), "road"),
+    **dict.fromkeys(("sidewalk", "city sidewalk", "pavement", "crosswalk", "boardwalk"), "sidewalk"),
+    **dict.fromkeys(("railroad track", "train track", "railway"), "rail"),
+    **dict.fromkeys(("stairway", "staircase", "stairs", "steps", "flight"), "stairs"),
+}  # fmt: skip
+
+
+def _same_way(a: str, b: str) -> bool:
+    """Two ways a caption could name one by the other ("trail"/"path"; "track" reads as either)."""
+    ka, kb = _WAY_KINDS.get(a), _WAY_KINDS.get(b)
+    if ka is None or kb is None:
+        return False
+    return ka == kb or ("track" in (ka, kb) and bool({ka, kb} & {"road", "path"}))
 
 
 def _medium(noun: str, resources: Any) -> str:
@@ -129,6 +150,7 @@ def noun_candidates(noun: str, resources: Any) -> list[PoolNoun]:
         and w not in GENERIC_NOUNS
         and w not in _STATES
         and (medium is None or _medium(w, resources) == medium)
+        and not (cls == "way" and _same_way(w, noun))
     ]
     resources._cache[key] = out
     return out

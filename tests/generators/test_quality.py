@@ -671,3 +671,13 @@ def test_replace_rel_keeps_verbs_that_govern_a_bare_infinitive(parse, resources)
     texts = _negatives("replace_rel", "a man watching another man do a kissing pose", parse, resources)
     assert not any("watching" not in t for t in texts), texts
     assert _negatives("replace_rel", "A girl pets a dog near a tree .", parse, resources)  # no bare verb: edited
+
+
+def test_replace_obj_changes_the_kind_of_way(resources):
+    """ "a snowy road" -> "a snowy track", "a trail" -> "a path": a caption could name either so."""
+    from negforge.generators.rules.replace_obj import noun_candidates
+
+    for noun, same in (("road", {"street", "highway", "track", "dirt track"}), ("trail", {"path", "pathway", "track"})):
+        pool = {c.word for c in noun_candidates(noun, resources)}
+        assert pool and not pool & same, (noun, sorted(pool & same))
+    assert "sidewalk" in {c.word for c in noun_candidates("road", resources)}  # another kind: still false
