@@ -264,7 +264,8 @@ def shared_possessions(
         if thing is None:
             return None
         out.append((m.start(), m.end(), match_case("their", m.group(0))))
-        if not is_plural(thing) and object_lemma(thing) not in _UNCOUNTED_POSSESSIONS:
+        lemma = object_lemma(thing)
+        if not is_plural(thing) and lemma not in _UNCOUNTED_POSSESSIONS and lemma not in resources.vocab["mass_nouns"]:
             out.append((thing.start, thing.end, pluralize(thing.text)))
     return out
 
