@@ -24,6 +24,7 @@ from __future__ import annotations
 import random
 import re
 from collections import OrderedDict
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -185,16 +186,24 @@ _POSTURES = frozenset({"sit", "stand", "lie", "lay", "kneel", "crouch"})
 
 
 def verb_options(
-    key: str, subj: str, obj: str, resources: Any, by_agent: bool = False, plural_doer: bool = True
+    key: str,
+    subj: str,
+    obj: str,
+    resources: Any,
+    by_agent: bool = False,
+    plural_doer: bool = True,
+    relaxed: bool = False,
 ) -> list[tuple[str, float]]:
     """(new verb lemma, weight) for predicate ``key`` ("ride", "sit on") between ``subj`` and ``obj``.
 
     A candidate predicate keeps the preposition part and must be counted at least
     ``MIN_PREDICATE_COUNT`` times; both arguments must fit it, and one of them by word (not
     only by class). ``by_agent``: a passive "chased by": the subject is the verb's object.
+    ``relaxed``: the arguments need only fit (by class): the wider list an LLM chooses from
+    (``llm_fill``), where the rule alone would not dare.
     """
     lru = resources._cache.setdefault(("replace_rel.options",), OrderedDict())
-    memo = (key, subj, obj, by_agent, plural_doer)  # captions repeat their relations: "man riding horse"
+    memo = (key, subj, obj, by_agent, plural_doer, relaxed)  # captions repeat their relations: "man riding horse"
     if memo in lru:
         lru.move_to_end(memo)
         return lru[memo]
@@ -226,14 +235,14 @@ def verb_options(
                 ok_o or lex.fits(f"O|{cand_key}", done, fallback_class=lex.class_of(done), min_share=0.05)
             ):
                 ok_o, ev_o = True, max(ev_o, MIN_EVIDENCE)
-        if not ok_o or (ev_o < MIN_EVIDENCE and not backoff):
+        if not ok_o or (ev_o < MIN_EVIDENCE and not backoff and not relaxed):
             continue  # the cheap test first: most verbs were never seen with the object
         ok_s, ev_s = _argument_fits(lex, f"S|{cand_key}", doer, lex.class_of(doer))
         if backoff and not ev_o and ev_s:
             # "standing on a mountain" -> "sitting on a mountain": its class is common after
             # "sit on", and mountains are what things are on
             ev_o = MIN_EVIDENCE
-        if not (ok_s and ok_o and ev_o >= MIN_EVIDENCE):
+        if not (ok_s and ok_o and (ev_o >= MIN_EVIDENCE or relaxed)):
             continue  # what is done to the object must have been seen done to it: "feeding a horse"
         if resources.lexical_relation(verb, cand_verb, "v") is not None:
             continue  # "walk" -> "move", "run" -> "jog": still true
@@ -336,6 +345,60 @@ def _free_relation(prep: str, subj: str, resources: Any) -> bool:
     return prep in _FREE_FOR_DOERS and resources.lexicon.class_of(subj) in AGENT_CLASSES
 
 
+@dataclass(frozen=True)
+class VerbSlot:
+    """A relation's verb that a negative may replace, with what choosing a replacement needs."""
+
+    start: int
+    end: int
+    verb: str  # as the caption has it ("riding")
+    tag: str  # its form in context (VBG, VBZ, VBP, ...)
+    key: str  # predicate key ("ride", "sit on")
+    subj: str  # lemmas of the two ends
+    obj: str
+    by_agent: bool  # passive "chased by": the subject is the verb's object
+    plural_doer: bool
+
+
+def verb_slot(caption: str, graph: SceneGraph, rel: Any, resources: Any) -> VerbSlot | None:
+    """The relation's verb when it may be replaced (the rule's and the LLM fill's one test)."""
+    if rel.start < 0 or caption[rel.start : rel.end] != rel.predicate:
+        return None
+    subj_obj, obj_obj = graph.objects[rel.subject], graph.objects[rel.object]
+    if not (relation_end(caption, subj_obj, resources) and relation_end(caption, obj_obj, resources)):
+        return None  # "the side of the road", "doing a trick": not a relation between two things
+    verb, prep = _split_predicate(rel.predicate)
+    tagged = verb_form(verb) if verb is not None else None
+    key = predicate_key(rel.predicate)
+    fixed = resources._cache.get(("replace_rel.fixed",))
+    if fixed is None:
+        fixed = resources._cache[("replace_rel.fixed",)] = frozenset(resources.vocab["relations"].get("fixed", ()))
+    if verb is None or tagged is None or prep.lower() in fixed or key in fixed:
+        return None
+    if (
+        tagged[0] in LIGHT_VERBS  # "taking a picture" -> "dragging a picture"
+        or tagged[0] in VAGUE_VERBS  # "a dog plays in the snow": it may well be jumping
+        or bare_singular(caption, obj_obj)  # "playing cricket" -> "racing cricket"
+        or _DIRECTED.match(caption[obj_obj.end :])  # "throws a boy into the pool"
+        or _governs_infinitive(caption[obj_obj.end :], resources.lexicon)  # "encouraging a dog to stand"
+        or (prep.lower() == "from" and re.match(r"\s+to\b", caption[obj_obj.end :]))
+    ):  # "jumps from one rock to another" -> "hangs from one rock to another"
+        return None
+    by_agent = prep.lower() == "by"
+    doer = obj_obj if by_agent else subj_obj
+    return VerbSlot(
+        start=rel.start,
+        end=rel.start + len(verb),
+        verb=verb,
+        tag=verb_tag_in_context(caption, rel.start, verb, tagged[1], is_plural(subj_obj)),
+        key=key,
+        subj=object_lemma(subj_obj),
+        obj=object_lemma(obj_obj),
+        by_agent=by_agent,
+        plural_doer=is_plural(doer) or bool(doer.count and doer.count > 1),
+    )
+
+
 @register(NAME, type="replace_rel", version=VERSION)
 def replace_rel(
     caption: str, graph: SceneGraph, rng: random.Random, resources: Any, limit: int = MAX_NEGATIVES
@@ -358,31 +421,13 @@ def replace_rel(
         key = predicate_key(rel.predicate)
         if prep.lower() in fixed or key in fixed:
             continue
-        if verb is not None:
-            editable_verb = (
-                tagged is not None
-                and tagged[0] not in LIGHT_VERBS  # "taking a picture" -> "dragging a picture"
-                and tagged[0] not in VAGUE_VERBS  # "a dog plays in the snow": it may well be jumping
-                and not bare_singular(caption, obj_obj)  # "playing cricket" -> "racing cricket"
-                and not _DIRECTED.match(caption[obj_obj.end :])  # "throws a boy into the pool"
-                and not _governs_infinitive(caption[obj_obj.end :], resources.lexicon)  # "encouraging a dog to stand"
-                and not (prep.lower() == "from" and re.match(r"\s+to\b", caption[obj_obj.end :]))
-            )  # "jumps from one rock to another" -> "hangs from one rock to another"
-            if editable_verb:
-                tag = verb_tag_in_context(caption, rel.start, verb, tagged[1], is_plural(subj_obj))
-                by_agent = prep.lower() == "by"
-                doer = obj_obj if by_agent else subj_obj
-                options = verb_options(
-                    key,
-                    subj,
-                    obj,
-                    resources,
-                    by_agent=by_agent,
-                    plural_doer=is_plural(doer) or bool(doer.count and doer.count > 1),
-                )
-                order = weighted_order(rng, options)
-                forms = [match_case(inflect_verb(v, tag), verb) for v in order]
-                edits.append((rel.start, rel.start + len(verb), forms))
+        slot = verb_slot(caption, graph, rel, resources)
+        if slot is not None:
+            options = verb_options(
+                slot.key, slot.subj, slot.obj, resources, by_agent=slot.by_agent, plural_doer=slot.plural_doer
+            )
+            order = weighted_order(rng, options)
+            edits.append((slot.start, slot.end, [match_case(inflect_verb(v, slot.tag), verb) for v in order]))
         if not prep or prep.lower() in ("of", "by", "with", "for", "to", "at", "from", "as"):
             continue  # possession, agents, complements: "a plate of food", "chased by", "waiting for"
         if verb is not None:
