@@ -18,6 +18,10 @@ Per type (DESIGN §3 names):
   demographic nouns that cannot be the same person, or places of the same kind.
 - ``replace_att``: slot = an attribute of a curated group (color, size,
   material …); the model chooses among the group's values that suit the noun (choice).
+- ``replace_rel``: slot = a relation's verb the rule may replace (``rules.replace_rel.verb_slot``);
+  the model chooses among the verbs both ends fit by class (``verb_options(relaxed=True)``,
+  already inflected like the slot), or ``none``: the wider list the rule alone would not dare
+  draw from, with the model judging what a real photo could show.
 - ``swap_att``: candidates = the caption with two attributes of different
   objects exchanged (each must suit its new noun); the model picks the candidate
   that could still describe a real photo, or ``none`` (choice).
@@ -40,12 +44,20 @@ from typing import Any
 
 from negforge.schemas import Edit, Negative, SceneGraph, SceneObject
 
-from .grammar import apply_edit, fix_articles, is_plural_noun, match_case, pluralize, singularize
+from .grammar import (
+    apply_edit,
+    fix_articles,
+    inflect_verb,
+    is_plural_noun,
+    match_case,
+    pluralize,
+    singularize,
+)
 from .llm import prompt_for_type
 from .rules.common import shade_bound
 
 #: Types the fill prompts support (others need a rewrite prompt, e.g. ``v1``).
-FILL_TYPES: tuple[str, ...] = ("replace_obj", "replace_att", "swap_att")
+FILL_TYPES: tuple[str, ...] = ("replace_obj", "replace_att", "replace_rel", "swap_att")
 #: Constraint kinds: one or two lower-case words (regex), or one of a closed list (choice).
 CONSTRAINTS = ("word", "choice")
 #: The choice a ``swap_att`` request may answer when no candidate is plausible.
@@ -435,9 +447,35 @@ def _swap_att_slots(
     ]  # fmt: skip
 
 
+def _replace_rel_slots(
+    caption: str, graph: SceneGraph, resources: Any, template: FillTemplate
+) -> list[FillSlot]:
+    """One slot per replaceable verb: its relaxed options, most attested first, inflected like it."""
+    from .rules.replace_rel import verb_options, verb_slot  # the rule layer's own test and lists
+
+    slots = []
+    for rel in graph.relations:
+        vs = verb_slot(caption, graph, rel, resources)
+        if vs is None:
+            continue
+        options = verb_options(
+            vs.key, vs.subj, vs.obj, resources, by_agent=vs.by_agent, plural_doer=vs.plural_doer, relaxed=True
+        )
+        ranked = sorted(options, key=lambda o: (-o[1], o[0]))[: 2 * MAX_CHOICES]
+        forms = list(dict.fromkeys(match_case(inflect_verb(v, vs.tag), vs.verb) for v, _ in ranked))
+        forms = [f for f in forms if f.lower() != vs.verb.lower()]
+        if forms:
+            slots.append(
+                FillSlot("replace_rel", vs.verb, "action", vs.start, vs.end,
+                         choices=tuple(forms) + (NONE_CHOICE,), forbidden=(vs.verb.lower(),))
+            )  # fmt: skip
+    return slots
+
+
 _SLOT_FINDERS: dict[str, Callable[..., list[FillSlot]]] = {
     "replace_obj": _replace_obj_slots,
     "replace_att": _replace_att_slots,
+    "replace_rel": _replace_rel_slots,
     "swap_att": _swap_att_slots,
 }
 

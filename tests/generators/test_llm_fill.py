@@ -151,6 +151,35 @@ def test_replace_att_offers_only_values_that_suit_the_noun(template, resources, 
     assert _slot("A young boy rides a bike.", "replace_att", parse, resources, template) is None  # the noun fixes the age
 
 
+def test_replace_rel_offers_verbs_both_ends_fit_inflected_like_the_slot(template, resources, parse, check):
+    """The verb slot is the rule's own (``verb_slot``); its list is the relaxed one, in the slot's form."""
+    caption = "A man is riding a horse on the beach ."
+    slot = _slot(caption, "replace_rel", parse, resources, template)
+    assert slot is not None and slot.slot == "riding" and slot.choices[-1] == NONE_CHOICE
+    verbs = slot.choices[:-1]
+    assert verbs and "riding" not in verbs and all(v.endswith("ing") for v in verbs), verbs
+    assert len(slot.choices) <= llm_fill.MAX_CHOICES + 1
+    choice = verbs[0]
+    neg = llm_fill.process_fill(caption, slot, choice, "stop", GEN, resources, check)
+    assert not isinstance(neg, str), neg
+    assert neg.text == caption.replace("riding", choice) and neg.type == "replace_rel"
+    assert llm_fill.process_fill(caption, slot, NONE_CHOICE, "stop", GEN, resources, check) == "fill.declined"
+    # a vague verb ("playing with") is no slot, exactly as the rule leaves it
+    assert _slot("Two kids are playing with a ball .", "replace_rel", parse, resources, template) is None
+
+
+def test_replace_rel_fill_reaches_where_the_rule_does_not(template, resources, parse):
+    """The relaxed list is a superset of the rule's: the LLM adds choices the counts cannot vouch for."""
+    from negforge.generators.rules.replace_rel import verb_options, verb_slot
+
+    caption = "A dog runs over a stick in the leaves ."
+    graph = parse(caption)
+    vs = next(v for r in graph.relations if (v := verb_slot(caption, graph, r, resources)) is not None)
+    strict = {v for v, _ in verb_options(vs.key, vs.subj, vs.obj, resources)}
+    relaxed = {v for v, _ in verb_options(vs.key, vs.subj, vs.obj, resources, relaxed=True)}
+    assert strict <= relaxed and relaxed - strict
+
+
 def test_swap_att_candidates_swap_or_move_attributes(template, resources, parse):
     slot = _slot("A white dog chases a black cat.", "swap_att", parse, resources, template)
     assert slot.choices[-1] == NONE_CHOICE
