@@ -456,7 +456,9 @@ def _replace_rel_slots(
     slots = []
     for rel in graph.relations:
         vs = verb_slot(caption, graph, rel, resources)
-        if vs is None:
+        if vs is None or vs.by_agent or resources.lexicon.class_of(vs.obj) == "clothing":
+            # a passive ("is filmed by a man") reads wrong with most other verbs; what one wears is
+            # rarely held instead ("a boy holding a black shirt is climbing")
             continue
         options = verb_options(
             vs.key, vs.subj, vs.obj, resources, by_agent=vs.by_agent, plural_doer=vs.plural_doer, relaxed=True

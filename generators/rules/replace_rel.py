@@ -242,8 +242,10 @@ def verb_options(
             # "standing on a mountain" -> "sitting on a mountain": its class is common after
             # "sit on", and mountains are what things are on
             ev_o = MIN_EVIDENCE
-        if not (ok_s and ok_o and (ev_o >= MIN_EVIDENCE or relaxed)):
-            continue  # what is done to the object must have been seen done to it: "feeding a horse"
+        if not (ok_s and ok_o and (ev_o >= MIN_EVIDENCE or (relaxed and ev_s >= MIN_EVIDENCE))):
+            # what is done to the object must have been seen done to it ("feeding a horse"); the
+            # relaxed list takes a verb seen done by the doer instead ("a woman drags ...")
+            continue
         if resources.lexical_relation(verb, cand_verb, "v") is not None:
             continue  # "walk" -> "move", "run" -> "jog": still true
         out.append((cand_verb, float(min(ev_s, ev_o) + 1) * (1 + max(ev_s, ev_o)) ** 0.5))
