@@ -38,19 +38,16 @@ from ..grammar import NUMBER_WORDS, apply_edit, article_for, match_case, singula
 from ..lexicon import predicate_key
 from ..registry import register
 from ..scene_graph import QUANTIFIER_WORDS
+from .agreement import agreeing_verb, plural_verb, shared_possessions, subject_verbs_after
 from .common import (
     MAX_NEGATIVES,
     PREPOSITIONS,
     Candidate,
-    agreeing_verb,
     bare_singular,
     finish,
     is_plural,
     object_lemma,
     phrase_start,
-    plural_verb,
-    shared_possessions,
-    subject_verbs_after,
     word_after,
     word_before,
     words_with_spans,

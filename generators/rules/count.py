@@ -34,17 +34,13 @@ from ..grammar import (
     verb_lemma_and_tag,
 )
 from ..registry import register
+from .agreement import agreeing_verb, plural_verb, shared_possessions, subject_verbs_after, vbz_is_verb
 from .common import (
     MAX_NEGATIVES,
     Candidate,
-    agreeing_verb,
     finish,
     is_plural,
     object_lemma,
-    plural_verb,
-    shared_possessions,
-    subject_verbs_after,
-    vbz_is_verb,
     words_with_spans,
 )
 

@@ -602,7 +602,7 @@ def test_add_obj_reads_which_verbs_are_the_subjects(caption, pattern, parse, res
 
 
 def test_plural_verb_inflects_verbs_made_of_nouns(resources):
-    from negforge.generators.rules.common import plural_verb
+    from negforge.generators.rules.agreement import plural_verb
 
     assert plural_verb("snowboards", resources) == "snowboard"  # not in the inflection table
     assert plural_verb("runs", resources) == "run" and plural_verb("is", resources) == "are"
