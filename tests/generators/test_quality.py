@@ -683,3 +683,17 @@ def test_replace_obj_changes_the_kind_of_way(resources):
         pool = {c.word for c in noun_candidates(noun, resources)}
         assert pool and not pool & same, (noun, sorted(pool & same))
     assert "sidewalk" in {c.word for c in noun_candidates("road", resources)}  # another kind: still false
+
+
+@pytest.mark.parametrize(
+    "caption, verb, same",
+    [
+        ("A person aims a camera at a crowd .", "aims", {"holds", "uses", "points"}),
+        ("A man climbs up a cliff face .", "climbs", {"hikes", "scrambles"}),
+        ("A man navigating a watercraft under cloudy skies .", "navigating", {"driving", "steering", "sailing"}),
+    ],
+)
+def test_replace_rel_never_swaps_verbs_of_one_sense(caption, verb, same, parse, resources):
+    """ "aims a camera" is "holds" it; "climbs up a cliff face" may be "hikes up": still true."""
+    texts = _negatives("replace_rel", caption, parse, resources)
+    assert not any(t.replace(caption.split(verb)[0], "", 1).split(" ", 1)[0] in same for t in texts), texts
