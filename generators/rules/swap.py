@@ -42,7 +42,7 @@ from .replace_att import is_replaceable
 
 SWAP_OBJ_VERSION = 6  # 4: symmetric relations with telling attributes; 5: a baby's joint slot needs 2 counts; 6: no half of an adjective ("wheelchair bound"), no nested places ("a crosswalk on a street")
 SWAP_OBJ = f"rule:swap_obj@{SWAP_OBJ_VERSION}"
-SWAP_ATT_VERSION = 6  # 4: an attribute after "and" of another noun phrase moves; 5: shades stay whole; 6: no half of an adjective
+SWAP_ATT_VERSION = 6  # 4: an attribute after "and" of another noun phrase moves; 5: shades stay whole; 6: no half of an adjective, comma-listed adjectives of different kinds move ("a large , white tube")
 SWAP_ATT = f"rule:swap_att@{SWAP_ATT_VERSION}"
 #: Relations that read the same both ways round.
 _SYMMETRIC = frozenset({"with", "beside", "near", "by", "next to", "close to", "alongside"})
@@ -97,17 +97,21 @@ def _movable(caption: str, att, obj: SceneObject, resources: Any) -> bool:
     of a longer modifier ("stainless steel")."""
     if not is_replaceable(att) or att.end > obj.start or glued_modifier(caption, att, obj, resources):
         return False
+    groups = set(resources.adjective_group.get(att.lemma, ()))
+    listed = False  # "a large , white tube": a comma between adjectives of different kinds
     for other in obj.attributes:  # "red and white": half of the noun's own coordination
         if other is att:
             continue
         between = caption[other.end : att.start] if other.end <= att.start else caption[att.end : other.start]
         if _JOINED.fullmatch(between):
-            return False
+            if "," not in between or groups & set(resources.adjective_group.get(other.lemma, ())) or not groups:
+                return False
+            listed = listed or other.start > att.start
     if shade_bound(caption, att, resources):
         return False
     # "a white shirt and red pants": "and" joins two noun phrases, "red" is whole
     after = caption[att.end : att.end + 5]
-    return not re.match(r"\s*(and\b|,)", after)
+    return listed or not re.match(r"\s*(and\b|,)", after)
 
 
 def _clashes(atts, leaving, groups: set[str], resources: Any) -> bool:

@@ -697,3 +697,12 @@ def test_replace_rel_never_swaps_verbs_of_one_sense(caption, verb, same, parse, 
     """ "aims a camera" is "holds" it; "climbs up a cliff face" may be "hikes up": still true."""
     texts = _negatives("replace_rel", caption, parse, resources)
     assert not any(t.replace(caption.split(verb)[0], "", 1).split(" ", 1)[0] in same for t in texts), texts
+
+
+def test_swap_att_moves_a_color_listed_with_a_size(parse, resources):
+    """ "a large , white tube": the comma lists two kinds of adjective, the color is whole."""
+    caption = "A young boy dressed in a black hoodie crawling through a large , white tube ."
+    texts = _negatives("swap_att", caption, parse, resources)
+    assert "A young boy dressed in a white hoodie crawling through a large , black tube ." in texts, texts
+    # "red , blue pants": two colors listed are one pattern, never split
+    assert not _negatives("swap_att", "A man in a white shirt and red , blue pants .", parse, resources)
