@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from negforge.schemas import Negative, SceneGraph
+from negforge.schemas import Negative, SceneGraph, SceneObject
 
 from ..grammar import apply_edit, inflect_verb, match_case, verb_lemma_and_tag
 from ..lexicon import AGENT_CLASSES, predicate_key
@@ -362,20 +362,45 @@ class VerbSlot:
     plural_doer: bool
 
 
-def verb_slot(caption: str, graph: SceneGraph, rel: Any, resources: Any) -> VerbSlot | None:
-    """The relation's verb when it may be replaced (the rule's and the LLM fill's one test)."""
+@dataclass(frozen=True)
+class _Parts:
+    """A relation of two things, read once: its ends, its verb (if any) and its preposition."""
+
+    subj_obj: SceneObject
+    obj_obj: SceneObject
+    verb: str | None
+    prep: str
+    tagged: tuple[str, str] | None  # the verb's lemma and form (``verb_form``)
+    key: str  # predicate key
+
+
+def _relation_parts(caption: str, graph: SceneGraph, rel: Any, resources: Any) -> _Parts | None:
+    """The relation when either of its parts may be replaced: spelled as parsed, between two
+    things, and not a fixed phrase."""
     if rel.start < 0 or caption[rel.start : rel.end] != rel.predicate:
         return None
     subj_obj, obj_obj = graph.objects[rel.subject], graph.objects[rel.object]
     if not (relation_end(caption, subj_obj, resources) and relation_end(caption, obj_obj, resources)):
         return None  # "the side of the road", "doing a trick": not a relation between two things
     verb, prep = _split_predicate(rel.predicate)
-    tagged = verb_form(verb) if verb is not None else None
     key = predicate_key(rel.predicate)
     fixed = resources._cache.get(("replace_rel.fixed",))
     if fixed is None:
         fixed = resources._cache[("replace_rel.fixed",)] = frozenset(resources.vocab["relations"].get("fixed", ()))
-    if verb is None or tagged is None or prep.lower() in fixed or key in fixed:
+    if prep.lower() in fixed or key in fixed:
+        return None
+    return _Parts(subj_obj, obj_obj, verb, prep, verb_form(verb) if verb is not None else None, key)
+
+
+def verb_slot(caption: str, graph: SceneGraph, rel: Any, resources: Any) -> VerbSlot | None:
+    """The relation's verb when it may be replaced (the rule's and the LLM fill's one test)."""
+    parts = _relation_parts(caption, graph, rel, resources)
+    return _verb_slot(caption, rel, parts, resources) if parts is not None else None
+
+
+def _verb_slot(caption: str, rel: Any, parts: _Parts, resources: Any) -> VerbSlot | None:
+    subj_obj, obj_obj, verb, prep, tagged = parts.subj_obj, parts.obj_obj, parts.verb, parts.prep, parts.tagged
+    if verb is None or tagged is None:
         return None
     if (
         tagged[0] in LIGHT_VERBS  # "taking a picture" -> "dragging a picture"
@@ -393,7 +418,7 @@ def verb_slot(caption: str, graph: SceneGraph, rel: Any, resources: Any) -> Verb
         end=rel.start + len(verb),
         verb=verb,
         tag=verb_tag_in_context(caption, rel.start, verb, tagged[1], is_plural(subj_obj)),
-        key=key,
+        key=parts.key,
         subj=object_lemma(subj_obj),
         obj=object_lemma(obj_obj),
         by_agent=by_agent,
@@ -406,24 +431,16 @@ def replace_rel(
     caption: str, graph: SceneGraph, rng: random.Random, resources: Any, limit: int = MAX_NEGATIVES
 ) -> list[Negative]:
     """Replace a relation's verb or spatial preposition with one that fits both of its ends."""
-    objs = graph.objects
     edits: list[tuple[int, int, list[str]]] = []  # (start, end, replacements in draw order)
     spatial_verbs = {v for g in SPATIAL_VERB_GROUPS for v in resources.vocab["verb_groups"][g]}
-    fixed = set(resources.vocab["relations"].get("fixed", ()))
     clothing = {"clothing"}
     for rel in graph.relations:
-        if rel.start < 0 or caption[rel.start : rel.end] != rel.predicate:
+        parts = _relation_parts(caption, graph, rel, resources)
+        if parts is None:
             continue
-        subj_obj, obj_obj = objs[rel.subject], objs[rel.object]
-        if not (relation_end(caption, subj_obj, resources) and relation_end(caption, obj_obj, resources)):
-            continue  # "the side of the road", "doing a trick": not a relation between two things
+        subj_obj, obj_obj, verb, prep, tagged = parts.subj_obj, parts.obj_obj, parts.verb, parts.prep, parts.tagged
         subj, obj = object_lemma(subj_obj), object_lemma(obj_obj)
-        verb, prep = _split_predicate(rel.predicate)
-        tagged = verb_form(verb) if verb is not None else None
-        key = predicate_key(rel.predicate)
-        if prep.lower() in fixed or key in fixed:
-            continue
-        slot = verb_slot(caption, graph, rel, resources)
+        slot = _verb_slot(caption, rel, parts, resources)
         if slot is not None:
             options = verb_options(
                 slot.key, slot.subj, slot.obj, resources, by_agent=slot.by_agent, plural_doer=slot.plural_doer
