@@ -55,6 +55,7 @@ from .grammar import (
 )
 from .llm import prompt_for_type
 from .rules.common import shade_bound
+from .rules.replace_rel import verb_options, verb_slot
 
 #: Types the fill prompts support (others need a rewrite prompt, e.g. ``v1``).
 FILL_TYPES: tuple[str, ...] = ("replace_obj", "replace_att", "replace_rel", "swap_att")
@@ -451,8 +452,6 @@ def _replace_rel_slots(
     caption: str, graph: SceneGraph, resources: Any, template: FillTemplate
 ) -> list[FillSlot]:
     """One slot per replaceable verb: its relaxed options, most attested first, inflected like it."""
-    from .rules.replace_rel import verb_options, verb_slot  # the rule layer's own test and lists
-
     slots = []
     for rel in graph.relations:
         vs = verb_slot(caption, graph, rel, resources)

@@ -100,7 +100,7 @@ _NOT_BABY_TRAITS = frozenset({"uniformed", "masked", "muddy"})
 _MIN_PATTERN_COUNT = 10
 #: Nouns that take no article after a preposition in an idiom ("in bed", "at school", "to church").
 _BARE_PLACES = frozenset({"bed", "school", "church", "home", "town", "class", "work", "college", "camp", "sea"})
-_BARE_PLACE_PREPS = frozenset({"in", "at", "to", "from", "into", "out of"})
+_BARE_PLACE_PREPS = frozenset({"in", "at", "to", "from", "into"})  # the one word before the noun
 #: Degree adverbs that hold the next word: "a well kept path" takes no "well muddy kept".
 _DEGREE_ADVERBS = frozenset({"well", "very", "too", "so", "quite", "rather", "fairly", "less", "more", "most"})
 #: Attributes that already say the thing has many colors.
@@ -254,7 +254,7 @@ def _does_it(caption: str, graph: SceneGraph, index: int, noun: str, resources: 
         return False
     if is_baby(noun, resources):
         return any(lex.seen(c, noun) for c in verbs)  # "a baby and two men jumping"
-    dog_and_people = {noun, old} & {"dog"} and {lex.class_of(noun), own} == {"animal", "person"}
+    dog_and_people = "dog" in (noun, old) and {lex.class_of(noun), own} == {"animal", "person"}
     return any(
         lex.seen(c, noun)
         or (same and lex.class_share(c, own) >= DOMINANT_SHARE)
