@@ -15,6 +15,11 @@ A relation is a verb ("riding"), a verb with its preposition ("sitting on") or a
   verb or directly after a noun, never a verb's own complement ("filled with", "playing with",
   "looking at", "dressed in") or a fixed phrase ("in costume", "on top of" a part); and only when
   the new relation is one captions make between such things ("a dog digs under the sand" is not).
+  After a posture, after a verb done anywhere ("playing", "running") or right after the noun,
+  "in"/"on" a thing one may as well be beside becomes "next to"/"beside" ("two boys playing in
+  a lake" → "playing next to a lake"; never grounds: "next to the snow").
+- **a worn garment is held** instead ("wearing a gray jacket" / "in a gray jacket" → "holding
+  a gray jacket"): only people, only garments one plausibly holds, never one of a list.
 
 Verb forms follow the original (lemminflect); casing is kept.
 """
@@ -38,8 +43,8 @@ from .fit import relation_end, weighted_order
 
 NAME, VERSION = (
     "replace_rel",
-    6,
-)  # 4: free front/behind, on/in -> next to; 5: no put/place without a place, no "riding" for sports, infinitives; 6: bare infinitives ("watching a man do"), more verbs of one sense (aim/hold, climb/hike, cross/walk, navigate/drive, strike/return)
+    7,
+)  # 4: free front/behind, on/in -> next to; 5: no put/place without a place, no "riding" for sports, infinitives; 6: bare infinitives ("watching a man do"), more verbs of one sense (aim/hold, climb/hike, cross/walk, navigate/drive, strike/return); 7: worn garments held ("wearing a jacket" -> "holding a jacket"), beside for what is done anywhere ("playing in a lake" -> "next to a lake")
 GENERATOR = f"rule:{NAME}@{VERSION}"
 PER_RELATION = 2
 MIN_PREDICATE_COUNT = 5  # a replacement verb must have been seen this often with its preposition
@@ -183,6 +188,20 @@ COLLECTIVE_VERBS = frozenset(
 )
 #: Postures a person or an animal takes on, in, at or by things: one excludes the others.
 _POSTURES = frozenset({"sit", "stand", "lie", "lay", "kneel", "crouch"})
+#: What one does in a place as well as beside it: "two boys playing in a lake" -> "playing next
+#: to a lake", "a dog runs in the water" -> "runs beside the water" (never "swimming beside").
+_ANYWHERE_VERBS = _POSTURES | frozenset({"play", "run", "walk", "jump", "dance", "wait", "rest", "pose", "hide"})
+#: Worn clothes may be held instead: "a boy wearing a gray shirt" -> "holding a gray shirt"
+#: (SugarCrepe's own kind of edit); counted evidence is thin ("hold shirt" once). Only what one
+#: plausibly holds in a photo: outer layers and accessories, not "holding black shorts".
+_INSTEAD_OF_WEARING = (("hold", 2.0),)
+_HELD_GARMENTS = frozenset(
+    """jacket coat hat cap helmet sweater sweatshirt hoodie vest scarf glove mitten shoe sneaker
+    boot sandal sunglasses sunglass glasses glass goggles goggle mask shirt jersey poncho cape wig crown bandana
+    windbreaker parka raincoat beanie""".split()
+)
+#: "wearing a white shirt and blue jeans": held, the list would be held too ("holding ... jeans").
+_LIST_AFTER = re.compile(r"\s*(,|and\b|&)", re.I)
 
 
 def verb_options(
@@ -249,10 +268,19 @@ def verb_options(
         if resources.lexical_relation(verb, cand_verb, "v") is not None:
             continue  # "walk" -> "move", "run" -> "jog": still true
         out.append((cand_verb, float(min(ev_s, ev_o) + 1) * (1 + max(ev_s, ev_o)) ** 0.5))
+    if verb == "wear" and not tail and not by_agent and _wears_clothes(doer, done, lex):
+        have = {v for v, _ in out}
+        out += [(v, w) for v, w in _INSTEAD_OF_WEARING if v not in have]
     lru[memo] = out
     if len(lru) > OPTIONS_CACHE:
         lru.popitem(last=False)
     return out
+
+
+def _wears_clothes(doer: str, worn: str, lex: Any) -> bool:
+    """A person wearing something one may hold instead (not a dog in a sweater: "a dog holding
+    a sweater"; not "holding a tutu")."""
+    return lex.class_of(doer) == "person" and worn.rsplit(" ", 1)[-1] in _HELD_GARMENTS
 
 
 def _predicate_keys(tail: str, resources: Any) -> list[str]:
@@ -307,7 +335,7 @@ def prep_options(
             ok_s and ok_o and (ev_s or ev_o)
         ):  # "sitting under a bench" was seen, "digging under sand" not
             out.append((p, float(1 + ev_o)))
-    if beside and (verb_lemma is None or verb_lemma in _POSTURES) and lex.class_of(subj) not in _PLACES:
+    if beside and (verb_lemma is None or verb_lemma in _ANYWHERE_VERBS) and lex.class_of(subj) not in _PLACES:
         if lex.class_of(obj) in _BESIDE.get(low, frozenset()):
             # "a man on a bike" -> "a man next to a bike", "boys in the water" -> "next to the
             # water": off the thing, still beside it (never for grounds: "next to the grass")
@@ -316,6 +344,7 @@ def prep_options(
 
 
 _COPULAS = frozenset({"is", "are", "was", "were"})
+_NEXT_TO = frozenset({"next to", "beside"})
 #: "a man on a bike in midair": in the air one is on the thing, never next to it.
 _AIRBORNE = re.compile(r"\b(mid-?air|in the air|airborne|flying through)\b", re.I)
 #: After "a man on a bike" nothing but the end or another place: no main verb follows
@@ -445,19 +474,35 @@ def replace_rel(
             options = verb_options(
                 slot.key, slot.subj, slot.obj, resources, by_agent=slot.by_agent, plural_doer=slot.plural_doer
             )
+            if slot.key == "wear" and _LIST_AFTER.match(caption[obj_obj.end :]):
+                options = [(v, w) for v, w in options if v != "hold"]
             order = weighted_order(rng, options)
             edits.append((slot.start, slot.end, [match_case(inflect_verb(v, slot.tag), verb) for v in order]))
         if not prep or prep.lower() in ("of", "by", "with", "for", "to", "at", "from", "as"):
             continue  # possession, agents, complements: "a plate of food", "chased by", "waiting for"
+        anywhere_only = False  # only "next to"/"beside": the verb is done anywhere ("playing in")
         if verb is not None:
-            if tagged is None or tagged[0] not in spatial_verbs:
-                continue  # "playing in", "dressed in": the verb chose its preposition
-        if prep.lower() in ("in", "inside") and resources.lexicon.class_of(obj) in clothing:
-            continue  # "a boy in a yellow jacket": "outside a jacket" is not a relation
-        if prep.lower() in ("up", "down") and resources.lexicon.class_of(obj) == "way":
-            continue  # "walks down the road" is "walks up the road": along it either way
+            if tagged is None or (tagged[0] not in spatial_verbs and tagged[0] not in _ANYWHERE_VERBS):
+                continue  # "swimming in", "dressed in": the verb chose its preposition
+            anywhere_only = tagged[0] not in spatial_verbs
         p_start = rel.end - len(prep)
         between = caption[subj_obj.end : p_start].strip().lower()
+        if prep.lower() in ("in", "inside") and resources.lexicon.class_of(obj) in clothing:
+            # "a boy in a yellow jacket": "outside a jacket" is not a relation, but "a boy
+            # holding a yellow jacket" is one: the jacket is no longer worn
+            if (
+                verb is None
+                and between == ""
+                and _wears_clothes(subj, obj, resources.lexicon)
+                and not bare_singular(caption, obj_obj)  # "three women in costume"
+                and not _LIST_AFTER.match(caption[obj_obj.end :])
+            ):
+                worn = [v for v, _ in _INSTEAD_OF_WEARING]
+                rng.shuffle(worn)
+                edits.append((p_start, rel.end, [match_case(inflect_verb(v, "VBG"), prep) for v in worn]))
+            continue
+        if prep.lower() in ("up", "down") and resources.lexicon.class_of(obj) == "way":
+            continue  # "walks down the road" is "walks up the road": along it either way
         # the preposition follows its subject, a copula or its posture verb: "a man in a grey
         # shirt is on a boat", never a verb's complement ("ride together on a motorcycle")
         last = between.rsplit(" ", 1)[-1]
@@ -469,6 +514,8 @@ def replace_rel(
         options = prep_options(
             tagged[0] if tagged is not None else None, prep, subj, obj, resources, beside=beside
         )
+        if anywhere_only:
+            options = [(p, w) for p, w in options if p in _NEXT_TO]
         edits.append((p_start, rel.end, [match_case(p, prep) for p in weighted_order(rng, options)]))
     rng.shuffle(edits)
     cands = [

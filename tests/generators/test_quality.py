@@ -304,6 +304,38 @@ def test_replace_rel_changes_where_a_thing_is(caption, want, parse, resources):
 
 
 @pytest.mark.parametrize(
+    ("caption", "want"),
+    [
+        # a worn garment is held instead (SugarCrepe's own kind of relation edit)
+        ("A young boy wearing a gray jacket eats pasta .", "A young boy holding a gray jacket eats pasta ."),
+        ("A man in a red baseball cap eats a chip .", "A man holding a red baseball cap eats a chip ."),
+        # what one does in a place one does beside it as well
+        ("Two boys playing in a lake .", "Two boys playing next to a lake ."),
+        ("A child is jumping on the bed .", "A child is jumping beside the bed ."),
+    ],
+)
+def test_replace_rel_worn_becomes_held_and_in_becomes_beside(caption, want, parse, resources):
+    texts = _negatives("replace_rel", caption, parse, resources)
+    assert want in texts, sorted(texts)
+
+
+@pytest.mark.parametrize(
+    ("caption", "never"),
+    [
+        ("Three women in costume are dancing .", ("holding costume",)),  # no article: an idiom
+        ("A girl in black shorts is running .", ("holding black shorts",)),  # not held in photos
+        ("A man wearing a white shirt and blue jeans .", ("holding a white shirt",)),  # the jeans too
+        ("The dog is wearing a pink sweater .", ("holding a pink", "holds a pink")),  # a dog
+        ("Two boys swimming in a lake .", ("next to a lake", "beside a lake")),  # one swims in it
+        ("Two dogs playing in the snow .", ("next to the snow", "beside the snow")),  # a ground
+    ],
+)
+def test_replace_rel_worn_and_beside_only_where_they_read(caption, never, parse, resources):
+    texts = _negatives("replace_rel", caption, parse, resources)
+    assert not any(bad in t for t in texts for bad in never), sorted(texts)
+
+
+@pytest.mark.parametrize(
     ("caption", "never"),
     [
         # a verb's complement, not where the doers are
