@@ -51,8 +51,8 @@ from .fit import (
 
 NAME, VERSION = (
     "replace_obj",
-    6,
-)  # 4: doers back off to their verb within a COCO group; 5: "a two lane path", "body of water", "well kept", "an ocean" takes count nouns; 6: vehicles keep their medium, ways change kind ("road" never "track"), no "midair" for a place, no half of an adjective ("wheelchair bound")
+    7,
+)  # 4: doers back off to their verb within a COCO group; 5: "a two lane path", "body of water", "well kept", "an ocean" takes count nouns; 6: vehicles keep their medium, ways change kind ("road" never "track"), no "midair" for a place, no half of an adjective ("wheelchair bound"); 7: dog breeds are dogs ("lab", "shepherd": never drawn, never "a lab" -> "a puppy")
 GENERATOR = f"rule:{NAME}@{VERSION}"
 PER_OBJECT = 2  # negatives kept per object
 TRIES_PER_OBJECT = 12  # candidates checked per object before moving on
@@ -138,7 +138,9 @@ def noun_candidates(noun: str, resources: Any) -> list[PoolNoun]:
         for w in resources.vocab["noun_groups"][group]:
             if lex.class_of(w) == cls:  # a COCO group may mix kinds: "field" and "lake" are both places there
                 pool.setdefault(w, float(max(lex.count(w), 1)))
+    breeds = set(resources.vocab.get("dog_breeds", {}).get("words", ()))  # "a cat" -> "a lab"
     head = noun.rsplit(" ", 1)[-1]
+    head = "dog" if head in breeds else head  # "a German shepherd" -> "a German race dog"
     mass = set(resources.vocab["mass_nouns"])
     plural_only = set(resources.vocab["plural_only"])
     medium = _medium(noun, resources) if cls == "vehicle" else None
@@ -148,6 +150,7 @@ def noun_candidates(noun: str, resources: Any) -> list[PoolNoun]:
         if w != noun
         and w.rsplit(" ", 1)[-1] != head
         and w not in GENERIC_NOUNS
+        and w not in breeds
         and w not in _STATES
         and (medium is None or _medium(w, resources) == medium)
         and not (cls == "way" and _same_way(w, noun))

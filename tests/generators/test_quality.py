@@ -470,6 +470,28 @@ def test_strict_read_failures(neg_type, caption, never, parse, resources):
     assert not any(bad in t for t in texts for bad in never), sorted(texts)
 
 
+@pytest.mark.parametrize(
+    ("neg_type", "caption", "never"),
+    [
+        # dogs named by breeds whose first WordNet sense is a person or a place
+        ("add_att", "A young dalmatian sits next to a tree .", ("uniformed", "bearded", "bald", "elderly")),
+        ("replace_obj", "A German shepherd jumps on the grass .", ("German man", "German woman", "German dog", "German greyhound")),
+        ("replace_obj", "A black lab runs into a lake .", ("black dog", "black puppy", "black poodle")),
+        ("replace_obj", "A black cat sleeps on the couch .", ("black lab ", "black shepherd", "black dalmatian")),
+    ],
+)
+def test_dog_breeds_are_dogs(neg_type, caption, never, parse, resources):
+    texts = _negatives(neg_type, caption, parse, resources)
+    assert not any(bad in t for t in texts for bad in never), sorted(texts)
+
+
+def test_breed_names_relate_to_dog(resources):
+    assert resources.lexicon.class_of("dalmatian") == resources.lexicon.class_of("lab") == "animal"
+    assert resources.lexical_relation("dog", "lab") is not None
+    assert resources.lexical_relation("shepherd", "puppy") is not None
+    assert resources.lexical_relation("cat", "lab") is None
+
+
 def test_add_obj_makes_a_catenative_verb_plural(parse, resources):
     """"tries to escape" is the subject's verb: a co-subject before the subject makes it "try"."""
     caption = "A football player in an orange jersey tries to escape from the tackler ."
