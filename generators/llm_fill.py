@@ -455,9 +455,10 @@ def _replace_rel_slots(
     slots = []
     for rel in graph.relations:
         vs = verb_slot(caption, graph, rel, resources)
-        if vs is None or vs.by_agent or resources.lexicon.class_of(vs.obj) == "clothing":
-            # a passive ("is filmed by a man") reads wrong with most other verbs; what one wears is
-            # rarely held instead ("a boy holding a black shirt is climbing")
+        if vs is None or vs.by_agent or vs.directed or resources.lexicon.class_of(vs.obj) == "clothing":
+            # a passive ("is filmed by a man") reads wrong with most other verbs, as does a directed
+            # complement ("carrying a ball through the grass") with most; what one wears is rarely
+            # held instead ("a boy holding a black shirt is climbing"): the rule's short list does it
             continue
         options = verb_options(
             vs.key, vs.subj, vs.obj, resources, by_agent=vs.by_agent, plural_doer=vs.plural_doer, relaxed=True

@@ -18,6 +18,9 @@ A relation is a verb ("riding"), a verb with its preposition ("sitting on") or a
   After a posture, after a verb done anywhere ("playing", "running") or right after the noun,
   "in"/"on" a thing one may as well be beside becomes "next to"/"beside" ("two boys playing in
   a lake" → "playing next to a lake"; never grounds: "next to the snow").
+- **a verb with a directed complement** ("carrying a ball through the grass", "ride their
+  bikes down a road") becomes only a verb that moves the thing along too ("chasing a ball",
+  "walk their bikes"); any other reads wrong ("holding a ball through the grass").
 - **a worn garment is held** instead ("wearing a gray jacket" / "in a gray jacket" → "holding
   a gray jacket"): only people, only garments one plausibly holds, never one of a list.
 
@@ -44,7 +47,7 @@ from .fit import relation_end, weighted_order
 NAME, VERSION = (
     "replace_rel",
     7,
-)  # 4: free front/behind, on/in -> next to; 5: no put/place without a place, no "riding" for sports, infinitives; 6: bare infinitives ("watching a man do"), more verbs of one sense (aim/hold, climb/hike, cross/walk, navigate/drive, strike/return); 7: worn garments held ("wearing a jacket" -> "holding a jacket"), beside for what is done anywhere ("playing in a lake" -> "next to a lake")
+)  # 4: free front/behind, on/in -> next to; 5: no put/place without a place, no "riding" for sports, infinitives; 6: bare infinitives ("watching a man do"), more verbs of one sense (aim/hold, climb/hike, cross/walk, navigate/drive, strike/return); 7: worn garments held ("wearing a jacket" -> "holding a jacket"), beside for what is done anywhere ("playing in a lake" -> "next to a lake"), a directed complement keeps verbs that move the thing along ("ride their bikes down a road" -> "walk their bikes")
 GENERATOR = f"rule:{NAME}@{VERSION}"
 PER_RELATION = 2
 MIN_PREDICATE_COUNT = 5  # a replacement verb must have been seen this often with its preposition
@@ -197,9 +200,27 @@ _ANYWHERE_VERBS = _POSTURES | frozenset({"play", "run", "walk", "jump", "dance",
 _INSTEAD_OF_WEARING = (("hold", 2.0),)
 _HELD_GARMENTS = frozenset(
     """jacket coat hat cap helmet sweater sweatshirt hoodie vest scarf glove mitten shoe sneaker
-    boot sandal sunglasses sunglass glasses glass goggles goggle mask shirt jersey poncho cape wig crown bandana
+    boot sandal sunglasses sunglass glasses glass goggles goggle mask poncho cape wig crown bandana
     windbreaker parka raincoat beanie""".split()
 )
+#: Verbs that move their object along with the doer: "carrying a ball through the grass" ->
+#: "chasing a ball through the grass", "ride their bikes down a road" -> "push their bikes". A
+#: directed complement ("through", "down", "across") reads with these, and with no other verb
+#: ("holding a ball through the grass", "throws a boy into the pool" -> "hugs a boy into").
+_ALONG_VERBS: dict[str, frozenset[str]] = {
+    "ride": frozenset({"walk", "push", "lead"}),  # "walk their bikes", "lead their horses"
+    "carry": frozenset({"drag", "chase"}),
+    "chase": frozenset({"carry"}),  # "following" the dog may be chasing it
+    "walk": frozenset({"chase", "carry"}),  # "walking a dog": "leading" or "following" may be it
+    "lead": frozenset({"chase", "ride"}),
+    "follow": frozenset({"lead", "chase"}),
+    "pull": frozenset({"push", "ride"}),
+    "push": frozenset({"pull", "ride", "carry"}),
+    "drag": frozenset({"carry", "push"}),
+    "kick": frozenset({"carry", "chase"}),
+}
+#: What one chases along: moving things ("chasing a ball", never "chasing bags down a street").
+_CHASED = frozenset({"animal", "bird", "ball", "sports_gear"})
 #: "wearing a white shirt and blue jeans": held, the list would be held too ("holding ... jeans").
 _LIST_AFTER = re.compile(r"\s*(,|and\b|&)", re.I)
 
@@ -389,6 +410,7 @@ class VerbSlot:
     obj: str
     by_agent: bool  # passive "chased by": the subject is the verb's object
     plural_doer: bool
+    directed: bool = False  # "carrying a ball through the grass": only verbs that move it along
 
 
 @dataclass(frozen=True)
@@ -431,11 +453,12 @@ def _verb_slot(caption: str, rel: Any, parts: _Parts, resources: Any) -> VerbSlo
     subj_obj, obj_obj, verb, prep, tagged = parts.subj_obj, parts.obj_obj, parts.verb, parts.prep, parts.tagged
     if verb is None or tagged is None:
         return None
+    directed = _DIRECTED.match(caption[obj_obj.end :]) is not None
     if (
         tagged[0] in LIGHT_VERBS  # "taking a picture" -> "dragging a picture"
         or tagged[0] in VAGUE_VERBS  # "a dog plays in the snow": it may well be jumping
         or bare_singular(caption, obj_obj)  # "playing cricket" -> "racing cricket"
-        or _DIRECTED.match(caption[obj_obj.end :])  # "throws a boy into the pool"
+        or (directed and tagged[0] not in _ALONG_VERBS)  # "throws a boy into the pool"
         or _governs_infinitive(caption[obj_obj.end :], resources.lexicon)  # "encouraging a dog to stand"
         or (prep.lower() == "from" and re.match(r"\s+to\b", caption[obj_obj.end :]))
     ):  # "jumps from one rock to another" -> "hangs from one rock to another"
@@ -452,6 +475,7 @@ def _verb_slot(caption: str, rel: Any, parts: _Parts, resources: Any) -> VerbSlo
         obj=object_lemma(obj_obj),
         by_agent=by_agent,
         plural_doer=is_plural(doer) or bool(doer.count and doer.count > 1),
+        directed=directed,
     )
 
 
@@ -476,6 +500,10 @@ def replace_rel(
             )
             if slot.key == "wear" and _LIST_AFTER.match(caption[obj_obj.end :]):
                 options = [(v, w) for v, w in options if v != "hold"]
+            if slot.directed:
+                along = _ALONG_VERBS.get(slot.key, frozenset())
+                chased = resources.lexicon.class_of(slot.obj) in _CHASED
+                options = [(v, w) for v, w in options if v in along and (v != "chase" or chased)]
             order = weighted_order(rng, options)
             edits.append((slot.start, slot.end, [match_case(inflect_verb(v, slot.tag), verb) for v in order]))
         if not prep or prep.lower() in ("of", "by", "with", "for", "to", "at", "from", "as"):

@@ -312,6 +312,8 @@ def test_replace_rel_changes_where_a_thing_is(caption, want, parse, resources):
         # what one does in a place one does beside it as well
         ("Two boys playing in a lake .", "Two boys playing next to a lake ."),
         ("A child is jumping on the bed .", "A child is jumping beside the bed ."),
+        # a directed complement keeps verbs that move the thing along
+        ("Two people ride their bikes down a dirt road .", "Two people walk their bikes down a dirt road ."),
     ],
 )
 def test_replace_rel_worn_becomes_held_and_in_becomes_beside(caption, want, parse, resources):
@@ -324,6 +326,10 @@ def test_replace_rel_worn_becomes_held_and_in_becomes_beside(caption, want, pars
     [
         ("Three women in costume are dancing .", ("holding costume",)),  # no article: an idiom
         ("A girl in black shorts is running .", ("holding black shorts",)),  # not held in photos
+        ("A boy wearing a red shirt is climbing .", ("holding a red shirt",)),  # nor while climbing
+        ("A man throws a boy into the pool .", ("hugs a boy", "holds a boy", "carries a boy into")),
+        ("A man walking two dogs down a street .", ("leading two dogs", "following two dogs")),
+        ("A man and a woman are carrying bags down an empty street .", ("chasing bags",)),
         ("A man wearing a white shirt and blue jeans .", ("holding a white shirt",)),  # the jeans too
         ("The dog is wearing a pink sweater .", ("holding a pink", "holds a pink")),  # a dog
         ("Two boys swimming in a lake .", ("next to a lake", "beside a lake")),  # one swims in it
