@@ -6,7 +6,9 @@ next to a girl"). Each noun must fit every slot of the other (``fit.noun_fits``:
 prepositions and attributes, by counted captions), so a swap that a text model rejects on world
 knowledge alone — "a sofa sitting on a boy", "a cup holding a woman", "a bikini in a girl" — is
 never made. Pairs joined only by "and"/"or"/"," are symmetric ("a dog and a cat") and skipped,
-as are containers and their contents ("a plate of food").
+as are containers and their contents ("a plate of food"). Two garments of one list trade
+names with their article following the new noun's number ("a red shirt and blue shorts" →
+"red shorts and a blue shirt"), though the second's determiner was elided.
 
 swap_att exchanges the attributes of two different objects ("a white dog and a black cat" →
 "a black dog and a white cat"): SugarCrepe's definition, an exchange, never a move of one
@@ -24,7 +26,7 @@ from typing import Any
 
 from negforge.schemas import Edit, Negative, SceneGraph, SceneObject
 
-from ..grammar import apply_edit, fix_articles, last_gendered_pronoun
+from ..grammar import apply_edit, article_for, fix_articles, last_gendered_pronoun, match_case
 from ..registry import register
 from .common import (
     MAX_NEGATIVES,
@@ -35,12 +37,13 @@ from .common import (
     inflect_like,
     is_plural,
     object_lemma,
+    phrase_start,
     shade_bound,
 )
 from .fit import adjective_fits, editable_object, noun_fits, person_swap_ok, same_kind
 from .replace_att import is_replaceable
 
-SWAP_OBJ_VERSION = 6  # 4: symmetric relations with telling attributes; 5: a baby's joint slot needs 2 counts; 6: no half of an adjective ("wheelchair bound"), no nested places ("a crosswalk on a street")
+SWAP_OBJ_VERSION = 7  # 4: symmetric relations with telling attributes; 5: a baby's joint slot needs 2 counts; 6: no half of an adjective ("wheelchair bound"), no nested places ("a crosswalk on a street"); 7: two garments of one list ("a red shirt and blue shorts" -> "red shorts and a blue shirt")
 SWAP_OBJ = f"rule:swap_obj@{SWAP_OBJ_VERSION}"
 SWAP_ATT_VERSION = 6  # 4: an attribute after "and" of another noun phrase moves; 5: shades stay whole; 6: no half of an adjective, comma-listed adjectives of different kinds move ("a large , white tube")
 SWAP_ATT = f"rule:swap_att@{SWAP_ATT_VERSION}"
@@ -68,6 +71,72 @@ def _two_span_edit(caption: str, a: tuple[int, int, str], b: tuple[int, int, str
     (a0, a1, a_new), (b0, b1, b_new) = a, b
     middle = fix_articles(caption[a1:b0] + b_new)
     return apply_edit(caption, a0, b1, a_new + middle)
+
+
+#: Between two garments of one list: "a red shirt and blue shorts", "a cap , white gloves".
+_GARMENT_JOIN = re.compile(r"^\s*(,\s*(and\s+)?|and\s+|&\s+)(an?\s+)?$", re.I)
+#: Determiners a garment's phrase may start with that fit either number (kept as they are).
+_ANY_NUMBER_DETERMINERS = frozenset({"the", "his", "her", "their", "its", "my", "your", "our"})
+
+
+def _grammatical_plural(obj: SceneObject, resources: Any) -> bool:
+    """Takes a plural verb and no "a": "dogs", and "shorts"/"jeans" whose lemma is plural."""
+    return is_plural(obj) or object_lemma(obj) in resources.vocab["plural_only"]
+
+
+def _garment_swaps(caption: str, graph: SceneGraph, resources: Any) -> list[Candidate]:
+    """Two worn things of one list trade names, each keeping its place and attributes: "a red
+    shirt and blue shorts" -> "red shorts and a blue shirt" (the article follows the noun's
+    number). The general pair loop skips list items with an elided determiner as bare nouns."""
+    lex = resources.lexicon
+    objs = graph.objects
+    out: list[Candidate] = []
+    for i in range(len(objs) - 1):
+        a, b = objs[i], objs[i + 1]
+        la, lb = object_lemma(a), object_lemma(b)
+        if lex.class_of(la) != "clothing" or lex.class_of(lb) != "clothing" or la == lb:
+            continue
+        if not (a.attributes and b.attributes) or _words(a.attributes) == _words(b.attributes):
+            continue  # nothing tells "a shirt and shorts" from "shorts and a shirt"
+        if any(at.end > a.start for at in a.attributes) or any(at.end > b.start for at in b.attributes):
+            continue  # an attribute after its noun ("a shirt , blue") stays put
+        pa, pb = phrase_start(a), phrase_start(b)
+        join = _GARMENT_JOIN.match(caption[a.end : pb])
+        if join is None or a.count not in (None, 1) or b.count not in (None, 1):
+            continue  # not one list; "two gloves" carry their number
+        if not (editable_object(caption, a, resources) and editable_object(caption, b, resources)):
+            continue
+        if not all(adjective_fits(resources, at.text, lb) for at in a.attributes) or not all(
+            adjective_fits(resources, at.text, la) for at in b.attributes
+        ):
+            continue  # "long-sleeved shorts"
+        det = re.search(r"(\b[A-Za-z]+)(\s+)$", caption[:pa])
+        det_a = det.group(1) if det else ""
+        if det_a.lower() not in ("a", "an") and det_a.lower() not in _ANY_NUMBER_DETERMINERS:
+            det_a = ""  # "wearing red shorts": the verb before is no determiner
+        plural_a, plural_b = _grammatical_plural(a, resources), _grammatical_plural(b, resources)
+        start = det.start(1) if det_a else pa
+        mods_a, mods_b = caption[pa : a.start], caption[pb : b.start]
+        joiner = caption[a.end : pb]
+        new_a, new_b = match_case(b.text, a.text), match_case(a.text, b.text)
+        if plural_a == plural_b or det_a.lower() in _ANY_NUMBER_DETERMINERS:
+            if plural_a != plural_b:
+                continue  # "his red shirt and blue shorts" -> "his red shorts and blue shirt" reads as his both
+            lead = caption[start:pa]
+        elif plural_b:  # "a red shirt and blue shorts" -> "red shorts and a blue shirt"
+            lead = ""
+            if (join.group(3) or "").strip():
+                continue  # "a red shirt and a pair ..." : already its own article
+            joiner = joiner + article_for(mods_b.strip() or new_b) + " "
+        else:  # "red shorts and a blue shirt" -> "a red shirt and blue shorts"
+            if not (join.group(3) or "").strip():
+                continue  # "blue jeans , white shirt": no article to move
+            lead = article_for(mods_a.strip() or new_a) + " "
+            joiner = re.sub(r"\b(an?)\s+$", "", joiner, flags=re.I)
+        after = lead + mods_a + new_a + joiner + mods_b + new_b
+        text, edit = apply_edit(caption, start, b.end, after)
+        out.append(Candidate(text, edit))
+    return out
 
 
 def _agents(a: str, b: str, lex: Any) -> bool:
@@ -228,7 +297,11 @@ def swap_obj(
             new_a, new_b = inflect_like(lb, a), inflect_like(la, b)
             yield Candidate(*_two_span_edit(caption, (a.start, a.end, new_a), (b.start, b.end, new_b)))
 
-    return finish(caption, candidates(), "swap_obj", SWAP_OBJ, resources, limit=limit)
+    def all_candidates():
+        yield from candidates()
+        yield from _garment_swaps(caption, graph, resources)
+
+    return finish(caption, all_candidates(), "swap_obj", SWAP_OBJ, resources, limit=limit)
 
 
 @register("swap_att", type="swap_att", version=SWAP_ATT_VERSION)

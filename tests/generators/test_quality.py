@@ -364,6 +364,35 @@ def test_swap_att_exchanges_the_colors_of_two_garments(parse, resources):
     assert not any("brown and white dog" in t or "black and brown" in t for t in texts), sorted(texts)
 
 
+@pytest.mark.parametrize(
+    ("caption", "want"),
+    [
+        ("A boy wearing a red shirt and blue shorts .", "A boy wearing red shorts and a blue shirt ."),
+        ("A man in blue jeans and a white shirt .", "A man in a blue shirt and white jeans ."),
+        ("A woman in an orange jacket and white pants .", "A woman in orange pants and a white jacket ."),
+        (
+            "A woman in a red shirt , white hat , and black shorts is playing tennis .",
+            "A woman in a red hat , white shirt , and black shorts is playing tennis .",
+        ),
+    ],
+)
+def test_swap_obj_trades_two_garments_of_a_list(caption, want, parse, resources):
+    texts = _negatives("swap_obj", caption, parse, resources)
+    assert want in texts, sorted(texts)
+
+
+@pytest.mark.parametrize(
+    "caption",
+    [
+        "A man in a black shirt and black pants .",  # the same either way
+        "A man wearing his red shirt and blue jeans .",  # "his red jeans and blue shirt" reads as his both
+    ],
+)
+def test_swap_obj_leaves_garments_that_read_the_same_or_wrong(caption, parse, resources):
+    texts = _negatives("swap_obj", caption, parse, resources)
+    assert not any(("pants" in t and "shirt" in t and t.index("pants") < t.index("shirt")) or "red jeans" in t for t in texts), sorted(texts)
+
+
 def test_swap_obj_across_a_symmetric_relation_when_something_tells_them_apart(parse, resources):
     caption = "The woman in the orange hat poses with the man in the black shirt ."
     texts = _negatives("swap_obj", caption, parse, resources)
