@@ -40,6 +40,7 @@ from ..registry import register
 from ..scene_graph import QUANTIFIER_WORDS
 from .agreement import agreeing_verb, plural_verb, shared_possessions, subject_verbs_after
 from .common import (
+    ANIMAL_PARTS,
     MAX_NEGATIVES,
     PREPOSITIONS,
     Candidate,
@@ -71,7 +72,7 @@ from .fit import (
 # add_obj 2: co-subject or second object of the main verb, slot-fitting companions;
 # 3: a companion does the subject's verb, not necessarily at the subject's counted places;
 # 4: a subject with no verb is joined by its own kind only; no person beside "... in his mouth"
-ADD_OBJ_VERSION = 6  # 5: "tries to" agrees with a co-subject ("try to"); 6: a third in a list, verbs after "and" agree, a pet beside people
+ADD_OBJ_VERSION = 7  # 7: a relative clause on another noun keeps its verb ("at a dog who is running"); 5: "tries to" agrees with a co-subject ("try to"); 6: a third in a list, verbs after "and" agree, a pet beside people
 ADD_ATT_VERSION = 5  # 3: never on a game ("playing basketball"); 4: no insert after an adverb or a color the parse lost, rare patterns, baby traits; 5: "in bed", "flag football", no white water, no half of an adjective ("wheelchair bound")
 ADD_OBJ = f"rule:add_obj@{ADD_OBJ_VERSION}"
 ADD_ATT = f"rule:add_att@{ADD_ATT_VERSION}"
@@ -105,8 +106,6 @@ _BARE_PLACE_PREPS = frozenset({"in", "at", "to", "from", "into"})  # the one wor
 _DEGREE_ADVERBS = frozenset({"well", "very", "too", "so", "quite", "rather", "fairly", "less", "more", "most"})
 #: Attributes that already say the thing has many colors.
 _MANY_COLORS = frozenset({"colorful", "colourful", "multicolored", "multi-colored", "rainbow", "bright"})
-#: What the subject does with a mouth or paws: a person beside it would not do the same.
-_ANIMAL_ONLY = re.compile(r"\b(mouth|mouths|teeth|paws?|tail|snout|muzzle)\b", re.I)
 #: Words that fix how many are in the scene or pair them off: "two dogs are nose to nose".
 _SUBJECT_BLOCKERS = re.compile(
     r"\b(both|each other|one another|alone|by (him|her|it)self|(nose|face|head|back) to \w+|side by side)\b"
@@ -298,7 +297,7 @@ def _subject_candidates(caption, graph, rng, resources) -> list[Candidate]:
         # a role captions rarely pair with anyone ("a snowboarder"): another person, by frequency
         options = [(w, n) for w, n in companions if person_kind(w, resources) == "identity"]
     out: list[Candidate] = []
-    animal_only = _ANIMAL_ONLY.search(caption[obj.end :]) is not None
+    animal_only = ANIMAL_PARTS.search(caption[obj.end :]) is not None
     # a possession that is clothing goes to a person only
     worn = any(resources.lexicon.class_of(singularize(word.lower())) == "clothing" for _, _, word in owned)
     for new in weighted_order(rng, options)[:TRIES]:

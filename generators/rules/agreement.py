@@ -211,6 +211,8 @@ def agreeing_verb(caption: str, graph: SceneGraph, index: int, resources: Any) -
             continue
         if not first_obj and k == 0 and low not in ("that", "which", "who"):
             return None
+        if first_obj and k > 0 and low in ("that", "which", "who"):
+            return None  # "a man throwing a ball at a dog who is running": the dog's verb
         is_finite = low in FINITE_VERBS
         prev = following[k - 1][0].lower() if k > 0 else ""
         if not is_finite and prev not in _DETERMINERS and prev not in PREPOSITIONS:  # "their hands", "on top"

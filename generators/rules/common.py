@@ -157,6 +157,11 @@ _DETERMINERS = frozenset(
 )
 
 
+#: What an animal does with a mouth or paws ("a stick in its mouth", "wagging its tail"): a
+#: person beside it, or in its place, would not do the same.
+ANIMAL_PARTS = re.compile(r"\b(mouth|mouths|teeth|paws?|tail|snout|muzzle)\b", re.I)
+
+
 def phrase_start(obj: SceneObject) -> int:
     """Where the object's noun phrase starts: its first attribute before the noun."""
     return min([obj.start] + [a.start for a in obj.attributes if a.end <= obj.start])

@@ -20,6 +20,7 @@ Plurality and casing follow the original; the article before it is fixed.
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +29,7 @@ from negforge.schemas import Negative, SceneGraph
 from ..grammar import apply_edit, last_gendered_pronoun, regender_pronouns
 from ..registry import register
 from .common import (
+    ANIMAL_PARTS,
     MAX_NEGATIVES,
     Candidate,
     bare_singular,
@@ -51,8 +53,8 @@ from .fit import (
 
 NAME, VERSION = (
     "replace_obj",
-    7,
-)  # 4: doers back off to their verb within a COCO group; 5: "a two lane path", "body of water", "well kept", "an ocean" takes count nouns; 6: vehicles keep their medium, ways change kind ("road" never "track"), no "midair" for a place, no half of an adjective ("wheelchair bound"); 7: dog breeds are dogs ("lab", "shepherd": never drawn, never "a lab" -> "a puppy")
+    8,
+)  # 4: doers back off to their verb within a COCO group; 5: "a two lane path", "body of water", "well kept", "an ocean" takes count nouns; 6: vehicles keep their medium, ways change kind ("road" never "track"), no "midair" for a place, no half of an adjective ("wheelchair bound"); 7: dog breeds are dogs ("lab", "shepherd": never drawn, never "a lab" -> "a puppy"); 8: an animal doer no other animal fits becomes a person ("two dogs running through a field" -> "two girls"); animals never stand in for what they were not seen doing ("a fish jumps over a hurdle")
 GENERATOR = f"rule:{NAME}@{VERSION}"
 PER_OBJECT = 2  # negatives kept per object
 TRIES_PER_OBJECT = 12  # candidates checked per object before moving on
@@ -159,6 +161,39 @@ def noun_candidates(noun: str, resources: Any) -> list[PoolNoun]:
     return out
 
 
+_POSSESSIVES = frozenset({"his", "her", "their", "its", "my", "your", "our"})
+_ITS = re.compile(r"\b(its|itself|another|the other|each other|one another)\b", re.I)  # "one dog sniffs another"
+
+
+def _people_pool(resources: Any) -> list[tuple[str, float]]:
+    """People by identity ("man", "girl"), weighted by their counts: who may do what an animal
+    did. Never "person"/"people" (true of anyone) nor roles ("a skier catches a Frisbee")."""
+    key = ("replace_obj.people",)
+    if key not in resources._cache:
+        table = resources.vocab["person_nouns"]
+        resources._cache[key] = [
+            (w, float(n))
+            for w, n in resources.lexicon.nouns_of_class("person")
+            if w in table and table[w]["age"] != "any" and " " not in w
+        ]
+    return resources._cache[key]
+
+
+def _person_may_stand_in(caption: str, graph: SceneGraph, i: int, resources: Any) -> bool:
+    """An animal that is a doer only (never what is walked, petted or held: "a man walks a
+    girl"), with nothing of an animal's about it: no "its", no mouth or paws, no owner ("his
+    dog")."""
+    obj = graph.objects[i]
+    if resources.lexicon.class_of(object_lemma(obj)) != "animal":
+        return False
+    if any(r.object == i for r in graph.relations) or not any(r.subject == i for r in graph.relations):
+        return False
+    after = caption[obj.end :]
+    if ANIMAL_PARTS.search(after) or _ITS.search(after) or last_gendered_pronoun(after) is not None:
+        return False  # "a boy with a stick in its mouth", "a boy shakes her head"
+    return (word_before(caption, phrase_start(obj)) or "").lower() not in _POSSESSIVES
+
+
 @register(NAME, type="replace_obj", version=VERSION)
 def replace_obj(
     caption: str, graph: SceneGraph, rng: random.Random, resources: Any, limit: int = MAX_NEGATIVES
@@ -212,6 +247,12 @@ def replace_obj(
         # the slot fit is a few table lookups: checked for every option before the draw, so a
         # slot that only a few nouns fit still finds them; WordNet is asked only of drawn ones
         options = [(w, x) for w, x in options if noun_fits(resources, graph, i, w)]
+        if not options and _person_may_stand_in(caption, graph, i, resources):
+            # "an agile dog catches a Frisbee": no other animal does that in captions, but a boy
+            # does; a person in the animal's place is as false and as plausible
+            options = [
+                (w, x) for w, x in _people_pool(resources) if not (set(w.split()) & present) and noun_fits(resources, graph, i, w)
+            ]
         for new in weighted_order(rng, options)[:TRIES_PER_OBJECT]:
             if resources.lexical_relation(lemma, new, "n") is not None or resources.part_whole(lemma, new):
                 continue  # "dog" -> "puppy" or "animal", "building" -> "wall": still describes the photo

@@ -520,11 +520,47 @@ def test_dog_breeds_are_dogs(neg_type, caption, never, parse, resources):
     assert not any(bad in t for t in texts for bad in never), sorted(texts)
 
 
+@pytest.mark.parametrize(
+    ("caption", "never"),
+    [
+        ("A dog jumps over a hurdle .", ("fish jumps", "fly jumps", "cricket jumps")),
+        ("The dog barks at the mailman .", ("fish barks", "horse barks", "cat barks")),
+    ],
+)
+def test_replace_obj_animals_only_do_what_they_were_seen_doing(caption, never, parse, resources):
+    texts = _negatives("replace_obj", caption, parse, resources)
+    assert not any(bad in t for t in texts for bad in never), sorted(texts)
+
+
+def test_replace_obj_a_person_stands_in_for_an_animal_no_other_animal_fits(parse, resources):
+    texts = _negatives("replace_obj", "A dog is holding a white stuffed animal .", parse, resources)
+    assert any(re.match(r"An? (girl|boy|man|woman|child|kid) is holding", t) for t in texts), sorted(texts)
+    for caption in (
+        "A dog runs with a stick in its mouth .",  # a boy has no "its"
+        "One dog sniffs another lying on the ground .",  # "another" is a dog
+        "A man walks his dog .",  # what is walked is no person
+    ):
+        texts = _negatives("replace_obj", caption, parse, resources)
+        assert not any(
+            re.search(r"\b(with a stick|One \w+ sniffs|walks his) (man|woman|boy|girl|child|kid)\b", t)
+            or re.match(r"A (man|woman|boy|girl|child|kid) runs with a stick", t)
+            or re.match(r"One (man|woman|boy|girl|child|kid) sniffs", t)
+            for t in texts
+        ), sorted(texts)
+    walked = _negatives("replace_obj", "A man walks his dog .", parse, resources)
+    assert not any(f"walks his {a}" in walked_t for walked_t in walked for a in ("cricket", "fly", "fish")), sorted(walked)
+
+
 def test_breed_names_relate_to_dog(resources):
     assert resources.lexicon.class_of("dalmatian") == resources.lexicon.class_of("lab") == "animal"
     assert resources.lexical_relation("dog", "lab") is not None
     assert resources.lexical_relation("shepherd", "puppy") is not None
     assert resources.lexical_relation("cat", "lab") is None
+
+
+def test_add_obj_leaves_the_verb_of_a_relative_clause_on_another_noun(parse, resources):
+    texts = _negatives("add_obj", "A man throwing an object at a dog who is running away .", parse, resources)
+    assert not any("who are running" in t for t in texts), sorted(texts)
 
 
 def test_add_obj_makes_a_catenative_verb_plural(parse, resources):
