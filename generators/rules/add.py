@@ -72,7 +72,7 @@ from .fit import (
 # add_obj 2: co-subject or second object of the main verb, slot-fitting companions;
 # 3: a companion does the subject's verb, not necessarily at the subject's counted places;
 # 4: a subject with no verb is joined by its own kind only; no person beside "... in his mouth"
-ADD_OBJ_VERSION = 7  # 7: a relative clause on another noun keeps its verb ("at a dog who is running"); 5: "tries to" agrees with a co-subject ("try to"); 6: a third in a list, verbs after "and" agree, a pet beside people
+ADD_OBJ_VERSION = 7  # 5: "tries to" agrees with a co-subject ("try to"); 6: a third in a list, verbs after "and" agree, a pet beside people; 7: a relative clause on another noun keeps its verb ("at a dog who is running")
 ADD_ATT_VERSION = 5  # 3: never on a game ("playing basketball"); 4: no insert after an adverb or a color the parse lost, rare patterns, baby traits; 5: "in bed", "flag football", no white water, no half of an adjective ("wheelchair bound")
 ADD_OBJ = f"rule:add_obj@{ADD_OBJ_VERSION}"
 ADD_ATT = f"rule:add_att@{ADD_ATT_VERSION}"
