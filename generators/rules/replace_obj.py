@@ -26,7 +26,7 @@ from typing import Any
 
 from negforge.schemas import Negative, SceneGraph
 
-from ..grammar import apply_edit, last_gendered_pronoun, regender_pronouns
+from ..grammar import apply_edit, last_gendered_pronoun, regender_pronouns, verb_lemma_and_tag
 from ..registry import register
 from .common import (
     ANIMAL_PARTS,
@@ -38,6 +38,7 @@ from .common import (
     is_plural,
     object_lemma,
     phrase_start,
+    word_after,
     word_before,
 )
 from .fit import (
@@ -46,6 +47,7 @@ from .fit import (
     editable_object,
     gender_change,
     noun_fits,
+    object_contexts,
     person_kind,
     person_swap_ok,
     weighted_order,
@@ -54,7 +56,7 @@ from .fit import (
 NAME, VERSION = (
     "replace_obj",
     8,
-)  # 4: doers back off to their verb within a COCO group; 5: "a two lane path", "body of water", "well kept", "an ocean" takes count nouns; 6: vehicles keep their medium, ways change kind ("road" never "track"), no "midair" for a place, no half of an adjective ("wheelchair bound"); 7: dog breeds are dogs ("lab", "shepherd": never drawn, never "a lab" -> "a puppy"); 8: an animal doer no other animal fits becomes a person ("two dogs running through a field" -> "two girls"); animals never stand in for what they were not seen doing ("a fish jumps over a hurdle")
+)  # 4: doers back off to their verb within a COCO group; 5: "a two lane path", "body of water", "well kept", "an ocean" takes count nouns; 6: vehicles keep their medium, ways change kind ("road" never "track"), no "midair" for a place, no half of an adjective ("wheelchair bound"); 7: dog breeds are dogs ("lab", "shepherd": never drawn, never "a lab" -> "a puppy"); 8: an animal doer no other animal fits becomes a person ("two dogs running through a field" -> "two girls"); animals never stand in for what they were not seen doing ("a fish jumps over a hurdle"), never "another X" nor an unparsed subject ("while snow falls")
 GENERATOR = f"rule:{NAME}@{VERSION}"
 PER_OBJECT = 2  # negatives kept per object
 TRIES_PER_OBJECT = 12  # candidates checked per object before moving on
@@ -165,6 +167,15 @@ _POSSESSIVES = frozenset({"his", "her", "their", "its", "my", "your", "our"})
 _ITS = re.compile(r"\b(its|itself|another|the other|each other|one another)\b", re.I)  # "one dog sniffs another"
 
 
+def _verb_follows(caption: str, pos: int) -> bool:
+    """The next word is a finite verb ("snow *falls*"): the noun is its subject."""
+    nxt = word_after(caption, pos)
+    if nxt is None:
+        return False
+    tagged = verb_lemma_and_tag(nxt[0].lower())
+    return tagged is not None and tagged[1] in ("VBZ", "VBP", "VBD") and tagged[0] != nxt[0].lower()
+
+
 def _people_pool(resources: Any) -> list[tuple[str, float]]:
     """People by identity ("man", "girl"), weighted by their counts: who may do what an animal
     did. Never "person"/"people" (true of anyone) nor roles ("a skier catches a Frisbee")."""
@@ -210,6 +221,10 @@ def replace_obj(
         if not editable_object(caption, obj, resources):
             continue
         lemma = object_lemma(obj)
+        if (word_before(caption, phrase_start(obj)) or "").lower() in ("another", "other"):
+            continue  # "looks at another dog": points back at a dog already named
+        if not object_contexts(graph, i) and _verb_follows(caption, obj.end):
+            continue  # "while snow falls": a subject the parse gave no slot; "pavement falls"
         # "Boy plays baseball", "Young boy wearing ...": a headline, not a mass noun
         bare = bare_singular(caption, obj) and phrase_start(obj) > 0
         is_person = people.class_of(lemma) == "person"

@@ -551,6 +551,21 @@ def test_replace_obj_a_person_stands_in_for_an_animal_no_other_animal_fits(parse
     assert not any(f"walks his {a}" in walked_t for walked_t in walked for a in ("cricket", "fly", "fish")), sorted(walked)
 
 
+@pytest.mark.parametrize(
+    ("neg_type", "caption", "never"),
+    [
+        # strict read, held-out seed 31 (this session)
+        ("replace_obj", "A dog stands on the sand to look at another dog .", ("another cat", "another bull", "another horse")),
+        ("replace_obj", "A dog licking its lips while snow falls .", ("while pavement", "while grass", "while sand")),
+        ("replace_rel", "A boy coming out of the pool .", ("climbing out",)),
+        ("replace_rel", "A skier is falling down a snowy mountain .", ("sliding down",)),
+    ],
+)
+def test_strict_read_failures_seed_31(neg_type, caption, never, parse, resources):
+    texts = _negatives(neg_type, caption, parse, resources)
+    assert not any(bad in t for t in texts for bad in never), sorted(texts)
+
+
 def test_breed_names_relate_to_dog(resources):
     assert resources.lexicon.class_of("dalmatian") == resources.lexicon.class_of("lab") == "animal"
     assert resources.lexical_relation("dog", "lab") is not None
