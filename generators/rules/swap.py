@@ -43,7 +43,7 @@ from .common import (
 from .fit import adjective_fits, editable_object, noun_fits, person_swap_ok, same_kind
 from .replace_att import is_replaceable
 
-SWAP_OBJ_VERSION = 7  # 4: symmetric relations with telling attributes; 5: a baby's joint slot needs 2 counts; 6: no half of an adjective ("wheelchair bound"), no nested places ("a crosswalk on a street"); 7: two garments of one list ("a red shirt and blue shorts" -> "red shorts and a blue shirt")
+SWAP_OBJ_VERSION = 7  # 4: symmetric relations with telling attributes; 5: a baby's joint slot needs 2 counts; 6: no half of an adjective ("wheelchair bound"), no nested places ("a crosswalk on a street"); 7: two garments of one list ("a red shirt and blue shorts" -> "red shorts and a blue shirt"), never watchers ("an onlooker watched by runners")
 SWAP_OBJ = f"rule:swap_obj@{SWAP_OBJ_VERSION}"
 SWAP_ATT_VERSION = 6  # 4: an attribute after "and" of another noun phrase moves; 5: shades stay whole; 6: no half of an adjective, comma-listed adjectives of different kinds move ("a large , white tube")
 SWAP_ATT = f"rule:swap_att@{SWAP_ATT_VERSION}"
@@ -60,6 +60,9 @@ _POSSESSIVE = re.compile(r"\b(his|her|its|their|my|your|our)\s+(\w+\s+){0,2}$", 
 _CROSS = frozenset({"color", "size", "material", "pattern", "cleanliness", "condition", "quality"})
 
 
+#: People named for watching: "a runner watched by onlookers" never becomes "an onlooker
+#: watched by runners" (an onlooker is one because of what they watch).
+_WATCHERS = frozenset({"onlooker", "spectator", "viewer", "bystander", "audience", "crowd", "fan", "observer", "passerby"})
 #: Classes of where a scene is: two of them related ("a crosswalk on a street") nest, and nested
 #: places read true either way round.
 _LOCATIONS = frozenset({"place", "ground", "way", "water", "landform"})
@@ -236,6 +239,8 @@ def swap_obj(
             la, lb = object_lemma(a), object_lemma(b)
             if set(la.split()) & set(lb.split()):
                 continue  # the same kind of thing, or one mis-parsed with it ("shirt jump")
+            if la.rsplit(" ", 1)[-1] in _WATCHERS or lb.rsplit(" ", 1)[-1] in _WATCHERS:
+                continue  # "a single onlooker is watched by runners"
             if frozenset((i, j)) in container_of:
                 continue  # "a plate of food" -> "a food of plate"
             if (

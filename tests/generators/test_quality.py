@@ -559,6 +559,7 @@ def test_replace_obj_a_person_stands_in_for_an_animal_no_other_animal_fits(parse
         ("replace_obj", "A dog licking its lips while snow falls .", ("while pavement", "while grass", "while sand")),
         ("replace_rel", "A boy coming out of the pool .", ("climbing out",)),
         ("replace_rel", "A skier is falling down a snowy mountain .", ("sliding down",)),
+        ("swap_obj", "A single runner is watched by onlookers in a race .", ("single onlooker",)),
     ],
 )
 def test_strict_read_failures_seed_31(neg_type, caption, never, parse, resources):
