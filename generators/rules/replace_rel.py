@@ -375,8 +375,8 @@ _ENDS_PHRASE = re.compile(r"\s*($|[.,;!]|(in|on|at|near|by|with|under|during|whi
 _PLACES = frozenset({"water", "ground", "landform", "way", "place"})
 #: Classes of things one is on or in, and beside which one may as well stand.
 _BESIDE = {
-    "on": frozenset({"vehicle", "furniture", "structure", "sports_gear", "animal"}),
-    "in": frozenset({"water", "vehicle", "container", "furniture", "structure"}),
+    "on": frozenset({"vehicle", "furniture", "structure", "sports_gear", "animal", "way"}),
+    "in": frozenset({"water", "vehicle", "container", "furniture", "structure", "way"}),  # "in the street"
     "inside": frozenset({"vehicle", "container", "structure"}),
 }
 

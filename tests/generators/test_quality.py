@@ -312,6 +312,7 @@ def test_replace_rel_changes_where_a_thing_is(caption, want, parse, resources):
         # what one does in a place one does beside it as well
         ("Two boys playing in a lake .", "Two boys playing next to a lake ."),
         ("A child is jumping on the bed .", "A child is jumping beside the bed ."),
+        ("A jogger in red shorts is in the street .", "A jogger in red shorts is next to the street ."),
         # a directed complement keeps verbs that move the thing along
         ("Two people ride their bikes down a dirt road .", "Two people walk their bikes down a dirt road ."),
     ],
