@@ -95,6 +95,8 @@ def editable_object(caption: str, obj: SceneObject, resources: Any) -> bool:
             return False  # "a wheelchair bound person", "a snow covered field": half of an adjective
     if any(_verb_as_noun(w, lex) for w in obj.text.lower().split()):
         return False  # "a little boy chases chickens" parsed as one noun "boy chases chickens"
+    if (word_before(caption, obj.start) or "").lower() == "another" and is_plural_noun(obj.text.split()[-1].lower()):
+        return False  # "while another snowboards": "another" takes no plural noun, so it is a verb
     cls = lex.class_of(lemma)
     return lex.is_scene_noun(lemma) and cls not in NON_EDITABLE_CLASSES
 

@@ -185,6 +185,9 @@ _INFINITIVE_AFTER = re.compile(r"\s+to\s+([a-z]+)", re.I)
 _NOT_VERBS = frozenset({"and", "or", "while", "as", "with", "a", "an", "the", "his", "her", "their", "its", "that", "who"})
 #: "watching another man do a pose", "helping a girl climb": a bare infinitive after the object.
 _BARE_INFINITIVE_AFTER = re.compile(r"\s+([a-z]+)\b")
+#: Verbs whose preposition is where the eyes go, not where the doer is ("looking over a
+#: balcony", "staring into the distance"): another verb moves the doer there.
+_GAZE_VERBS = frozenset({"look", "stare", "gaze", "peer", "peek", "glance", "squint"})
 #: Verbs only several doers do together.
 COLLECTIVE_VERBS = frozenset(
     {"gather", "huddle", "crowd", "congregate", "meet", "assemble", "cluster", "converge"}
@@ -460,6 +463,7 @@ def _verb_slot(caption: str, rel: Any, parts: _Parts, resources: Any) -> VerbSlo
         or bare_singular(caption, obj_obj)  # "playing cricket" -> "racing cricket"
         or (directed and tagged[0] not in _ALONG_VERBS)  # "throws a boy into the pool"
         or _governs_infinitive(caption[obj_obj.end :], resources.lexicon)  # "encouraging a dog to stand"
+        or (tagged[0] in _GAZE_VERBS and " " in parts.key)  # "looking over a balcony" -> "walking over"
         or (prep.lower() == "from" and re.match(r"\s+to\b", caption[obj_obj.end :]))
     ):  # "jumps from one rock to another" -> "hangs from one rock to another"
         return None

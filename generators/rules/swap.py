@@ -84,7 +84,9 @@ _ANY_NUMBER_DETERMINERS = frozenset({"the", "his", "her", "their", "its", "my", 
 
 def _grammatical_plural(obj: SceneObject, resources: Any) -> bool:
     """Takes a plural verb and no "a": "dogs", and "shorts"/"jeans" whose lemma is plural."""
-    return is_plural(obj) or object_lemma(obj) in resources.vocab["plural_only"]
+    plural_only = resources.vocab["plural_only"]
+    lemma = object_lemma(obj)
+    return is_plural(obj) or lemma in plural_only or lemma.rsplit(" ", 1)[-1] in plural_only  # "denim shorts"
 
 
 def _garment_swaps(caption: str, graph: SceneGraph, resources: Any) -> list[Candidate]:

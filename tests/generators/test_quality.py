@@ -561,6 +561,11 @@ def test_replace_obj_a_person_stands_in_for_an_animal_no_other_animal_fits(parse
         ("replace_rel", "A boy coming out of the pool .", ("climbing out",)),
         ("replace_rel", "A skier is falling down a snowy mountain .", ("sliding down",)),
         ("swap_obj", "A single runner is watched by onlookers in a race .", ("single onlooker",)),
+        # strict read, held-out seed 32
+        ("swap_obj", "A child wearing an orange shirt , dark blue denim shorts and sandals rides on a swing .", ("an orange denim shorts",)),
+        ("add_att", "One person is on a ski lift while another snowboards .", ("another yellow", "another red", "another blue")),
+        ("replace_rel", "A brindle dog is growling at a brown dog .", ("barking at",)),
+        ("replace_rel", "A man and a woman looking over a balcony at an elegant building", ("walking over", "standing over", "jumping over")),
     ],
 )
 def test_strict_read_failures_seed_31(neg_type, caption, never, parse, resources):
