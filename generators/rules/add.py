@@ -73,7 +73,7 @@ from .fit import (
 # 3: a companion does the subject's verb, not necessarily at the subject's counted places;
 # 4: a subject with no verb is joined by its own kind only; no person beside "... in his mouth"
 ADD_OBJ_VERSION = 7  # 5: "tries to" agrees with a co-subject ("try to"); 6: a third in a list, verbs after "and" agree, a pet beside people; 7: a relative clause on another noun keeps its verb ("at a dog who is running")
-ADD_ATT_VERSION = 5  # 3: never on a game ("playing basketball"); 4: no insert after an adverb or a color the parse lost, rare patterns, baby traits; 5: "in bed", "flag football", no white water, no half of an adjective ("wheelchair bound")
+ADD_ATT_VERSION = 6  # 3: never on a game ("playing basketball"); 4: no insert after an adverb or a color the parse lost, rare patterns, baby traits; 5: "in bed", "flag football", no white water, no half of an adjective ("wheelchair bound"); 6: never a color counted as the noun's default ("a black wetsuit"), nor inside a compound ("a hot blue air balloon")
 ADD_OBJ = f"rule:add_obj@{ADD_OBJ_VERSION}"
 ADD_ATT = f"rule:add_att@{ADD_ATT_VERSION}"
 PER_OBJECT = 2
@@ -108,7 +108,7 @@ _DEGREE_ADVERBS = frozenset({"well", "very", "too", "so", "quite", "rather", "fa
 _MANY_COLORS = frozenset({"colorful", "colourful", "multicolored", "multi-colored", "rainbow", "bright"})
 #: Words that fix how many are in the scene or pair them off: "two dogs are nose to nose".
 _SUBJECT_BLOCKERS = re.compile(
-    r"\b(both|each other|one another|alone|by (him|her|it)self|(nose|face|head|back) to \w+|side by side)\b"
+    r"\b(both|each other|one another|the other|alone|by (him|her|it)self|(nose|face|head|back) to \w+|side by side)\b"
     r"|, (one|two|three|four|five) \w+ing\b",  # "three people , one sitting , two standing"
     re.I,
 )
@@ -446,8 +446,9 @@ def _attribute_options(obj: SceneObject, resources: Any) -> list[tuple[str, floa
         out[adj] = float(n)
     if cls in COLORED_CLASSES:
         for c in colors:
-            if c not in resources.vocab["rare_adjectives"]:
-                out.setdefault(c, 1.0)
+            if c in resources.vocab["rare_adjectives"] or (color_total and counted.get(c, 0) / color_total > 0.35):
+                continue  # the counted default ("a black wetsuit") was left out above: not here either
+            out.setdefault(c, 1.0)
     if cls == "person":  # a visible trait any person may lack: "a bald snowboarder"
         who = resources.vocab["person_nouns"].get(lemma)
         for adj in people - exclude:
@@ -509,6 +510,8 @@ def add_att(
                 att_rank = min(
                     (order_rank.get(x, len(order_rank)) for x in att_groups), default=len(order_rank)
                 )
+                if " " in obj.text and resources.synsets(f"{att.text.lower()}_{obj.text.split()[0].lower()}", "n"):
+                    att_rank = len(order_rank)  # "hot" of "hot air balloon": part of the noun, stays
                 if att_rank > rank:
                     pos = att.start
                     break

@@ -35,7 +35,7 @@ T = TypeVar("T")
 #: Nouns so general that a replacement of them may still be true ("a person" -> "a woman").
 GENERIC_NOUNS = frozenset(
     "person people someone somebody thing things object objects something stuff animal animals "
-    "creature item items area place one ones other others individual individuals human humans "
+    "creature item items area place one ones other others individual individuals human humans body bodies "
     "figure figures adult adults spot surface closeup close-up horizon view scene distance "
     "background foreground setting location position space middle way air front top side back "
     "edge end bottom corner center midst landscape scenery outdoors nature sky picture pictures photo "

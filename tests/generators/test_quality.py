@@ -566,6 +566,14 @@ def test_replace_obj_a_person_stands_in_for_an_animal_no_other_animal_fits(parse
         ("add_att", "One person is on a ski lift while another snowboards .", ("another yellow", "another red", "another blue")),
         ("replace_rel", "A brindle dog is growling at a brown dog .", ("barking at",)),
         ("replace_rel", "A man and a woman looking over a balcony at an elegant building", ("walking over", "standing over", "jumping over")),
+        # strict read, held-out seed 33
+        ("replace_obj", "A dog retrieves a stick from a body of water .", ("a sun of", "a rock of", "a tree of")),
+        ("replace_obj", "a small brown and white dog jumping off of a tree stump", ("off of a body",)),
+        ("add_att", "A group of people climb into a hot air balloon .", ("hot blue air", "hot red air", "hot white air", "hot yellow air")),
+        ("add_att", "A man in a wetsuit is surfing on blue water .", ("black wetsuit",)),
+        ("add_obj", "Two men sit together and one looks at the other while he makes a funny face .", ("and two men",)),
+        ("replace_rel", "A woman with colorful hair walks two dogs .", ("leads two dogs",)),
+        ("replace_rel", "A kicker launches the football forward .", ("kicks the football",)),
     ],
 )
 def test_strict_read_failures_seed_31(neg_type, caption, never, parse, resources):
