@@ -197,9 +197,10 @@ _POSTURES = frozenset({"sit", "stand", "lie", "lay", "kneel", "crouch"})
 #: What one does in a place as well as beside it: "two boys playing in a lake" -> "playing next
 #: to a lake", "a dog runs in the water" -> "runs beside the water" (never "swimming beside").
 _ANYWHERE_VERBS = _POSTURES | frozenset({"play", "run", "walk", "jump", "dance", "wait", "rest", "pose", "hide"})
-#: Worn clothes may be held instead: "a boy wearing a gray shirt" -> "holding a gray shirt"
-#: (SugarCrepe's own kind of edit); counted evidence is thin ("hold shirt" once). Only what one
-#: plausibly holds in a photo: outer layers and accessories, not "holding black shorts".
+#: Worn clothes may be held instead: "a boy wearing a gray jacket" -> "holding a gray jacket"
+#: (SugarCrepe's own kind of edit); counted evidence is thin ("hold hat" a few times). Only what
+#: one plausibly holds in a photo: outer layers and accessories, not "holding black shorts" nor
+#: a shirt mid-activity ("a boy holding a black shirt is climbing").
 _INSTEAD_OF_WEARING = (("hold", 2.0),)
 _HELD_GARMENTS = frozenset(
     """jacket coat hat cap helmet sweater sweatshirt hoodie vest scarf glove mitten shoe sneaker
