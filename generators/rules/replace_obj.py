@@ -263,8 +263,8 @@ def replace_obj(
         # slot that only a few nouns fit still finds them; WordNet is asked only of drawn ones
         options = [(w, x) for w, x in options if noun_fits(resources, graph, i, w)]
         if not options and _person_may_stand_in(caption, graph, i, resources):
-            # "an agile dog catches a Frisbee": no other animal does that in captions, but a boy
-            # does; a person in the animal's place is as false and as plausible
+            # "a dog holding a white stuffed animal": no other animal was seen holding one, a
+            # girl was; a person in the animal's place is as false and as plausible
             options = [
                 (w, x) for w, x in _people_pool(resources) if not (set(w.split()) & present) and noun_fits(resources, graph, i, w)
             ]
