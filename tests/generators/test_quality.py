@@ -296,16 +296,6 @@ def test_add_obj_companion_need_not_be_seen_at_the_subject_place(parse, resource
         ("The skiers are in front of the lodge .", "The skiers are behind the lodge ."),
         ("Two young boys are in the water .", "Two young boys are next to the water ."),
         ("A girl in a pink dress sits on a bench .", "A girl in a pink dress sits next to a bench ."),
-    ],
-)
-def test_replace_rel_changes_where_a_thing_is(caption, want, parse, resources):
-    texts = _negatives("replace_rel", caption, parse, resources)
-    assert want in texts, sorted(texts)
-
-
-@pytest.mark.parametrize(
-    ("caption", "want"),
-    [
         # a worn garment is held instead (SugarCrepe's own kind of relation edit)
         ("A young boy wearing a gray jacket eats pasta .", "A young boy holding a gray jacket eats pasta ."),
         ("A man in a red baseball cap eats a chip .", "A man holding a red baseball cap eats a chip ."),
@@ -317,29 +307,9 @@ def test_replace_rel_changes_where_a_thing_is(caption, want, parse, resources):
         ("Two people ride their bikes down a dirt road .", "Two people walk their bikes down a dirt road ."),
     ],
 )
-def test_replace_rel_worn_becomes_held_and_in_becomes_beside(caption, want, parse, resources):
+def test_replace_rel_changes_where_a_thing_is(caption, want, parse, resources):
     texts = _negatives("replace_rel", caption, parse, resources)
     assert want in texts, sorted(texts)
-
-
-@pytest.mark.parametrize(
-    ("caption", "never"),
-    [
-        ("Three women in costume are dancing .", ("holding costume",)),  # no article: an idiom
-        ("A girl in black shorts is running .", ("holding black shorts",)),  # not held in photos
-        ("A boy wearing a red shirt is climbing .", ("holding a red shirt",)),  # nor while climbing
-        ("A man throws a boy into the pool .", ("hugs a boy", "holds a boy", "carries a boy into")),
-        ("A man walking two dogs down a street .", ("leading two dogs", "following two dogs")),
-        ("A man and a woman are carrying bags down an empty street .", ("chasing bags",)),
-        ("A man wearing a white shirt and blue jeans .", ("holding a white shirt",)),  # the jeans too
-        ("The dog is wearing a pink sweater .", ("holding a pink", "holds a pink")),  # a dog
-        ("Two boys swimming in a lake .", ("next to a lake", "beside a lake")),  # one swims in it
-        ("Two dogs playing in the snow .", ("next to the snow", "beside the snow")),  # a ground
-    ],
-)
-def test_replace_rel_worn_and_beside_only_where_they_read(caption, never, parse, resources):
-    texts = _negatives("replace_rel", caption, parse, resources)
-    assert not any(bad in t for t in texts for bad in never), sorted(texts)
 
 
 @pytest.mark.parametrize(
@@ -499,62 +469,25 @@ def test_add_obj_keeps_animal_only_doings_to_animals(parse, resources):
         ("add_att", "The person wearing orange and black ripped up tights lounges in the grass .", ("ripped up gray", "ripped up white", "ripped up blue", "ripped up red")),
         ("replace_rel", "A man on a bike in midair .", ("next to a bike", "beside a bike")),
         ("swap_obj", "A boy and girl are jumping rope together while another girl is holding the rope .", ("another boy",)),
-    ],
-)
-def test_strict_read_failures(neg_type, caption, never, parse, resources):
-    texts = _negatives(neg_type, caption, parse, resources)
-    assert not any(bad in t for t in texts for bad in never), sorted(texts)
-
-
-@pytest.mark.parametrize(
-    ("neg_type", "caption", "never"),
-    [
+        # replace_rel: what is worn, beside and moved along only where it reads (this landing)
+        ("replace_rel", "Three women in costume are dancing .", ("holding costume",)),  # no article: an idiom
+        ("replace_rel", "A girl in black shorts is running .", ("holding black shorts",)),  # not held in photos
+        ("replace_rel", "A boy wearing a red shirt is climbing .", ("holding a red shirt",)),  # nor while climbing
+        ("replace_rel", "A man throws a boy into the pool .", ("hugs a boy", "holds a boy", "carries a boy into")),
+        ("replace_rel", "A man walking two dogs down a street .", ("leading two dogs", "following two dogs")),
+        ("replace_rel", "A man and a woman are carrying bags down an empty street .", ("chasing bags",)),
+        ("replace_rel", "A man wearing a white shirt and blue jeans .", ("holding a white shirt",)),  # the jeans too
+        ("replace_rel", "The dog is wearing a pink sweater .", ("holding a pink", "holds a pink")),  # a dog
+        ("replace_rel", "Two boys swimming in a lake .", ("next to a lake", "beside a lake")),  # one swims in it
+        ("replace_rel", "Two dogs playing in the snow .", ("next to the snow", "beside the snow")),  # a ground
         # dogs named by breeds whose first WordNet sense is a person or a place
         ("add_att", "A young dalmatian sits next to a tree .", ("uniformed", "bearded", "bald", "elderly")),
         ("replace_obj", "A German shepherd jumps on the grass .", ("German man", "German woman", "German dog", "German greyhound")),
         ("replace_obj", "A black lab runs into a lake .", ("black dog", "black puppy", "black poodle")),
         ("replace_obj", "A black cat sleeps on the couch .", ("black lab ", "black shepherd", "black dalmatian")),
-    ],
-)
-def test_dog_breeds_are_dogs(neg_type, caption, never, parse, resources):
-    texts = _negatives(neg_type, caption, parse, resources)
-    assert not any(bad in t for t in texts for bad in never), sorted(texts)
-
-
-@pytest.mark.parametrize(
-    ("caption", "never"),
-    [
-        ("A dog jumps over a hurdle .", ("fish jumps", "fly jumps", "cricket jumps")),
-        ("The dog barks at the mailman .", ("fish barks", "horse barks", "cat barks")),
-    ],
-)
-def test_replace_obj_animals_only_do_what_they_were_seen_doing(caption, never, parse, resources):
-    texts = _negatives("replace_obj", caption, parse, resources)
-    assert not any(bad in t for t in texts for bad in never), sorted(texts)
-
-
-def test_replace_obj_a_person_stands_in_for_an_animal_no_other_animal_fits(parse, resources):
-    texts = _negatives("replace_obj", "A dog is holding a white stuffed animal .", parse, resources)
-    assert any(re.match(r"An? (girl|boy|man|woman|child|kid) is holding", t) for t in texts), sorted(texts)
-    for caption in (
-        "A dog runs with a stick in its mouth .",  # a boy has no "its"
-        "One dog sniffs another lying on the ground .",  # "another" is a dog
-        "A man walks his dog .",  # what is walked is no person
-    ):
-        texts = _negatives("replace_obj", caption, parse, resources)
-        assert not any(
-            re.search(r"\b(with a stick|One \w+ sniffs|walks his) (man|woman|boy|girl|child|kid)\b", t)
-            or re.match(r"A (man|woman|boy|girl|child|kid) runs with a stick", t)
-            or re.match(r"One (man|woman|boy|girl|child|kid) sniffs", t)
-            for t in texts
-        ), sorted(texts)
-    walked = _negatives("replace_obj", "A man walks his dog .", parse, resources)
-    assert not any(f"walks his {a}" in walked_t for walked_t in walked for a in ("cricket", "fly", "fish")), sorted(walked)
-
-
-@pytest.mark.parametrize(
-    ("neg_type", "caption", "never"),
-    [
+        # animals only do what they were seen doing
+        ("replace_obj", "A dog jumps over a hurdle .", ("fish jumps", "fly jumps", "cricket jumps")),
+        ("replace_obj", "The dog barks at the mailman .", ("fish barks", "horse barks", "cat barks")),
         # strict read, held-out seed 31 (this session)
         ("replace_obj", "A dog stands on the sand to look at another dog .", ("another cat", "another bull", "another horse")),
         ("replace_obj", "A dog licking its lips while snow falls .", ("while pavement", "while grass", "while sand")),
@@ -576,9 +509,28 @@ def test_replace_obj_a_person_stands_in_for_an_animal_no_other_animal_fits(parse
         ("replace_rel", "A kicker launches the football forward .", ("kicks the football",)),
     ],
 )
-def test_strict_read_failures_seed_31(neg_type, caption, never, parse, resources):
+def test_strict_read_failures(neg_type, caption, never, parse, resources):
     texts = _negatives(neg_type, caption, parse, resources)
     assert not any(bad in t for t in texts for bad in never), sorted(texts)
+
+
+def test_replace_obj_a_person_stands_in_for_an_animal_no_other_animal_fits(parse, resources):
+    texts = _negatives("replace_obj", "A dog is holding a white stuffed animal .", parse, resources)
+    assert any(re.match(r"An? (girl|boy|man|woman|child|kid) is holding", t) for t in texts), sorted(texts)
+    for caption in (
+        "A dog runs with a stick in its mouth .",  # a boy has no "its"
+        "One dog sniffs another lying on the ground .",  # "another" is a dog
+        "A man walks his dog .",  # what is walked is no person
+    ):
+        texts = _negatives("replace_obj", caption, parse, resources)
+        assert not any(
+            re.search(r"\b(with a stick|One \w+ sniffs|walks his) (man|woman|boy|girl|child|kid)\b", t)
+            or re.match(r"A (man|woman|boy|girl|child|kid) runs with a stick", t)
+            or re.match(r"One (man|woman|boy|girl|child|kid) sniffs", t)
+            for t in texts
+        ), sorted(texts)
+    walked = _negatives("replace_obj", "A man walks his dog .", parse, resources)
+    assert not any(f"walks his {a}" in walked_t for walked_t in walked for a in ("cricket", "fly", "fish")), sorted(walked)
 
 
 def test_breed_names_relate_to_dog(resources):
