@@ -117,14 +117,15 @@ class Resources:
         a, b = original.lower().strip(), candidate.lower().strip()
         if pos == "n":
             # "lab", "shepherd": a dog in captions, whatever WordNet's first sense says
-            breeds = self._dog_breeds()
+            breeds = self.dog_breeds()
             a, b = ("dog" if a in breeds else a), ("dog" if b in breeds else b)
         key = ("rel", a, b, pos)
         if key not in self._cache:
             self._cache[key] = self._lexical_relation(a, b, pos)
         return self._cache[key]
 
-    def _dog_breeds(self) -> frozenset[str]:
+    def dog_breeds(self) -> frozenset[str]:
+        """Dog names whose WordNet first sense is something else ("lab", "shepherd"): dogs."""
         key = ("dog_breeds",)
         if key not in self._cache:
             self._cache[key] = frozenset(self.vocab.get("dog_breeds", {}).get("words", ()))

@@ -152,8 +152,10 @@ PREPOSITIONS = frozenset(
 )
 
 
-_DETERMINERS = frozenset(
-    "a an the this that these those his her their its my your our some any each every another one no".split()
+#: Possessive determiners: "his dog" has an owner, and fits either number ("his shoes").
+POSSESSIVES = frozenset({"his", "her", "their", "its", "my", "your", "our"})
+_DETERMINERS = POSSESSIVES | frozenset(
+    "a an the this that these those some any each every another one no".split()
 )
 
 

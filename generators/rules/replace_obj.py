@@ -31,6 +31,7 @@ from ..registry import register
 from .common import (
     ANIMAL_PARTS,
     MAX_NEGATIVES,
+    POSSESSIVES,
     Candidate,
     bare_singular,
     finish,
@@ -142,7 +143,7 @@ def noun_candidates(noun: str, resources: Any) -> list[PoolNoun]:
         for w in resources.vocab["noun_groups"][group]:
             if lex.class_of(w) == cls:  # a COCO group may mix kinds: "field" and "lake" are both places there
                 pool.setdefault(w, float(max(lex.count(w), 1)))
-    breeds = set(resources.vocab.get("dog_breeds", {}).get("words", ()))  # "a cat" -> "a lab"
+    breeds = resources.dog_breeds()  # never drawn: "a cat" -> "a lab"
     head = noun.rsplit(" ", 1)[-1]
     head = "dog" if head in breeds else head  # "a German shepherd" -> "a German race dog"
     mass = set(resources.vocab["mass_nouns"])
@@ -163,7 +164,6 @@ def noun_candidates(noun: str, resources: Any) -> list[PoolNoun]:
     return out
 
 
-_POSSESSIVES = frozenset({"his", "her", "their", "its", "my", "your", "our"})
 _ITS = re.compile(r"\b(its|itself|another|the other|each other|one another)\b", re.I)  # "one dog sniffs another"
 
 
@@ -202,7 +202,7 @@ def _person_may_stand_in(caption: str, graph: SceneGraph, i: int, resources: Any
     after = caption[obj.end :]
     if ANIMAL_PARTS.search(after) or _ITS.search(after) or last_gendered_pronoun(after) is not None:
         return False  # "a boy with a stick in its mouth", "a boy shakes her head"
-    return (word_before(caption, phrase_start(obj)) or "").lower() not in _POSSESSIVES
+    return (word_before(caption, phrase_start(obj)) or "").lower() not in POSSESSIVES
 
 
 @register(NAME, type="replace_obj", version=VERSION)

@@ -201,7 +201,7 @@ _ANYWHERE_VERBS = _POSTURES | frozenset({"play", "run", "walk", "jump", "dance",
 #: (SugarCrepe's own kind of edit); counted evidence is thin ("hold hat" a few times). Only what
 #: one plausibly holds in a photo: outer layers and accessories, not "holding black shorts" nor
 #: a shirt mid-activity ("a boy holding a black shirt is climbing").
-_INSTEAD_OF_WEARING = (("hold", 2.0),)
+_HELD, _HELD_WEIGHT = "hold", 2.0
 _HELD_GARMENTS = frozenset(
     """jacket coat hat cap helmet sweater sweatshirt hoodie vest scarf glove mitten shoe sneaker
     boot sandal sunglasses sunglass glasses glass goggles goggle mask poncho cape wig crown bandana
@@ -294,8 +294,8 @@ def verb_options(
             continue  # "walk" -> "move", "run" -> "jog": still true
         out.append((cand_verb, float(min(ev_s, ev_o) + 1) * (1 + max(ev_s, ev_o)) ** 0.5))
     if verb == "wear" and not tail and not by_agent and _wears_clothes(doer, done, lex):
-        have = {v for v, _ in out}
-        out += [(v, w) for v, w in _INSTEAD_OF_WEARING if v not in have]
+        if all(v != _HELD for v, _ in out):
+            out.append((_HELD, _HELD_WEIGHT))
     lru[memo] = out
     if len(lru) > OPTIONS_CACHE:
         lru.popitem(last=False)
@@ -530,9 +530,7 @@ def replace_rel(
                 and not bare_singular(caption, obj_obj)  # "three women in costume"
                 and not _LIST_AFTER.match(caption[obj_obj.end :])
             ):
-                worn = [v for v, _ in _INSTEAD_OF_WEARING]
-                rng.shuffle(worn)
-                edits.append((p_start, rel.end, [match_case(inflect_verb(v, "VBG"), prep) for v in worn]))
+                edits.append((p_start, rel.end, [match_case(inflect_verb(_HELD, "VBG"), prep)]))
             continue
         if prep.lower() in ("up", "down") and resources.lexicon.class_of(obj) == "way":
             continue  # "walks down the road" is "walks up the road": along it either way

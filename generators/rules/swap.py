@@ -30,6 +30,7 @@ from ..grammar import apply_edit, article_for, fix_articles, last_gendered_prono
 from ..registry import register
 from .common import (
     MAX_NEGATIVES,
+    POSSESSIVES,
     Candidate,
     bare_singular,
     finish,
@@ -79,7 +80,7 @@ def _two_span_edit(caption: str, a: tuple[int, int, str], b: tuple[int, int, str
 #: Between two garments of one list: "a red shirt and blue shorts", "a cap , white gloves".
 _GARMENT_JOIN = re.compile(r"^\s*(,\s*(and\s+)?|and\s+|&\s+)(an?\s+)?$", re.I)
 #: Determiners a garment's phrase may start with that fit either number (kept as they are).
-_ANY_NUMBER_DETERMINERS = frozenset({"the", "his", "her", "their", "its", "my", "your", "our"})
+_ANY_NUMBER_DETERMINERS = POSSESSIVES | {"the"}
 
 
 def _grammatical_plural(obj: SceneObject, resources: Any) -> bool:
