@@ -164,10 +164,11 @@ def noun_candidates(noun: str, resources: Any) -> list[PoolNoun]:
     return out
 
 
-_ITS = re.compile(r"\b(its|itself|another|the other|each other|one another)\b", re.I)  # "one dog sniffs another"
+#: Words after an animal that point back at it or its kind ("its tail", "one dog sniffs another").
+_POINTS_BACK = re.compile(r"\b(its|itself|another|the other|each other|one another)\b", re.I)
 
 
-def _verb_follows(caption: str, pos: int) -> bool:
+def _finite_verb_next(caption: str, pos: int) -> bool:
     """The next word is a finite verb ("snow *falls*"): the noun is its subject."""
     nxt = word_after(caption, pos)
     if nxt is None:
@@ -200,7 +201,7 @@ def _person_may_stand_in(caption: str, graph: SceneGraph, i: int, resources: Any
     if any(r.object == i for r in graph.relations) or not any(r.subject == i for r in graph.relations):
         return False
     after = caption[obj.end :]
-    if ANIMAL_PARTS.search(after) or _ITS.search(after) or last_gendered_pronoun(after) is not None:
+    if ANIMAL_PARTS.search(after) or _POINTS_BACK.search(after) or last_gendered_pronoun(after) is not None:
         return False  # "a boy with a stick in its mouth", "a boy shakes her head"
     return (word_before(caption, phrase_start(obj)) or "").lower() not in POSSESSIVES
 
@@ -223,7 +224,7 @@ def replace_obj(
         lemma = object_lemma(obj)
         if (word_before(caption, phrase_start(obj)) or "").lower() in ("another", "other"):
             continue  # "looks at another dog": points back at a dog already named
-        if not object_contexts(graph, i) and _verb_follows(caption, obj.end):
+        if not object_contexts(graph, i) and _finite_verb_next(caption, obj.end):
             continue  # "while snow falls": a subject the parse gave no slot; "pavement falls"
         # "Boy plays baseball", "Young boy wearing ...": a headline, not a mass noun
         bare = bare_singular(caption, obj) and phrase_start(obj) > 0
