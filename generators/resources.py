@@ -124,6 +124,12 @@ class Resources:
             self._cache[key] = self._lexical_relation(a, b, pos)
         return self._cache[key]
 
+    def _person_and_animal(self, a: str, b: str) -> bool:
+        """One word names people and the other an animal (the caption classes, not WordNet's
+        rarer senses): they are never the same thing."""
+        kinds = {self.lexicon.class_of(a), self.lexicon.class_of(b)}
+        return "person" in kinds and bool(kinds & {"animal", "bird"})
+
     def dog_breeds(self) -> frozenset[str]:
         """Dog names whose WordNet first sense is something else ("lab", "shepherd"): dogs."""
         key = ("dog_breeds",)
@@ -148,6 +154,8 @@ class Resources:
                 return "synonym"
             return None
         a_word, b_word = (singularize(a), singularize(b)) if pos == "n" else (a, b)
+        if pos == "n" and self._person_and_animal(a_word, b_word):
+            return None  # "dog" is also "an informal term for a man": never so in a photo caption
         if set(b_all[:3]) & self._main_closure(a_word, pos):
             return "hypernym"
         if set(self.synsets(a_word, pos)[:3]) & self._main_closure(b_word, pos):

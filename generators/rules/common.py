@@ -98,7 +98,10 @@ def is_plural(obj: SceneObject) -> bool:
 
 
 def inflect_like(new_lemma: str, obj: SceneObject) -> str:
-    """``new_lemma`` with the plurality and casing of the object's text."""
+    """``new_lemma`` with the plurality and casing of the object's text.
+
+    A capital inside the caption belongs to the old word ("catches a Frisbee" -> "catches a
+    ball"); only a caption's first word passes its capital on."""
     word = (
         pluralize(new_lemma)
         if is_plural(obj)
@@ -106,6 +109,8 @@ def inflect_like(new_lemma: str, obj: SceneObject) -> str:
         if " " not in new_lemma
         else new_lemma
     )
+    if obj.start > 0 and obj.text[1:].islower():
+        return word
     return match_case(word, obj.text)
 
 

@@ -76,7 +76,9 @@ def editable_object(caption: str, obj: SceneObject, resources: Any) -> bool:
     lemma = object_lemma(obj)
     if lemma in GENERIC_NOUNS or lemma.rsplit(" ", 1)[-1] in GENERIC_NOUNS:
         return False
-    if any(w[:1].isupper() for w in obj.text.split()[1:]) or (obj.start > 0 and obj.text[:1].isupper()):
+    if any(w[:1].isupper() for w in obj.text.split()[1:]) or (
+        obj.start > 0 and obj.text[:1].isupper() and not capitalised_common_noun(obj, resources)
+    ):
         return False  # a name ("Hello Kitty balloon", "Roman Candles")
     if obj.start > 0 and (caption[obj.start - 1] in "-'" or caption[obj.start - 1].isdigit()):
         return False  # half of a word the parser split: "4-wheeler", "t-shirt"
@@ -99,6 +101,21 @@ def editable_object(caption: str, obj: SceneObject, resources: Any) -> bool:
         return False  # "while another snowboards": "another" takes no plural noun, so it is a verb
     cls = lex.class_of(lemma)
     return lex.is_scene_noun(lemma) and cls not in NON_EDITABLE_CLASSES
+
+
+#: How often captions must use a capitalised word's lower-case form for it to be a common noun.
+COMMON_NOUN_COUNT = 20
+
+
+def capitalised_common_noun(obj: SceneObject, resources: Any) -> bool:
+    """A one-word thing written with a capital inside a caption that captions name often in lower
+    case, of a class that holds no people: a trademark used as a common noun ("catches a
+    Frisbee", "on Rollerblades"), not a name ("Obama", "a Mohawk")."""
+    if " " in obj.text or not obj.text[1:].islower():
+        return False
+    lex = resources.lexicon
+    lemma = object_lemma(obj)
+    return lex.count(lemma) >= COMMON_NOUN_COUNT and lex.class_of(lemma) not in (None, "person")
 
 
 #: Participles that make an adjective of the noun before them ("wheelchair bound", "snow covered").
@@ -191,6 +208,9 @@ def noun_fits(
         if at and new_cls in ("animal", "bird") and lex.class_of(other) in _HANDLED_CLASSES:
             if not lex.cooccurring(new_lemma).get(other, 0):
                 return False  # "a deer jumping for a Frisbee", "a cow trotting with a rubber duck"
+        if at and ctx.startswith("O|") and new_cls in _HANDLED_CLASSES and lex.class_of(other) in ("animal", "bird"):
+            if not lex.seen(ctx, new_lemma):
+                return False  # what an animal catches or carries was seen so: "a dog catching a surfboard"
         if at and person and lex.class_of(other) == "clothing":
             if not _wears_it(lex, ctx, new_lemma, old_lemma):
                 return False  # what one wears is not anyone's: "a man in a pink bikini", "a boy in a sari"

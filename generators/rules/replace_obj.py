@@ -56,8 +56,8 @@ from .fit import (
 
 NAME, VERSION = (
     "replace_obj",
-    8,
-)  # 4: doers back off to their verb within a COCO group; 5: "a two lane path", "body of water", "well kept", "an ocean" takes count nouns; 6: vehicles keep their medium, ways change kind ("road" never "track"), no "midair" for a place, no half of an adjective ("wheelchair bound"); 7: dog breeds are dogs ("lab", "shepherd": never drawn, never "a lab" -> "a puppy"); 8: an animal doer no other animal fits becomes a person ("two dogs running through a field" -> "two girls"); animals never stand in for what they were not seen doing ("a fish jumps over a hurdle"), never "another X" nor an unparsed subject ("while snow falls")
+    9,
+)  # 4: doers back off to their verb within a COCO group; 5: "a two lane path", "body of water", "well kept", "an ocean" takes count nouns; 6: vehicles keep their medium, ways change kind ("road" never "track"), no "midair" for a place, no half of an adjective ("wheelchair bound"); 7: dog breeds are dogs ("lab", "shepherd": never drawn, never "a lab" -> "a puppy"); 8: an animal doer no other animal fits becomes a person ("two dogs running through a field" -> "two girls"); animals never stand in for what they were not seen doing ("a fish jumps over a hurdle"), never "another X" nor an unparsed subject ("while snow falls"); 9: "people" doing what an animal was seen doing become that animal ("two people playing in the snow" -> "two dogs"), a capitalised trademark is an object ("catch a Frisbee" -> "catch a ball"), what a dog catches or carries was seen so, roads never become the tunnels or barrels of an agility course nor stairs, moving water (wave, surf, waterfall) is neither replaced nor brought in
 GENERATOR = f"rule:{NAME}@{VERSION}"
 PER_OBJECT = 2  # negatives kept per object
 TRIES_PER_OBJECT = 12  # candidates checked per object before moving on
@@ -69,6 +69,9 @@ def _is_mass(lemma: str, mass: set[str]) -> bool:
 
 #: Where one is rather than a place ("in midair"): never put in for a room or a field.
 _STATES = frozenset({"midair", "air", "distance", "background", "foreground"})
+#: Lemmas that name a scene thing only with more words: "a flight (of stairs)", "rapids" (whose
+#: singular "a rapid" is no place to swim).
+_NOT_ALONE = frozenset({"flight", "rapid"})
 #: WordNet roots that tell a vehicle's medium: "rowing a canoe" never becomes "rowing a motorcycle".
 _MEDIA = (("vessel.n.02", "water"), ("float.n.06", "water"), ("aircraft.n.01", "air"), ("sled.n.01", "snow"))
 #: Where WordNet's first sense is not the captions' one ("scooter" is an ice boat there).
@@ -89,11 +92,26 @@ _WAY_KINDS = {
 
 
 def _same_way(a: str, b: str) -> bool:
-    """Two ways a caption could name one by the other ("trail"/"path"; "track" reads as either)."""
+    """Two ways a caption could name one by the other ("trail"/"path"; "track" reads as either),
+    or a way and a thing of the way class that is no way at all: a road never becomes the tunnel,
+    pipe, ladder or barrel of a dog's agility course ("people gathered in the barrel")."""
     ka, kb = _WAY_KINDS.get(a), _WAY_KINDS.get(b)
     if ka is None or kb is None:
-        return False
+        return (ka is None) != (kb is None)
+    if "stairs" in (ka, kb):
+        return True  # "racing on a stairway", "a residential stairway": stairs are no road
     return ka == kb or ("track" in (ka, kb) and bool({ka, kb} & {"road", "path"}))
+
+
+#: Water that moves is not a body of water, and one kind may be part of another: "splashed by a
+#: wave" never becomes "splashed by a swimming pool", "swims in the ocean" never "in the surf"
+#: (the ocean's surf), "belaying down a waterfall" never "down an ocean wave".
+_MOVING_WATER = frozenset({"wave", "ocean wave", "surf", "waterfall", "rapid", "spray", "splash", "wake"})
+
+
+def _other_water(a: str, b: str) -> bool:
+    """Either is moving water: it is neither replaced nor brought in."""
+    return a in _MOVING_WATER or b in _MOVING_WATER
 
 
 def _medium(noun: str, resources: Any) -> str:
@@ -157,8 +175,10 @@ def noun_candidates(noun: str, resources: Any) -> list[PoolNoun]:
         and w not in GENERIC_NOUNS
         and w not in breeds
         and w not in _STATES
+        and w not in _NOT_ALONE
         and (medium is None or _medium(w, resources) == medium)
         and not (cls == "way" and _same_way(w, noun))
+        and not (cls == "water" and _other_water(w, noun))
     ]
     resources._cache[key] = out
     return out
@@ -206,6 +226,95 @@ def _person_may_stand_in(caption: str, graph: SceneGraph, i: int, resources: Any
     return (word_before(caption, phrase_start(obj)) or "").lower() not in POSSESSIVES
 
 
+#: General nouns of people: no other person is surely not one ("people" -> "children" may be
+#: true), so only an animal may take their place.
+_ANYONE = frozenset({"people", "person"})
+#: Collections an animal may come in ("a group of dogs"); "a crowd of dogs" reads as made up.
+_HERD_WORDS = frozenset({"group", "couple", "pair", "few", "lot"})
+
+
+#: Animal-class words that are as often people in captions ("a male in a red shirt").
+_SEXES = frozenset({"male", "female"})
+
+
+def _animal_pool(resources: Any) -> list[tuple[str, float]]:
+    """Animals weighted by their counts: who may do what "people" did."""
+    key = ("replace_obj.animals",)
+    if key not in resources._cache:
+        breeds = resources.dog_breeds()
+        resources._cache[key] = [
+            (w, float(n))
+            for w, n in resources.lexicon.nouns_of_class("animal")
+            if " " not in w and w not in GENERIC_NOUNS and w not in breeds and w not in _SEXES
+        ]
+    return resources._cache[key]
+
+
+def _animal_may_stand_in(caption: str, graph: SceneGraph, i: int, resources: Any) -> bool:
+    """General people ("people", "a person") who only do things, each a thing an animal was
+    seen doing (checked per animal by :func:`fit.noun_fits`): "people walking down a trail"
+    -> "dogs walking down a trail". Never what people are done to, wear or hold as people
+    alone do, never an unnamed crowd ("a crowd of people"), never people with no doing."""
+    obj = graph.objects[i]
+    if object_lemma(obj) not in _ANYONE or obj.count == 0 or not obj.text.isalpha():
+        return False
+    lex = resources.lexicon
+    subject_of = [r for r in graph.relations if r.subject == i]
+    if not subject_of or any(r.object == i for r in graph.relations):
+        return False
+    if any(lex.class_of(object_lemma(graph.objects[r.object])) == "clothing" for r in subject_of):
+        return False  # "people in costumes": clothes are a person's
+    start = phrase_start(obj)
+    if (word_before(caption, start) or "").lower() == "of":
+        head = word_before(caption, start - len(" of") - 1) or ""
+        if head.lower() not in _HERD_WORDS:
+            return False
+    return (word_before(caption, start) or "").lower() not in POSSESSIVES
+
+
+def _draw(
+    caption: str,
+    graph: SceneGraph,
+    i: int,
+    options: list[tuple[str, float]],
+    rng: random.Random,
+    resources: Any,
+    is_person: bool,
+    across: bool = False,
+) -> list[Candidate]:
+    """Up to ``PER_OBJECT`` edits of object ``i`` to options drawn by weight, each not the same
+    thing under another name; pronouns follow a change of gender. ``across``: the options are
+    of another kind (a person for an animal, an animal for people), which WordNet's rarer
+    senses would call the same ("dog": "an informal term for a man")."""
+    obj = graph.objects[i]
+    lemma = object_lemma(obj)
+    people = resources.lexicon
+    out: list[Candidate] = []
+    for new in weighted_order(rng, options)[:TRIES_PER_OBJECT]:
+        if not across and (
+            resources.lexical_relation(lemma, new, "n") is not None or resources.part_whole(lemma, new)
+        ):
+            continue  # "dog" -> "puppy" or "animal", "building" -> "wall": still describes the photo
+        if is_person and not person_swap_ok(lemma, new, resources):
+            continue
+        after = inflect_like(new, obj)
+        if after.lower() == obj.text.lower():
+            continue
+        end = obj.end
+        to = gender_change(lemma, new, resources) if is_person else None
+        if to is not None:  # "A man ... his hand" -> "A woman ... her hand"
+            last = last_gendered_pronoun(caption[obj.end :])
+            if last is not None:
+                if sum(people.class_of(object_lemma(o)) == "person" for o in graph.objects) > 1:
+                    continue  # whose "his"? not ours to guess
+                end = obj.end + last
+                after += regender_pronouns(caption[obj.end :], to, upto=end - obj.end)
+        out.append(Candidate(*apply_edit(caption, obj.start, end, after)))
+        if len(out) >= PER_OBJECT:
+            break
+    return out
+
+
 @register(NAME, type="replace_obj", version=VERSION)
 def replace_obj(
     caption: str, graph: SceneGraph, rng: random.Random, resources: Any, limit: int = MAX_NEGATIVES
@@ -219,9 +328,16 @@ def replace_obj(
     cands: list[Candidate] = []
     for i in order:
         obj = graph.objects[i]
-        if not editable_object(caption, obj, resources):
-            continue
         lemma = object_lemma(obj)
+        if not editable_object(caption, obj, resources):
+            if _animal_may_stand_in(caption, graph, i, resources):
+                options = [
+                    (w, x)
+                    for w, x in _animal_pool(resources)
+                    if not (set(w.split()) & present) and noun_fits(resources, graph, i, w)
+                ]
+                cands.extend(_draw(caption, graph, i, options, rng, resources, is_person=False, across=True))
+            continue
         if (word_before(caption, phrase_start(obj)) or "").lower() in ("another", "other"):
             continue  # "looks at another dog": points back at a dog already named
         if not object_contexts(graph, i) and _finite_verb_next(caption, obj.end):
@@ -229,7 +345,6 @@ def replace_obj(
         # "Boy plays baseball", "Young boy wearing ...": a headline, not a mass noun
         bare = bare_singular(caption, obj) and phrase_start(obj) > 0
         is_person = people.class_of(lemma) == "person"
-        kept = 0
         plural = is_plural(obj)
         # "an ocean", "a sea": a mass noun used as a count noun takes count nouns ("a lake"),
         # never "a surf"
@@ -263,31 +378,12 @@ def replace_obj(
         # the slot fit is a few table lookups: checked for every option before the draw, so a
         # slot that only a few nouns fit still finds them; WordNet is asked only of drawn ones
         options = [(w, x) for w, x in options if noun_fits(resources, graph, i, w)]
-        if not options and _person_may_stand_in(caption, graph, i, resources):
+        across = not options and _person_may_stand_in(caption, graph, i, resources)
+        if across:
             # "a dog holding a white stuffed animal": no other animal was seen holding one, a
             # girl was; a person in the animal's place is as false and as plausible
             options = [
                 (w, x) for w, x in _people_pool(resources) if not (set(w.split()) & present) and noun_fits(resources, graph, i, w)
             ]
-        for new in weighted_order(rng, options)[:TRIES_PER_OBJECT]:
-            if resources.lexical_relation(lemma, new, "n") is not None or resources.part_whole(lemma, new):
-                continue  # "dog" -> "puppy" or "animal", "building" -> "wall": still describes the photo
-            if is_person and not person_swap_ok(lemma, new, resources):
-                continue
-            after = inflect_like(new, obj)
-            if after.lower() == obj.text.lower():
-                continue
-            end = obj.end
-            to = gender_change(lemma, new, resources) if is_person else None
-            if to is not None:  # "A man ... his hand" -> "A woman ... her hand"
-                last = last_gendered_pronoun(caption[obj.end :])
-                if last is not None:
-                    if sum(people.class_of(object_lemma(o)) == "person" for o in graph.objects) > 1:
-                        continue  # whose "his"? not ours to guess
-                    end = obj.end + last
-                    after += regender_pronouns(caption[obj.end :], to, upto=end - obj.end)
-            cands.append(Candidate(*apply_edit(caption, obj.start, end, after)))
-            kept += 1
-            if kept >= PER_OBJECT:
-                break
+        cands.extend(_draw(caption, graph, i, options, rng, resources, is_person=is_person, across=across))
     return finish(caption, cands, "replace_obj", GENERATOR, resources, limit=limit)

@@ -507,6 +507,17 @@ def test_add_obj_keeps_animal_only_doings_to_animals(parse, resources):
         ("add_obj", "Two men sit together and one looks at the other while he makes a funny face .", ("and two men",)),
         ("replace_rel", "A woman with colorful hair walks two dogs .", ("leads two dogs",)),
         ("replace_rel", "A kicker launches the football forward .", ("kicks the football",)),
+        # what a dog catches or carries was seen so; ways stay ways, moving water stays as it is
+        ("replace_obj", "A white dog is about to catch a yellow ball in its mouth .", ("surfboard", "skateboard", "racket")),
+        ("replace_obj", "A crowd of people are gathered in the street .", ("barrel", "pipe", "tunnel", "ladder")),
+        ("replace_obj", "Some greyhound dogs are racing on a dirt track .", ("stairway", "staircase", "steps")),
+        ("replace_obj", "A surfer is being splashed by an ocean wave .", ("pool", "lake", "river")),
+        ("replace_obj", "A tan dog jumps into water .", ("surf", "wave")),
+        ("replace_obj", "A person is swimming in a river .", ("a rapid", "a flight")),
+        # an animal stands in for people only where animals were seen doing the same
+        ("replace_obj", "A crowd of people watch the parade .", ("crowd of dogs",)),
+        ("replace_obj", "People in costumes dance in the street .", ("Dogs in", "Horses in")),
+        ("replace_obj", "People sit on a bench .", ("Females", "Males")),
     ],
 )
 def test_strict_read_failures(neg_type, caption, never, parse, resources):
@@ -531,6 +542,28 @@ def test_replace_obj_a_person_stands_in_for_an_animal_no_other_animal_fits(parse
         ), sorted(texts)
     walked = _negatives("replace_obj", "A man walks his dog .", parse, resources)
     assert not any(f"walks his {a}" in walked_t for walked_t in walked for a in ("cricket", "fly", "fish")), sorted(walked)
+
+
+def test_replace_obj_an_animal_stands_in_for_people_seen_doing_what_animals_do(parse, resources):
+    # "people" has no other person that is surely not one of them: only an animal is false
+    for caption, want in (
+        ("Two people are playing in the snow .", "Two dogs are playing in the snow ."),
+        ("A person is swimming in a pool .", "A dog is swimming in a pool ."),
+    ):
+        texts = _negatives("replace_obj", caption, parse, resources)
+        assert want in texts, sorted(texts)
+    # WordNet's "dog" is also an informal term for a man: never the same thing in a caption
+    assert resources.lexical_relation("people", "dog") is None
+    assert resources.lexical_relation("man", "dog") is None
+    assert resources.lexical_relation("dog", "puppy") is not None
+
+
+def test_capitalised_trademark_is_an_object_and_its_replacement_is_lower_case(parse, resources):
+    texts = _negatives("replace_obj", "A dog catching a Frisbee .", parse, resources)
+    assert "A dog catching a ball ." in texts, sorted(texts)
+    # a name is still no object
+    texts = _negatives("replace_obj", "Obama gives a speech .", parse, resources)
+    assert not any(not t.startswith("Obama") for t in texts), sorted(texts)
 
 
 def test_breed_names_relate_to_dog(resources):
