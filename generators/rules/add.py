@@ -72,7 +72,7 @@ from .fit import (
 # add_obj 2: co-subject or second object of the main verb, slot-fitting companions;
 # 3: a companion does the subject's verb, not necessarily at the subject's counted places;
 # 4: a subject with no verb is joined by its own kind only; no person beside "... in his mouth"
-ADD_OBJ_VERSION = 7  # 5: "tries to" agrees with a co-subject ("try to"); 6: a third in a list, verbs after "and" agree, a pet beside people; 7: a relative clause on another noun keeps its verb ("at a dog who is running")
+ADD_OBJ_VERSION = 8  # 5: "tries to" agrees with a co-subject ("try to"); 6: a third in a list, verbs after "and" agree, a pet beside people; 7: a relative clause on another noun keeps its verb ("at a dog who is running"); 8: a person joins an animal that only is somewhere ("a man and a white dog are in the water"), an auxiliary gives way to its verb ("is running", "is being chased"), a dog breed keeps a dog's company ("a man and a black poodle"), a group noun's singular verb becomes plural ("a dog and a crowd of people are"), an animal carries a second thing only if animals were seen carrying it
 ADD_ATT_VERSION = 6  # 3: never on a game ("playing basketball"); 4: no insert after an adverb or a color the parse lost, rare patterns, baby traits; 5: "in bed", "flag football", no white water, no half of an adjective ("wheelchair bound"); 6: never a color counted as the noun's default ("a black wetsuit"), nor inside a compound ("a hot blue air balloon")
 ADD_OBJ = f"rule:add_obj@{ADD_OBJ_VERSION}"
 ADD_ATT = f"rule:add_att@{ADD_ATT_VERSION}"
@@ -199,14 +199,33 @@ _SHARED_ACTIONS = frozenset(
 )
 
 
+#: Words after a copula that say where the subject is ("is in the water", "is outside").
+_PLACE_WORDS = (frozenset(PREPOSITIONS) | {"outside", "inside", "outdoors", "indoors", "out", "together"}) - {
+    "of", "with", "for", "as", "like", "by"
+}
+
+
 def _verb_follows(caption: str, pos: int) -> str | None:
     """The lemma of the first verb form after ``pos``: the subject does something the parse may
-    not have tied to it ("a woman is outside *playing* the guitar"); None when there is none."""
+    not have tied to it ("a woman is outside *playing* the guitar"); None when there is none.
+    An auxiliary gives way to the verb right after it ("is *running*"); a copula with no verb
+    after it is "be" ("a dog is in the water": it only is somewhere)."""
+    aux = False
     for word, _, _ in words_with_spans(caption, pos):
         tagged = verb_lemma_and_tag(word.lower())
+        if aux:
+            if tagged is not None and tagged[1] in ("VBG", "VBN"):
+                if tagged[0] != "be":
+                    return tagged[0]  # "is running", "is being *chased*"
+                continue
+            # "is in the water": being somewhere; "is rock climbing", "is waterskiing": a doing
+            # the tagger does not know, which no one may be assumed to share
+            return "be" if word.lower() in _PLACE_WORDS else "?"
         if tagged is not None and tagged[1] in ("VBG", "VBZ", "VBD", "VBP"):
-            return tagged[0]
-    return None
+            if tagged[0] != "be":
+                return tagged[0]
+            aux = True  # "is", "are being": the verb comes next
+    return "?" if aux else None
 
 
 def _shared(ctx: str) -> bool:
@@ -233,7 +252,9 @@ def _does_it(caption: str, graph: SceneGraph, index: int, noun: str, resources: 
         follows = _verb_follows(caption, graph.objects[index].end)
         shared = follows is None or follows in _SHARED_ACTIONS
         if lex.class_of(noun) == "person" and not is_baby(noun, resources):
-            return own == "person" or (own == "animal" and shared)  # "a man and two dogs playing outside"
+            # "a man and two dogs playing outside", "a man and a dog are in the water" (where a
+            # dog is, a person may be; not the converse: "a dog and a man are on a sailboard")
+            return own == "person" or (own == "animal" and (shared or follows == "be"))
         if noun == "dog" and own == "person":
             return shared  # "a dog and three people on a beach", not "... are hugging"
         return lex.class_of(noun) == own and follows is None
@@ -263,6 +284,14 @@ def _does_it(caption: str, graph: SceneGraph, index: int, noun: str, resources: 
     )
 
 
+def _singular_verb(word: str) -> bool:
+    """A third-person singular verb form ("is", "has", "stands")."""
+    if word.lower() in ("is", "was", "has"):
+        return True
+    tagged = verb_lemma_and_tag(word.lower())
+    return tagged is not None and tagged[1] == "VBZ"
+
+
 def _subject_candidates(caption, graph, rng, resources) -> list[Candidate]:
     """A co-subject before the main subject: "A man is running" -> "A woman and a man are running"."""
     i = _subject_index(caption, graph)
@@ -284,6 +313,16 @@ def _subject_candidates(caption, graph, rng, resources) -> list[Candidate]:
         return []  # "a dog or a cat"; "man and woman": no article for a third
     singular = not is_plural(obj) and not listed
     verb = agreeing_verb(caption, graph, i, resources) if singular else None
+    if not singular and not listed and _QUANTIFIED.match(caption):
+        # "a crowd of people is standing": the verb agrees with the group noun; a newcomer makes it
+        # plural ("a dog and a crowd of people are"), nothing else of the subject changes
+        group_verb = agreeing_verb(caption, graph, i, resources)
+        if (
+            group_verb is not None
+            and _singular_verb(group_verb[2])
+            and len(caption[obj.end : group_verb[0]].split()) <= 1  # "people is", not "... flower pins"
+        ):
+            verb = group_verb
     more = subject_verbs_after(caption, obj.end, verb, resources, graph) if singular else []
     if more is None:
         return []  # "as she swims", "dressed as a clown is": agreement we cannot fix
@@ -293,6 +332,10 @@ def _subject_candidates(caption, graph, rng, resources) -> list[Candidate]:
     cooccur = resources.lexicon.cooccurring(lemma)
     companions = [(w, n) for w, n in _companions(lemma, resources) if w not in present and w != lemma]
     options = [(w, float(cooccur.get(w, 0))) for w, _ in companions if cooccur.get(w, 0) >= MIN_COOCCUR]
+    if not options and resources.lexical_relation("dog", lemma, "n") == "hyponym":
+        # a breed captions rarely name ("a black poodle"): the company dogs keep
+        dogs = resources.lexicon.cooccurring("dog")
+        options = [(w, float(dogs.get(w, 0))) for w, _ in companions if dogs.get(w, 0) >= MIN_COOCCUR]
     if not options and resources.lexicon.class_of(lemma) == "person":
         # a role captions rarely pair with anyone ("a snowboarder"): another person, by frequency
         options = [(w, n) for w, n in companions if person_kind(w, resources) == "identity"]
@@ -364,11 +407,16 @@ def _object_candidates(caption, graph, rng, resources) -> list[Candidate]:
         never = set(
             resources.vocab["add_obj_exclude"]["nouns"]
         )  # "holding a cup and a bag": may be there anyway
+        doer = object_lemma(graph.objects[rel.subject])
+        # an animal carries what animals were seen carrying: "a stick and a toy in its mouth",
+        # never "a ball and a skateboard in its mouth"
+        by_animal = lex.class_of(doer) in ("animal", "bird")
         options = [
             (w, float(n))
             for w, n in sorted(lex.fillers(ctx).items())
             if n >= 2 and w not in present and w != lemma and w.rsplit(" ", 1)[-1] not in never
             and lex.class_of(w) == cls and lex.count(w) >= 8
+            and (not by_animal or lex.seen(f"{ctx}@{doer}", w))
         ]  # fmt: skip
         for new in weighted_order(rng, options)[:TRIES]:
             if resources.lexical_relation(lemma, new, "n") is not None or _may_be_among(graph, new, resources):

@@ -566,6 +566,36 @@ def test_capitalised_trademark_is_an_object_and_its_replacement_is_lower_case(pa
     assert not any(not t.startswith("Obama") for t in texts), sorted(texts)
 
 
+@pytest.mark.parametrize(
+    ("caption", "want"),
+    [
+        ("A white dog is in the water .", r"^An? (man|woman|boy|girl|child|kid) and a white dog are in the water \.$"),
+        ("A black poodle is running in the snow .", r"^An? \w+ and a black poodle are running in the snow \.$"),
+        ("A crowd of people is standing around a hot air balloon .", r"^An? \w+ and a crowd of people are standing"),
+    ],
+)
+def test_add_obj_joins_subjects_that_only_are_somewhere_or_rarely_named(caption, want, parse, resources):
+    texts = _negatives("add_obj", caption, parse, resources)
+    assert any(re.match(want, t) for t in texts), sorted(texts)
+
+
+@pytest.mark.parametrize(
+    ("caption", "never"),
+    [
+        # no one may be assumed to share a doing the tagger does not know, nor a dog a person's place
+        ("The man is waterskiing .", ("dog and the man",)),
+        ("A man is on a sailboard .", ("dog and a man",)),
+        # a singular verb after the group only; "pins" is no verb of the subject
+        ("A group of women all dressed in red with yellow flower pins .", ("flower pin .",)),
+        # what animals were seen carrying
+        ("The dog is carrying a pink ball in its mouth .", ("skateboard", "surfboard", "racket")),
+    ],
+)
+def test_add_obj_keeps_doings_agreement_and_carried_things_true(caption, never, parse, resources):
+    texts = _negatives("add_obj", caption, parse, resources)
+    assert not any(bad in t for t in texts for bad in never), sorted(texts)
+
+
 def test_breed_names_relate_to_dog(resources):
     assert resources.lexicon.class_of("dalmatian") == resources.lexicon.class_of("lab") == "animal"
     assert resources.lexical_relation("dog", "lab") is not None
