@@ -42,6 +42,7 @@ from .agreement import agreeing_verb, plural_verb, shared_possessions, subject_v
 from .common import (
     ANIMAL_PARTS,
     MAX_NEGATIVES,
+    POSSESSIVES,
     PREPOSITIONS,
     Candidate,
     bare_singular,
@@ -72,8 +73,8 @@ from .fit import (
 # add_obj 2: co-subject or second object of the main verb, slot-fitting companions;
 # 3: a companion does the subject's verb, not necessarily at the subject's counted places;
 # 4: a subject with no verb is joined by its own kind only; no person beside "... in his mouth"
-ADD_OBJ_VERSION = 8  # 5: "tries to" agrees with a co-subject ("try to"); 6: a third in a list, verbs after "and" agree, a pet beside people; 7: a relative clause on another noun keeps its verb ("at a dog who is running"); 8: a person joins an animal that only is somewhere ("a man and a white dog are in the water"), an auxiliary gives way to its verb ("is running", "is being chased"), a dog breed keeps a dog's company ("a man and a black poodle"), a group noun's singular verb becomes plural ("a dog and a crowd of people are"), an animal carries a second thing only if animals were seen carrying it
-ADD_ATT_VERSION = 6  # 3: never on a game ("playing basketball"); 4: no insert after an adverb or a color the parse lost, rare patterns, baby traits; 5: "in bed", "flag football", no white water, no half of an adjective ("wheelchair bound"); 6: never a color counted as the noun's default ("a black wetsuit"), nor inside a compound ("a hot blue air balloon")
+ADD_OBJ_VERSION = 8  # 5: "tries to" agrees with a co-subject ("try to"); 6: a third in a list, verbs after "and" agree, a pet beside people; 7: a relative clause on another noun keeps its verb ("at a dog who is running"); 8: a person joins an animal that only is somewhere ("a man and a white dog are in the water"), an auxiliary gives way to its verb ("is running", "is being chased"), a dog breed keeps a dog's company ("a man and a black poodle"), a group noun's singular verb becomes plural ("a dog and a crowd of people are"), an animal carries a second thing only if animals were seen carrying it, no co-subject where the main verb holds or wears one thing ("the man and the lady are wearing a brown jacket")
+ADD_ATT_VERSION = 7  # 3: never on a game ("playing basketball"); 4: no insert after an adverb or a color the parse lost, rare patterns, baby traits; 5: "in bed", "flag football", no white water, no half of an adjective ("wheelchair bound"); 6: never a color counted as the noun's default ("a black wetsuit"), nor inside a compound ("a hot blue air balloon"); 7: never on an act ("does a loop"), no bare-skin traits where people swim ("the shirtless athlete completes the swimming portion"), a noun modifier stays next to its noun ("an ice blond hockey goal keeper" gone)
 ADD_OBJ = f"rule:add_obj@{ADD_OBJ_VERSION}"
 ADD_ATT = f"rule:add_att@{ADD_ATT_VERSION}"
 PER_OBJECT = 2
@@ -326,6 +327,18 @@ def _subject_candidates(caption, graph, rng, resources) -> list[Candidate]:
     more = subject_verbs_after(caption, obj.end, verb, resources, graph) if singular else []
     if more is None:
         return []  # "as she swims", "dressed as a clown is": agreement we cannot fix
+    main = verb or agreeing_verb(caption, graph, i, resources)
+    if main is not None and any(
+        r.subject == i
+        and predicate_key(r.predicate) in _ONE_HOLDER_VERBS
+        and not is_plural(graph.objects[r.object])
+        and r.start >= main[0]
+        for r in graph.relations
+    ):
+        # what the main verb says of both: "the man and the lady are wearing a brown jacket",
+        # "... clutch the ball" (one thing, two holders); not a phrase on the subject alone ("a
+        # woman and a man wearing a red shirt are running")
+        return []
     owned = shared_possessions(caption, graph, i, resources) if singular else []
     if owned is None:
         return []  # "... his bike" with another person or animal named: whose is it, once two ride?
@@ -460,6 +473,38 @@ def _group_in_phrase(before: list[str], group: str, resources: Any) -> bool:
     return False
 
 
+#: Verbs of holding or wearing: one thing is held or worn by one ("two people wearing a jacket").
+_ONE_HOLDER_VERBS = frozenset(
+    {"wear", "hold", "clutch", "carry", "grab", "grip", "hug", "cradle", "wield", "have on", "sport"}
+)
+#: Verbs whose object is an act, not a thing ("does a loop", "performs a trick").
+_PERFORM_VERBS = frozenset({"do", "perform", "make", "execute", "attempt", "complete", "land", "pull"})
+#: Traits a scene of swimming or the beach makes likely ("shirtless", "topless").
+_BARE_TRAITS = frozenset({"shirtless", "topless", "barefoot", "wet"})
+_BARE_SCENE = re.compile(
+    r"\b(swim\w*|surf\w*|beach\w*|pool|ocean|lake|river|sea|shore|wave\w*|water\w*|sprinkler\w*|"
+    r"bikini|trunks|shirt off|wetsuit|sunbath\w*|sauna|shower\w*|bath\w*)\b",
+    re.I,
+)
+
+
+def _noun_before(caption: str, pos: int, resources: Any) -> bool:
+    """The word before ``pos`` is a noun only (no adjective sense in WordNet, not a function
+    word): the first half of a compound the parse left out of the object."""
+    prev = word_before(caption, pos)
+    if prev is None or not prev.isalpha() or not prev.islower():
+        return False
+    if prev in _PHRASE_EDGE or prev in NUMBER_WORDS or prev in QUANTIFIER_WORDS or prev in POSSESSIVES:
+        return False
+    if resources.lexicon.class_of(prev) is None or resources.synsets(prev, "a"):
+        return False  # not a thing captions name, or an adjective too ("plastic", "wooden")
+    tagged = verb_lemma_and_tag(prev)
+    if tagged is not None and tagged[0] != prev:
+        return False  # "walks", "holding": a verb form
+    # "ice" (a noun more often than a verb), not "hold", "play" (verbs more often than nouns)
+    return resources.frequency(prev, "n") >= resources.frequency(prev, "v")
+
+
 def _attribute_options(obj: SceneObject, resources: Any) -> list[tuple[str, float]]:
     """(adjective, weight) that are checkable and counted on this noun, not its default."""
     lex = resources.lexicon
@@ -531,6 +576,8 @@ def add_att(
                 continue  # "playing basketball", "playing flag football": a game, not a ball to color
             if lemma in _BARE_PLACES and (word_before(caption, phrase_start(obj)) or "").lower() in _BARE_PLACE_PREPS:
                 continue  # "read in bed", "at school": an idiom, not a bed to color
+        if any(r.object == i and predicate_key(r.predicate) in _PERFORM_VERBS for r in graph.relations):
+            continue  # "a plane does a loop", "performs a trick": an act, not a thing to color
         pre_atts = [a for a in obj.attributes if a.end <= obj.start]
         have_groups = {g for a in obj.attributes for g in resources.adjective_group.get(a.lemma, ())}
         have_groups.discard("quality")
@@ -541,6 +588,8 @@ def add_att(
             groups = resources.adjective_group.get(adj, ("quality",))
             if adj in present or set(groups) & have_groups:
                 continue  # no second color: "a red blue car"
+            if adj in _BARE_TRAITS and _BARE_SCENE.search(caption):
+                continue  # "the shirtless athlete completes the swimming portion": swimmers are
             options.append(((adj, groups[0]), weight))
         for adj, g in weighted_order(rng, options)[:PER_OBJECT]:
             rank = order_rank.get(g, len(order_rank))
@@ -560,11 +609,15 @@ def add_att(
                 )
                 if " " in obj.text and resources.synsets(f"{att.text.lower()}_{obj.text.split()[0].lower()}", "n"):
                     att_rank = len(order_rank)  # "hot" of "hot air balloon": part of the noun, stays
+                if resources.synsets(att.text.lower(), "n") and not resources.synsets(att.text.lower(), "a"):
+                    att_rank = len(order_rank)  # a noun modifier ("ice hockey goal keeper") stays next to the noun
                 if att_rank > rank:
                     pos = att.start
                     break
             if pos > 0 and not caption[pos - 1].isspace():
                 continue  # "half-dressed": inside a hyphenated word
+            if _noun_before(caption, pos, resources):
+                continue  # "an ice hockey goal keeper" parsed without its "ice": never "an ice blond hockey ..."
             before = caption[:pos].rsplit(None, _PHRASE_WINDOW)[-_PHRASE_WINDOW:]  # the words the checks read
             if before and (before[-1].lower() in _DEGREE_ADVERBS or before[-1].lower().endswith("ly")):
                 continue  # "a well kept path", "a brightly lit room": the adverb holds the next word

@@ -46,8 +46,8 @@ from .fit import relation_end, weighted_order
 
 NAME, VERSION = (
     "replace_rel",
-    7,
-)  # 4: free front/behind, on/in -> next to; 5: no put/place without a place, no "riding" for sports, infinitives; 6: bare infinitives ("watching a man do"), more verbs of one sense (aim/hold, climb/hike, cross/walk, navigate/drive, strike/return); 7: worn garments held ("wearing a jacket" -> "holding a jacket"), beside for what is done anywhere ("playing in a lake" -> "next to a lake"), a directed complement keeps verbs that move the thing along ("ride their bikes down a road" -> "walk their bikes")
+    8,
+)  # 4: free front/behind, on/in -> next to; 5: no put/place without a place, no "riding" for sports, infinitives; 6: bare infinitives ("watching a man do"), more verbs of one sense (aim/hold, climb/hike, cross/walk, navigate/drive, strike/return); 7: worn garments held ("wearing a jacket" -> "holding a jacket"), beside for what is done anywhere ("playing in a lake" -> "next to a lake"), a directed complement keeps verbs that move the thing along ("ride their bikes down a road" -> "walk their bikes"); 8: verbs of one sense also catch/hold, walk/hold (a leash), stand/lean (against), catch/chase, ride/fight (the rapids); no worn garment held where something is held already
 GENERATOR = f"rule:{NAME}@{VERSION}"
 PER_RELATION = 2
 MIN_PREDICATE_COUNT = 5  # a replacement verb must have been seen this often with its preposition
@@ -227,6 +227,8 @@ _ALONG_VERBS: dict[str, frozenset[str]] = {
 _CHASED = frozenset({"animal", "bird", "ball", "sports_gear"})
 #: "wearing a white shirt and blue jeans": held, the list would be held too ("holding ... jeans").
 _LIST_AFTER = re.compile(r"\s*(,|and\b|&)", re.I)
+#: A caption that holds something already: a second "holding" reads as a stammer.
+_HOLDS = re.compile(r"\bhold(s|ing)?\b", re.I)
 
 
 def verb_options(
@@ -529,6 +531,7 @@ def replace_rel(
                 and _wears_clothes(subj, obj, resources.lexicon)
                 and not bare_singular(caption, obj_obj)  # "three women in costume"
                 and not _LIST_AFTER.match(caption[obj_obj.end :])
+                and not _HOLDS.search(caption)  # "a child holding a red jacket holding up two fingers"
             ):
                 edits.append((p_start, rel.end, [match_case(inflect_verb(_HELD, "VBG"), prep)]))
             continue
