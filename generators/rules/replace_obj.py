@@ -57,7 +57,7 @@ from .fit import (
 NAME, VERSION = (
     "replace_obj",
     9,
-)  # 4: doers back off to their verb within a COCO group; 5: "a two lane path", "body of water", "well kept", "an ocean" takes count nouns; 6: vehicles keep their medium, ways change kind ("road" never "track"), no "midair" for a place, no half of an adjective ("wheelchair bound"); 7: dog breeds are dogs ("lab", "shepherd": never drawn, never "a lab" -> "a puppy"); 8: an animal doer no other animal fits becomes a person ("two dogs running through a field" -> "two girls"); animals never stand in for what they were not seen doing ("a fish jumps over a hurdle"), never "another X" nor an unparsed subject ("while snow falls"); 9: "people" doing what an animal was seen doing become that animal ("two people playing in the snow" -> "two dogs"), a capitalised trademark is an object ("catch a Frisbee" -> "catch a ball"), what a dog catches or carries was seen so, roads never become the tunnels or barrels of an agility course nor stairs, moving water (wave, surf, waterfall) is neither replaced nor brought in
+)  # 4: doers back off to their verb within a COCO group; 5: "a two lane path", "body of water", "well kept", "an ocean" takes count nouns; 6: vehicles keep their medium, ways change kind ("road" never "track"), no "midair" for a place, no half of an adjective ("wheelchair bound"); 7: dog breeds are dogs ("lab", "shepherd": never drawn, never "a lab" -> "a puppy"); 8: an animal doer no other animal fits becomes a person ("two dogs running through a field" -> "two girls"); animals never stand in for what they were not seen doing ("a fish jumps over a hurdle"), never "another X" nor an unparsed subject ("while snow falls"); 9: "people" doing what an animal was seen doing become that animal ("two people playing in the snow" -> "two dogs"), a capitalised trademark is an object ("catch a Frisbee" -> "catch a ball"), what a dog catches or carries was seen so, roads never become the tunnels or barrels of an agility course nor stairs, moving water (wave, surf, waterfall) is neither replaced nor brought in; the head of "a wall of graffiti" is no object, and after "a cup of" comes only what was seen after it ("a cup of cake" gone), no compound after an adverb ("a mostly dirt road" -> "a mostly path"), no partner of an animal ("the horse and rider" -> "the man and rider")
 GENERATOR = f"rule:{NAME}@{VERSION}"
 PER_OBJECT = 2  # negatives kept per object
 TRIES_PER_OBJECT = 12  # candidates checked per object before moving on
@@ -226,6 +226,22 @@ def _person_may_stand_in(caption: str, graph: SceneGraph, i: int, resources: Any
     return (word_before(caption, phrase_start(obj)) or "").lower() not in POSSESSIVES
 
 
+_OF_AFTER = re.compile(r"\s+of\s+(?!the\b|a\b|an\b|his\b|her\b|their\b|its\b)[a-z]", re.I)
+#: A partner whose role is the animal's: "horse and rider", "a dog and its handler".
+_PARTNER_ROLES = frozenset({"rider", "jockey", "handler", "trainer", "owner", "master"})
+_PARTNER = re.compile(r"\s+and\s+(its\s+|his\s+|her\s+|their\s+)?(rider|jockey|handler|trainer|owner|master)s?\b", re.I)
+_PARTNER_BEFORE = re.compile(r"\b(rider|jockey|handler|trainer|owner|master)s?\s+and\s+(his\s+|her\s+|their\s+|the\s+|a\s+)?$", re.I)
+def _measured_by(graph: SceneGraph, i: int, resources: Any) -> str | None:
+    """The thing object ``i`` is "of" when that thing is no person or animal ("a cup of
+    coffee", "a field of flowers"): the lemma of "cup", "field"; None otherwise."""
+    for r in graph.relations:
+        if r.object == i and r.predicate.lower() == "of":
+            head = object_lemma(graph.objects[r.subject])
+            if head not in GENERIC_NOUNS and resources.lexicon.class_of(head) not in ("person", "animal", "bird"):
+                return head  # ("a picture of a dog", "the edge of the water": the dog and the water are the scene)
+    return None
+
+
 #: General nouns of people: no other person is surely not one ("people" -> "children" may be
 #: true), so only an animal may take their place.
 _ANYONE = frozenset({"people", "person"})
@@ -338,8 +354,19 @@ def replace_obj(
                 ]
                 cands.extend(_draw(caption, graph, i, options, rng, resources, is_person=False, across=True))
             continue
-        if (word_before(caption, phrase_start(obj)) or "").lower() in ("another", "other"):
+        before = (word_before(caption, phrase_start(obj)) or "").lower()
+        if before in ("another", "other"):
             continue  # "looks at another dog": points back at a dog already named
+        if _OF_AFTER.match(caption, obj.end) and people.class_of(lemma) not in ("person", "animal", "bird"):
+            continue  # "a field of flowers", "a wall of graffiti": the head is a measure of what follows
+        if before.endswith("ly") and " " in obj.text:
+            continue  # "a mostly dirt road": the adverb holds the first word ("a mostly path")
+        if (
+            _PARTNER.match(caption, obj.end)
+            or _PARTNER_BEFORE.search(caption[: phrase_start(obj)])
+            or (lemma in _PARTNER_ROLES and re.match(r"\s+and\b", caption[obj.end :]))
+        ):
+            continue  # "the horse and rider": the rider is the horse's ("the man and rider")
         if not object_contexts(graph, i) and _finite_verb_next(caption, obj.end):
             continue  # "while snow falls": a subject the parse gave no slot; "pavement falls"
         # "Boy plays baseball", "Young boy wearing ...": a headline, not a mass noun
@@ -378,6 +405,11 @@ def replace_obj(
         # the slot fit is a few table lookups: checked for every option before the draw, so a
         # slot that only a few nouns fit still finds them; WordNet is asked only of drawn ones
         options = [(w, x) for w, x in options if noun_fits(resources, graph, i, w)]
+        measure = _measured_by(graph, i, resources)
+        if measure is not None:
+            # "a cup of coffee" -> "a cup of tea", never "a cup of cake": what comes after the
+            # measure was seen after it
+            options = [(w, x) for w, x in options if resources.lexicon.seen(f"O|of@{measure}", w)]
         across = not options and _person_may_stand_in(caption, graph, i, resources)
         if across:
             # "a dog holding a white stuffed animal": no other animal was seen holding one, a

@@ -524,6 +524,12 @@ def test_add_obj_keeps_animal_only_doings_to_animals(parse, resources):
         ("add_att", "The young athlete completes the swimming portion of the race .", ("shirtless", "barefoot", "wet ")),
         ("add_obj", "The lady on the porch is wearing a brown jacket .", ("are wearing a brown jacket",)),
         ("add_obj", "A football player clutches the ball while running down the field .", ("clutch the ball",)),
+        # the known-left list of the last landing: measures, adverbs, partners
+        ("replace_obj", "A girl stands in front of a wall of graffiti .", ("tower of", "fountain of", "wall of slides", "wall of fabrics")),
+        ("replace_obj", "A man holds a cup of coffee .", ("cup of cake", "plate of coffee")),
+        ("replace_obj", "Two dogs run on a mostly dirt road .", ("mostly path", "mostly trail", "mostly barrel")),
+        ("replace_obj", "The horse and rider jump over a fence .", ("child and rider", "man and rider", "dog and rider")),
+        ("replace_obj", "A rider and his horse jump a fence .", ("player and his horse", "musician and his horse")),
         # an animal stands in for people only where animals were seen doing the same
         ("replace_obj", "A crowd of people watch the parade .", ("crowd of dogs",)),
         ("replace_obj", "People in costumes dance in the street .", ("Dogs in", "Horses in")),
