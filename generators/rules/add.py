@@ -73,8 +73,8 @@ from .fit import (
 # add_obj 2: co-subject or second object of the main verb, slot-fitting companions;
 # 3: a companion does the subject's verb, not necessarily at the subject's counted places;
 # 4: a subject with no verb is joined by its own kind only; no person beside "... in his mouth"
-ADD_OBJ_VERSION = 8  # 5: "tries to" agrees with a co-subject ("try to"); 6: a third in a list, verbs after "and" agree, a pet beside people; 7: a relative clause on another noun keeps its verb ("at a dog who is running"); 8: a person joins an animal that only is somewhere ("a man and a white dog are in the water"), an auxiliary gives way to its verb ("is running", "is being chased"), a dog breed keeps a dog's company ("a man and a black poodle"), a group noun's singular verb becomes plural ("a dog and a crowd of people are"), an animal carries a second thing only if animals were seen carrying it, no co-subject where the main verb holds or wears one thing ("the man and the lady are wearing a brown jacket")
-ADD_ATT_VERSION = 7  # 3: never on a game ("playing basketball"); 4: no insert after an adverb or a color the parse lost, rare patterns, baby traits; 5: "in bed", "flag football", no white water, no half of an adjective ("wheelchair bound"); 6: never a color counted as the noun's default ("a black wetsuit"), nor inside a compound ("a hot blue air balloon"); 7: never on an act ("does a loop"), no bare-skin traits where people swim ("the shirtless athlete completes the swimming portion"), a noun modifier stays next to its noun ("an ice blond hockey goal keeper" gone)
+ADD_OBJ_VERSION = 8  # 5: "tries to" agrees with a co-subject ("try to"); 6: a third in a list, verbs after "and" agree, a pet beside people; 7: a relative clause on another noun keeps its verb ("at a dog who is running"); 8: a person joins an animal that only is somewhere ("a man and a white dog are in the water"), an auxiliary gives way to its verb ("is running", "is being chased"), a dog breed keeps a dog's company ("a man and a black poodle"), a group noun's singular verb becomes plural ("a dog and a crowd of people are"), an animal carries a second thing only if animals were seen carrying it, no co-subject where the main verb holds or wears one thing ("the man and the lady are wearing a brown jacket"), a passive's newcomer was seen undergoing it ("a woman and a dog are walked by a man" gone)
+ADD_ATT_VERSION = 7  # 3: never on a game ("playing basketball"); 4: no insert after an adverb or a color the parse lost, rare patterns, baby traits; 5: "in bed", "flag football", no white water, no half of an adjective ("wheelchair bound"); 6: never a color counted as the noun's default ("a black wetsuit"), nor inside a compound ("a hot blue air balloon"); 7: never on an act ("does a loop"), no bare-skin traits where people swim ("the shirtless athlete completes the swimming portion"), a noun modifier stays next to its noun ("an ice blond hockey goal keeper" gone), an opinion adjective leads ("an elegant brick building", not "a brick elegant building")
 ADD_OBJ = f"rule:add_obj@{ADD_OBJ_VERSION}"
 ADD_ATT = f"rule:add_att@{ADD_ATT_VERSION}"
 PER_OBJECT = 2
@@ -285,6 +285,19 @@ def _does_it(caption: str, graph: SceneGraph, index: int, noun: str, resources: 
     )
 
 
+_PASSIVE = re.compile(r"\s+(is|are|was|were|gets|get)\s+(being\s+)?([a-z]+)\s+by\b", re.I)
+
+
+def _passive_verb(caption: str, pos: int) -> str | None:
+    """The lemma of a passive right after the subject ("a dog *is walked by* a man"): what is
+    done to the subject, which a newcomer must have been seen undergoing."""
+    m = _PASSIVE.match(caption, pos)
+    if m is None:
+        return None
+    tagged = verb_lemma_and_tag(m.group(3).lower())
+    return tagged[0] if tagged is not None and tagged[1] in ("VBN", "VBD") else None
+
+
 def _singular_verb(word: str) -> bool:
     """A third-person singular verb form ("is", "has", "stands")."""
     if word.lower() in ("is", "was", "has"):
@@ -342,6 +355,7 @@ def _subject_candidates(caption, graph, rng, resources) -> list[Candidate]:
     owned = shared_possessions(caption, graph, i, resources) if singular else []
     if owned is None:
         return []  # "... his bike" with another person or animal named: whose is it, once two ride?
+    passive = _passive_verb(caption, obj.end)
     cooccur = resources.lexicon.cooccurring(lemma)
     companions = [(w, n) for w, n in _companions(lemma, resources) if w not in present and w != lemma]
     options = [(w, float(cooccur.get(w, 0))) for w, _ in companions if cooccur.get(w, 0) >= MIN_COOCCUR]
@@ -375,6 +389,8 @@ def _subject_candidates(caption, graph, rng, resources) -> list[Candidate]:
             caption, graph, i, new, resources
         ):
             continue  # the new noun must do what the subject does: no "a cat and a man riding a horse"
+        if passive is not None and not resources.lexicon.seen(f"O|{passive}", new):
+            continue  # "a dog is walked by a man": a woman is not walked
         if det is None:
             lead = f"{new} and "  # "Man riding a bike" -> "Woman and man riding a bike"
         elif listed:  # "A man and a woman sit" -> "A boy, a man and a woman sit": a third in the list
@@ -486,6 +502,27 @@ _BARE_SCENE = re.compile(
     r"bikini|trunks|shirt off|wetsuit|sunbath\w*|sauna|shower\w*|bath\w*)\b",
     re.I,
 )
+
+
+#: Adjectives that classify a noun though WordNet derives them from no noun ("a public bench").
+_CLASSIFIERS = frozenset(
+    "public private indoor outdoor main front back top bottom side local national professional pet toy "
+    "baby adult junior senior".split()
+)
+
+
+def _classifies(adjective: str, resources: Any) -> bool:
+    """The adjective says what kind of thing the noun is ("musical", "European": WordNet relates
+    it to a noun), rather than what it is like ("elegant"): it stays next to the noun."""
+    if adjective in _CLASSIFIERS or resources.wordnet is None:
+        return True
+    key = ("add_att.classifies", adjective)
+    if key not in resources._cache:
+        synsets = resources.synsets(adjective, "a") + resources.synsets(adjective, "s")
+        resources._cache[key] = not synsets or any(
+            lemma.pertainyms() for synset in synsets for lemma in synset.lemmas()
+        )
+    return resources._cache[key]
 
 
 def _noun_before(caption: str, pos: int, resources: Any) -> bool:
@@ -603,9 +640,11 @@ def add_att(
                     continue  # numbers and quantifiers lead: "two small dogs" -> "two brown small dogs"
                 att_groups = resources.adjective_group.get(att.lemma, ())
                 # an adjective of no group classifies the noun ("musical drum", "European
-                # courtyard") and stays next to it: "a pink musical drum"
+                # courtyard") and stays next to it: "a pink musical drum"; or it is an opinion
+                # ("elegant", "beautiful"), which leads: "an elegant brick building"
                 att_rank = min(
-                    (order_rank.get(x, len(order_rank)) for x in att_groups), default=len(order_rank)
+                    (order_rank.get(x, len(order_rank)) for x in att_groups),
+                    default=len(order_rank) if _classifies(att.lemma.lower(), resources) else -1,
                 )
                 if " " in obj.text and resources.synsets(f"{att.text.lower()}_{obj.text.split()[0].lower()}", "n"):
                     att_rank = len(order_rank)  # "hot" of "hot air balloon": part of the noun, stays

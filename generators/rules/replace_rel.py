@@ -47,7 +47,7 @@ from .fit import relation_end, weighted_order
 NAME, VERSION = (
     "replace_rel",
     8,
-)  # 4: free front/behind, on/in -> next to; 5: no put/place without a place, no "riding" for sports, infinitives; 6: bare infinitives ("watching a man do"), more verbs of one sense (aim/hold, climb/hike, cross/walk, navigate/drive, strike/return); 7: worn garments held ("wearing a jacket" -> "holding a jacket"), beside for what is done anywhere ("playing in a lake" -> "next to a lake"), a directed complement keeps verbs that move the thing along ("ride their bikes down a road" -> "walk their bikes"); 8: verbs of one sense also catch/hold, walk/hold (a leash), stand/lean (against), catch/chase, ride/fight (the rapids); no worn garment held where something is held already
+)  # 4: free front/behind, on/in -> next to; 5: no put/place without a place, no "riding" for sports, infinitives; 6: bare infinitives ("watching a man do"), more verbs of one sense (aim/hold, climb/hike, cross/walk, navigate/drive, strike/return); 7: worn garments held ("wearing a jacket" -> "holding a jacket"), beside for what is done anywhere ("playing in a lake" -> "next to a lake"), a directed complement keeps verbs that move the thing along ("ride their bikes down a road" -> "walk their bikes"); 8: verbs of one sense also catch/hold, walk/hold (a leash), stand/lean (against), catch/chase, ride/fight (the rapids); no worn garment held where something is held already, no preposition edit where the caption puts someone inside a vehicle ("sits next to a car behind the steering wheel")
 GENERATOR = f"rule:{NAME}@{VERSION}"
 PER_RELATION = 2
 MIN_PREDICATE_COUNT = 5  # a replacement verb must have been seen this often with its preposition
@@ -373,6 +373,12 @@ def prep_options(
 _COPULAS = frozenset({"is", "are", "was", "were"})
 _NEXT_TO = frozenset({"next to", "beside"})
 #: "a man on a bike in midair": in the air one is on the thing, never next to it.
+#: What puts one inside a vehicle whatever the preposition says: "sits in a car behind the
+#: steering wheel" never becomes "sits next to a car behind the steering wheel".
+_INSIDE_CUES = re.compile(
+    r"\b(steering wheel|behind the wheel|at the wheel|driver'?s? seat|passenger seat|dashboard|seat ?belt|cockpit)\b",
+    re.I,
+)
 _AIRBORNE = re.compile(r"\b(mid-?air|in the air|airborne|flying through)\b", re.I)
 #: After "a man on a bike" nothing but the end or another place: no main verb follows
 #: ("two people in canoes ride through the water" is not where the people are).
@@ -540,6 +546,8 @@ def replace_rel(
         # the preposition follows its subject, a copula or its posture verb: "a man in a grey
         # shirt is on a boat", never a verb's complement ("ride together on a motorcycle")
         last = between.rsplit(" ", 1)[-1]
+        if _INSIDE_CUES.search(caption):
+            continue  # "sits in a car behind the steering wheel": neither "outside a car" nor "in front of the wheel"
         beside = subj_obj.end <= p_start and not _AIRBORNE.search(caption) and (
             (between == "" and _ENDS_PHRASE.match(caption[obj_obj.end :]) is not None)  # "a man on a bike ."
             or (between and (between in _COPULAS or last in _COPULAS))

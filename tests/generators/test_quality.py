@@ -530,6 +530,9 @@ def test_add_obj_keeps_animal_only_doings_to_animals(parse, resources):
         ("replace_obj", "Two dogs run on a mostly dirt road .", ("mostly path", "mostly trail", "mostly barrel")),
         ("replace_obj", "The horse and rider jump over a fence .", ("child and rider", "man and rider", "dog and rider")),
         ("replace_obj", "A rider and his horse jump a fence .", ("player and his horse", "musician and his horse")),
+        ("replace_rel", "A man sits in a car behind the steering wheel .", ("next to a car", "beside a car", "outside a car")),
+        ("add_obj", "A dog is walked by a man .", ("woman and a dog are walked", "child and a dog are walked")),
+        ("add_att", "A man and a woman looking at an elegant building .", ("brick elegant", "stone elegant", "wooden elegant")),
         # an animal stands in for people only where animals were seen doing the same
         ("replace_obj", "A crowd of people watch the parade .", ("crowd of dogs",)),
         ("replace_obj", "People in costumes dance in the street .", ("Dogs in", "Horses in")),
