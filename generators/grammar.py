@@ -191,6 +191,8 @@ def verb_lemma_and_tag(word: str) -> tuple[str, str] | None:
     w = word.lower()
     lemmas = getLemma(w, upos="VERB")
     for lemma in lemmas:
+        if lemma != w and lemmas[:1] == (w,):
+            return None  # "feed" is a verb's base form, not a participle of "fee"
         inflections = getAllInflections(lemma, upos="VERB")
         # VBN before VBD: captions use participles ("is chased", "parked"), rarely the past tense
         for tag in ("VBG", "VBZ", "VBN", "VBD"):

@@ -40,7 +40,7 @@ GENERIC_NOUNS = frozenset(
     "background foreground setting location position space middle way air front top side back "
     "edge end bottom corner center midst landscape scenery outdoors nature sky picture pictures photo "
     "photos photograph image shot snapshot ground clothes clothing outfit outfits attire gear apparel "
-    "equipment".split()
+    "equipment left right north south east west".split()  # "look to the left": a direction, no object
 )
 #: Classes whose members are not edited as objects: a dog has no "hand", "the air" no sibling.
 NON_EDITABLE_CLASSES = frozenset({"body_part", "substance"})

@@ -47,15 +47,29 @@ from .fit import relation_end, weighted_order
 NAME, VERSION = (
     "replace_rel",
     8,
-)  # 4: free front/behind, on/in -> next to; 5: no put/place without a place, no "riding" for sports, infinitives; 6: bare infinitives ("watching a man do"), more verbs of one sense (aim/hold, climb/hike, cross/walk, navigate/drive, strike/return); 7: worn garments held ("wearing a jacket" -> "holding a jacket"), beside for what is done anywhere ("playing in a lake" -> "next to a lake"), a directed complement keeps verbs that move the thing along ("ride their bikes down a road" -> "walk their bikes"); 8: verbs of one sense also catch/hold, walk/hold (a leash), stand/lean (against), catch/chase, ride/fight (the rapids); no worn garment held where something is held already, no preposition edit where the caption puts someone inside a vehicle ("sits next to a car behind the steering wheel")
+)  # 4: free front/behind, on/in -> next to; 5: no put/place without a place, no "riding" for sports, infinitives; 6: bare infinitives ("watching a man do"), more verbs of one sense (aim/hold, climb/hike, cross/walk, navigate/drive, strike/return); 7: worn garments held ("wearing a jacket" -> "holding a jacket"), beside for what is done anywhere ("playing in a lake" -> "next to a lake"), a directed complement keeps verbs that move the thing along ("ride their bikes down a road" -> "walk their bikes"); 8: verbs of one sense also catch/hold, walk/hold (a leash), stand/lean (against), catch/chase, ride/fight (the rapids); no worn garment held where something is held already, no preposition edit where the caption puts someone inside a vehicle ("sits next to a car behind the steering wheel"), "feed" is a base form (never "to chased"), more verbs of one sense (drive/race, ride/race, catch/fetch/retrieve, carry/fetch/return, crowd/ride), "attempt" is vague, pouring verbs ("dumps water on a girl") are never replaced, a thing in the mouth takes only what mouths do, a recipient ("kicks a ball to his father") only verbs that send, an instrument/prevention/manner after the object ("hit a ball with their sticks", "stopping a ball from going", "headfirst") keeps the verb, a mostly intransitive verb takes an object only seen as a fair share of its objects ("leaping to run an orange ball")
 GENERATOR = f"rule:{NAME}@{VERSION}"
 PER_RELATION = 2
 MIN_PREDICATE_COUNT = 5  # a replacement verb must have been seen this often with its preposition
 OPTIONS_CACHE = 20_000  # (predicate, subject, object) triples whose verb options are kept
 MIN_EVIDENCE = 2  # ... and with the object this often (one parse error is not a preference)
+#: A mostly intransitive verb's object must also be a fair share of what it takes
+#: (``MIN_SHARE``), up to ``MIN_SHARE_EVIDENCE`` sightings: "run" takes a race; twice "a ball"
+#: is a parse of "run with".
+MIN_SHARE, MIN_SHARE_EVIDENCE = 0.1, 3
+#: Verbs that rarely take an object: the share test above is theirs.
+_MOSTLY_INTRANSITIVE = frozenset({"run", "swim", "dance", "sit", "stand", "lie", "lay", "sleep", "fall", "smile", "laugh"})
 #: Verbs whose meaning is their object's ("taking a picture", "doing a trick", "making a face"):
 #: another verb breaks the idiom ("dragging a picture").
 LIGHT_VERBS = frozenset({"take", "do", "make", "have", "get", "give", "go", "let", "be"})
+#: What follows a transitive verb's object and belongs to that verb: an instrument ("hit a ball
+#: *with their sticks*"), a prevented motion ("stopping a ball *from going*"), a manner
+#: ("entering the water *headfirst*"), an opponent ("advance the ball *against* a tackler").
+_BOUND_COMPLEMENT = re.compile(
+    r"\s+(with\s+(his|her|their|its|a|an|the|one|two|both)\b|from\s+\w+ing\b|headfirst|head first|against\b|"
+    r"to\s+(him|her|them|each other|one another)\b)",
+    re.I,
+)
 _DIRECTED = re.compile(r"\s+(into|onto|out of|off|across|through|over|up|down|away)\b", re.I)
 _BASE_FORM_BEFORE = frozenset("to do does did can could will would may might must should".split())
 _PARTICIPLE_BEFORE = frozenset("has have had been being is are was were be get gets got".split())
@@ -144,7 +158,7 @@ def _argument_fits(lex: Any, ctx: str, lemma: str, own_class: str | None) -> tup
 
 
 #: Verbs that cover many others: "playing" may be jumping, "using" a ramp may be jumping it.
-VAGUE_VERBS = frozenset({"play", "use", "go", "move", "enjoy", "spend", "try"})
+VAGUE_VERBS = frozenset({"play", "use", "go", "move", "enjoy", "spend", "try", "attempt"})
 #: Verbs whose prepositional use captions make in the passive ("covered in mud").
 PASSIVE_VERBS = frozenset(
     {
@@ -227,6 +241,14 @@ _ALONG_VERBS: dict[str, frozenset[str]] = {
 _CHASED = frozenset({"animal", "bird", "ball", "sports_gear"})
 #: "wearing a white shirt and blue jeans": held, the list would be held too ("holding ... jeans").
 _LIST_AFTER = re.compile(r"\s*(,|and\b|&)", re.I)
+#: Verbs of letting something land somewhere ("dumps water on a girl"): never replaced.
+_POURS = frozenset({"dump", "pour", "spill", "splash", "spray", "throw", "toss", "drop", "sprinkle", "squirt"})
+#: A recipient after the object ("kicks a ball to his father"): only a verb that sends it reads.
+_TO_SOMEONE = re.compile(r"\s+to\s+(his|her|their|its|a|an|the|another|each)\b", re.I)
+_TRANSFERS = frozenset({"throw", "kick", "pass", "hand", "toss", "give", "roll", "hit", "bring", "carry", "show", "serve", "pitch"})
+#: What a mouth does with a thing ("a stick in its mouth").
+_IN_MOUTH = re.compile(r"\s+in\s+(its|his|her|their|the)\s+mouths?\b", re.I)
+_MOUTH_VERBS = frozenset({"carry", "hold", "catch", "fetch", "chew", "bite", "drop", "grab", "retrieve", "shake", "eat", "lick"})
 #: A caption that holds something already: a second "holding" reads as a stammer.
 _HOLDS = re.compile(r"\bhold(s|ing)?\b", re.I)
 
@@ -283,6 +305,12 @@ def verb_options(
                 ok_o, ev_o = True, max(ev_o, MIN_EVIDENCE)
         if not ok_o or (ev_o < MIN_EVIDENCE and not backoff and not relaxed):
             continue  # the cheap test first: most verbs were never seen with the object
+        if (
+            not tail
+            and cand_verb in _MOSTLY_INTRANSITIVE
+            and ev_o < min(MIN_SHARE_EVIDENCE, MIN_SHARE * lex.context_total(f"O|{cand_key}"))
+        ):
+            continue  # a verb mostly without an object, once with this one: "leaping to run an orange ball"
         ok_s, ev_s = _argument_fits(lex, f"S|{cand_key}", doer, lex.class_of(doer))
         if backoff and not ev_o and ev_s:
             # "standing on a mountain" -> "sitting on a mountain": its class is common after
@@ -474,7 +502,9 @@ def _verb_slot(caption: str, rel: Any, parts: _Parts, resources: Any) -> VerbSlo
         or _governs_infinitive(caption[obj_obj.end :], resources.lexicon)  # "encouraging a dog to stand"
         or (tagged[0] in _GAZE_VERBS and " " in parts.key)  # "looking over a balcony" -> "walking over"
         or (prep.lower() == "from" and re.match(r"\s+to\b", caption[obj_obj.end :]))
-    ):  # "jumps from one rock to another" -> "hangs from one rock to another"
+        # "jumps from one rock to another" -> "hangs from one rock to another"
+        or (not prep and _BOUND_COMPLEMENT.match(caption, obj_obj.end))
+    ):  # "hit a ball with their sticks" -> "toss a ball with ...", "stopping a ball from going"
         return None
     by_agent = prep.lower() == "by"
     doer = obj_obj if by_agent else subj_obj
@@ -513,6 +543,14 @@ def replace_rel(
             )
             if slot.key == "wear" and _LIST_AFTER.match(caption[obj_obj.end :]):
                 options = [(v, w) for v, w in options if v != "hold"]
+            if slot.key in _POURS:
+                # "dumps a bucket of water on another girl": no other verb reads with where it
+                # lands ("carries ... on another girl"), and the pouring verbs may all be true
+                options = []
+            if _TO_SOMEONE.match(caption, obj_obj.end):
+                options = [(v, w) for v, w in options if v in _TRANSFERS]  # "kicks a ball to his father" -> "throws"
+            if _IN_MOUTH.match(caption, obj_obj.end):
+                options = [(v, w) for v, w in options if v in _MOUTH_VERBS]  # never "to wear a strap in its mouth"
             if slot.directed:
                 along = _ALONG_VERBS.get(slot.key, frozenset())
                 chased = resources.lexicon.class_of(slot.obj) in _CHASED

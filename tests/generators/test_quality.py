@@ -533,6 +533,17 @@ def test_add_obj_keeps_animal_only_doings_to_animals(parse, resources):
         ("replace_rel", "A man sits in a car behind the steering wheel .", ("next to a car", "beside a car", "outside a car")),
         ("add_obj", "A dog is walked by a man .", ("woman and a dog are walked", "child and a dog are walked")),
         ("add_att", "A man and a woman looking at an elegant building .", ("brick elegant", "stone elegant", "wooden elegant")),
+        # strict read, held-out seed 36
+        ("replace_rel", "A girl wants to feed the ducks .", ("to chased", "to fed")),  # "feed" is no participle of "fee"
+        ("replace_rel", "A brown dog is jumping up to catch a green strap in its mouth .", ("wear a green strap",)),
+        ("replace_rel", "The rider is driving their motorcycle .", ("racing their",)),
+        ("replace_rel", "A skier is attempting a turn in a patch of deep snow pack .", ("rounding a turn", "making a turn")),
+        ("replace_rel", "A girl dumps a bucket of water on another girl .", ("carries a bucket", "holds a bucket", "pours a bucket")),
+        ("replace_rel", "Several people crowd on a truck going down the road", ("ride on a truck",)),
+        ("replace_rel", "A black and white dog leaping to catch an orange ball in an open field .", ("fetch an orange", "run an orange")),
+        ("replace_rel", "Two field hockey players attempt to hit a ball with their sticks .", ("toss a ball", "hold a ball")),
+        ("replace_rel", "A boy kicks a ball to his father .", ("holds a ball", "chases a ball")),
+        ("replace_obj", "Four women dressed in costume , one with a pink wig , look to the left .", ("to the right",)),
         # an animal stands in for people only where animals were seen doing the same
         ("replace_obj", "A crowd of people watch the parade .", ("crowd of dogs",)),
         ("replace_obj", "People in costumes dance in the street .", ("Dogs in", "Horses in")),
