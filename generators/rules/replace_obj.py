@@ -57,7 +57,7 @@ from .fit import (
 NAME, VERSION = (
     "replace_obj",
     9,
-)  # 4: doers back off to their verb within a COCO group; 5: "a two lane path", "body of water", "well kept", "an ocean" takes count nouns; 6: vehicles keep their medium, ways change kind ("road" never "track"), no "midair" for a place, no half of an adjective ("wheelchair bound"); 7: dog breeds are dogs ("lab", "shepherd": never drawn, never "a lab" -> "a puppy"); 8: an animal doer no other animal fits becomes a person ("two dogs running through a field" -> "two girls"); animals never stand in for what they were not seen doing ("a fish jumps over a hurdle"), never "another X" nor an unparsed subject ("while snow falls"); 9: "people" doing what an animal was seen doing become that animal ("two people playing in the snow" -> "two dogs"), a capitalised trademark is an object ("catch a Frisbee" -> "catch a ball"), what a dog catches or carries was seen so, roads never become the tunnels or barrels of an agility course nor stairs, moving water (wave, surf, waterfall) is neither replaced nor brought in; the head of "a wall of graffiti" is no object, and after "a cup of" comes only what was seen after it ("a cup of cake" gone), no compound after an adverb ("a mostly dirt road" -> "a mostly path"), no partner of an animal ("the horse and rider" -> "the man and rider")
+)  # 4: doers back off to their verb within a COCO group; 5: "a two lane path", "body of water", "well kept", "an ocean" takes count nouns; 6: vehicles keep their medium, ways change kind ("road" never "track"), no "midair" for a place, no half of an adjective ("wheelchair bound"); 7: dog breeds are dogs ("lab", "shepherd": never drawn, never "a lab" -> "a puppy"); 8: an animal doer no other animal fits becomes a person ("two dogs running through a field" -> "two girls"); animals never stand in for what they were not seen doing ("a fish jumps over a hurdle"), never "another X" nor an unparsed subject ("while snow falls"); 9: "people" doing what an animal was seen doing become that animal ("two people playing in the snow" -> "two dogs"), a capitalised trademark is an object ("catch a Frisbee" -> "catch a ball"), what a dog catches or carries was seen so, roads never become the tunnels or barrels of an agility course nor stairs, moving water (wave, surf, waterfall) is neither replaced nor brought in; the head of "a wall of graffiti" is no object, and after "a cup of" comes only what was seen after it ("a cup of cake" gone), no compound after an adverb ("a mostly dirt road" -> "a mostly path"), no partner of an animal ("the horse and rider" -> "the man and rider"), a caption's own subject with no relation is edited ("The snowboarder is sitting down" -> "The skateboarder ..."), an animal with no relation only by one seen doing the verbs that follow ("a dog runs while holding" never "a cow runs while holding"), never "male"/"female" for an animal
 GENERATOR = f"rule:{NAME}@{VERSION}"
 PER_OBJECT = 2  # negatives kept per object
 TRIES_PER_OBJECT = 12  # candidates checked per object before moving on
@@ -69,6 +69,10 @@ def _is_mass(lemma: str, mass: set[str]) -> bool:
 
 #: Where one is rather than a place ("in midair"): never put in for a room or a field.
 _STATES = frozenset({"midair", "air", "distance", "background", "foreground"})
+#: Animal-class words that are as often people in captions ("a male in a red shirt").
+_SEXES = frozenset({"male", "female"})
+
+
 #: Lemmas that name a scene thing only with more words: "a flight (of stairs)", "rapids" (whose
 #: singular "a rapid" is no place to swim).
 _NOT_ALONE = frozenset({"flight", "rapid"})
@@ -176,6 +180,7 @@ def noun_candidates(noun: str, resources: Any) -> list[PoolNoun]:
         and w not in breeds
         and w not in _STATES
         and w not in _NOT_ALONE
+        and w not in _SEXES  # "two dogs run" -> "two females run": the dogs may be
         and (medium is None or _medium(w, resources) == medium)
         and not (cls == "way" and _same_way(w, noun))
         and not (cls == "water" and _other_water(w, noun))
@@ -195,6 +200,25 @@ def _finite_verb_next(caption: str, pos: int) -> bool:
         return False
     tagged = verb_lemma_and_tag(nxt[0].lower())
     return tagged is not None and tagged[1] in ("VBZ", "VBP", "VBD") and tagged[0] != nxt[0].lower()
+
+
+_CAPTION_SUBJECT = re.compile(r"^\s*((a|an|the|one|two|three|four|five|six|several|some|many|this|that)\s+)?$", re.I)
+
+
+def _verbs_after(caption: str, pos: int, window: int = 8) -> list[str]:
+    """Lemmas of the verb forms in the next few words ("leaps", "holding"), auxiliaries left out."""
+    out = []
+    for word in caption[pos:].split()[:window]:
+        tagged = verb_lemma_and_tag(word.lower())
+        if tagged is not None and tagged[0] not in ("be", "have", "do"):
+            out.append(tagged[0])
+    return out
+
+
+def _in_a_clause(caption: str, obj: Any) -> bool:
+    """The object comes after more than a determiner: the subject of a later clause ("while
+    snow falls"), not the caption's own subject ("The snowboarder is sitting down")."""
+    return _CAPTION_SUBJECT.match(caption[: phrase_start(obj)]) is None
 
 
 def _people_pool(resources: Any) -> list[tuple[str, float]]:
@@ -247,10 +271,6 @@ def _measured_by(graph: SceneGraph, i: int, resources: Any) -> str | None:
 _ANYONE = frozenset({"people", "person"})
 #: Collections an animal may come in ("a group of dogs"); "a crowd of dogs" reads as made up.
 _HERD_WORDS = frozenset({"group", "couple", "pair", "few", "lot"})
-
-
-#: Animal-class words that are as often people in captions ("a male in a red shirt").
-_SEXES = frozenset({"male", "female"})
 
 
 def _animal_pool(resources: Any) -> list[tuple[str, float]]:
@@ -367,7 +387,7 @@ def replace_obj(
             or (lemma in _PARTNER_ROLES and re.match(r"\s+and\b", caption[obj.end :]))
         ):
             continue  # "the horse and rider": the rider is the horse's ("the man and rider")
-        if not object_contexts(graph, i) and _finite_verb_next(caption, obj.end):
+        if not object_contexts(graph, i) and _finite_verb_next(caption, obj.end) and _in_a_clause(caption, obj):
             continue  # "while snow falls": a subject the parse gave no slot; "pavement falls"
         # "Boy plays baseball", "Young boy wearing ...": a headline, not a mass noun
         bare = bare_singular(caption, obj) and phrase_start(obj) > 0
@@ -405,6 +425,11 @@ def replace_obj(
         # the slot fit is a few table lookups: checked for every option before the draw, so a
         # slot that only a few nouns fit still finds them; WordNet is asked only of drawn ones
         options = [(w, x) for w, x in options if noun_fits(resources, graph, i, w)]
+        if not object_contexts(graph, i) and people.class_of(lemma) in ("animal", "bird"):
+            # a doer the parse tied to no verb ("Dog leaps out", "a dog runs while holding an
+            # object"): another animal must have been seen doing each verb that follows it
+            doings = _verbs_after(caption, obj.end)
+            options = [(w, x) for w, x in options if all(people.seen(f"S|{v}", w) for v in doings)]
         measure = _measured_by(graph, i, resources)
         if measure is not None:
             # "a cup of coffee" -> "a cup of tea", never "a cup of cake": what comes after the

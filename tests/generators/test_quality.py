@@ -544,6 +544,8 @@ def test_add_obj_keeps_animal_only_doings_to_animals(parse, resources):
         ("replace_rel", "Two field hockey players attempt to hit a ball with their sticks .", ("toss a ball", "hold a ball")),
         ("replace_rel", "A boy kicks a ball to his father .", ("holds a ball", "chases a ball")),
         ("replace_obj", "Four women dressed in costume , one with a pink wig , look to the left .", ("to the right",)),
+        ("replace_obj", "A dog runs while holding an object in its mouth .", ("cow runs", "bull runs", "horse runs")),
+        ("replace_obj", "Two dogs run .", ("females", "males")),
         # an animal stands in for people only where animals were seen doing the same
         ("replace_obj", "A crowd of people watch the parade .", ("crowd of dogs",)),
         ("replace_obj", "People in costumes dance in the street .", ("Dogs in", "Horses in")),
@@ -631,6 +633,15 @@ def test_add_att_leaves_acts_and_compounds_whole(parse, resources):
     assert not any(re.search(r"does an? \w+ loop", t) for t in texts), sorted(texts)
     texts = _negatives("add_att", "An ice hockey goal keeper blocks the puck .", parse, resources)
     assert texts and not any(re.search(r"\bice \w+ hockey", t) for t in texts), sorted(texts)
+
+
+def test_replace_obj_edits_a_caption_subject_the_parse_tied_to_no_verb(parse, resources):
+    # "The snowboarder is sitting down": the parse has no relation, yet it is the caption's subject
+    texts = _negatives("replace_obj", "The snowboarder is sitting down .", parse, resources)
+    assert texts and all(t.endswith(" is sitting down .") for t in texts), sorted(texts)
+    # ... unlike the subject of a later clause ("while snow falls")
+    texts = _negatives("replace_obj", "A dog licking its lips while snow falls .", parse, resources)
+    assert not any("while snow" not in t for t in texts if "dog" in t), sorted(texts)
 
 
 def test_breed_names_relate_to_dog(resources):
