@@ -28,7 +28,7 @@ from ..scene_graph import QUANTIFIER_WORDS
 from .common import MAX_NEGATIVES, Candidate, after_shade, finish, glued_modifier, object_lemma
 from .fit import adjective_fits, caption_words, weighted_order
 
-NAME, VERSION = "replace_att", 4  # 3: snow stays snow where someone skis or sleds; 4: fixed "body of", numbered compounds, "a little snow"
+NAME, VERSION = "replace_att", 5  # 3: snow stays snow where someone skis or sleds; 4: fixed "body of", numbered compounds, "a little snow"; 5: a covering is an attribute ("a snow covered field" -> "a grass covered field")
 GENERATOR = f"rule:{NAME}@{VERSION}"
 PER_ATTRIBUTE = 2
 ANTONYM_WEIGHT = 4.0  # an antonym is the clearest change of value: drawn more often
@@ -183,4 +183,35 @@ def replace_att(
         for new in weighted_order(rng, options)[:PER_ATTRIBUTE]:
             text, edit = apply_edit(caption, att.start, att.end, match_case(new, att.text))
             cands.append(Candidate(text, edit))
+    cands.extend(_covering_candidates(caption, graph, rng, resources))
     return finish(caption, cands, "replace_att", GENERATOR, resources, limit=limit)
+
+
+#: What a thing may be covered in, and the adjective that says so ("a snow covered hill" is a
+#: snowy hill): the covering is the attribute, "snow covered" -> "grass covered".
+COVERINGS = {"snow": "snowy", "grass": "grassy", "sand": "sandy", "mud": "muddy", "leaf": "leafy", "moss": "mossy"}
+_COVERED = re.compile(r"\b(" + "|".join(COVERINGS) + r")([ -])covered\b", re.I)
+
+
+def _covering_candidates(caption: str, graph: SceneGraph, rng: random.Random, resources: Any) -> list[Candidate]:
+    """"a snow covered hill" -> "a grass covered hill": another covering the thing is seen to
+    have (its adjective counted on the noun: "a grassy hill"); never snow where someone skis."""
+    out: list[Candidate] = []
+    present = caption_words(caption)
+    for m in _COVERED.finditer(caption):
+        head = next((o for o in sorted(graph.objects, key=lambda o: o.start) if o.start >= m.end()), None)
+        if head is None or caption[m.end() : head.start].strip(" ,") and len(caption[m.end() : head.start].split()) > 2:
+            continue  # the covered thing is the next noun, at most two words on
+        old = m.group(1).lower()
+        if old == "snow" and _SNOW_SPORT.search(caption):
+            continue  # "skiing down a snow covered slope": the skis say snow
+        noun = object_lemma(head)
+        options = [
+            (new, 1.0 + resources.lexicon.adjectives_of(noun).get(adj, 0))
+            for new, adj in sorted(COVERINGS.items())
+            if new != old and new not in present and adjective_fits(resources, adj, noun)
+        ]
+        for new in weighted_order(rng, options)[:PER_ATTRIBUTE]:
+            cands = apply_edit(caption, m.start(1), m.end(1), match_case(new, m.group(1)))
+            out.append(Candidate(*cands))
+    return out

@@ -644,6 +644,13 @@ def test_replace_obj_edits_a_caption_subject_the_parse_tied_to_no_verb(parse, re
     assert not any("while snow" not in t for t in texts if "dog" in t), sorted(texts)
 
 
+def test_replace_att_changes_what_a_thing_is_covered_in(parse, resources):
+    texts = _negatives("replace_att", "Two dogs run through a snow covered field .", parse, resources)
+    assert any(re.fullmatch(r"Two dogs run through a (grass|mud|sand|leaf) covered field \.", t) for t in texts), sorted(texts)
+    texts = _negatives("replace_att", "A skier goes down a snow covered hill .", parse, resources)
+    assert not any("covered hill" in t and "snow covered" not in t for t in texts), sorted(texts)  # the skis say snow
+
+
 def test_breed_names_relate_to_dog(resources):
     assert resources.lexicon.class_of("dalmatian") == resources.lexicon.class_of("lab") == "animal"
     assert resources.lexical_relation("dog", "lab") is not None
