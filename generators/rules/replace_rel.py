@@ -47,7 +47,7 @@ from .fit import relation_end, weighted_order
 NAME, VERSION = (
     "replace_rel",
     8,
-)  # 4: free front/behind, on/in -> next to; 5: no put/place without a place, no "riding" for sports, infinitives; 6: bare infinitives ("watching a man do"), more verbs of one sense (aim/hold, climb/hike, cross/walk, navigate/drive, strike/return); 7: worn garments held ("wearing a jacket" -> "holding a jacket"), beside for what is done anywhere ("playing in a lake" -> "next to a lake"), a directed complement keeps verbs that move the thing along ("ride their bikes down a road" -> "walk their bikes"); 8: verbs of one sense also catch/hold, walk/hold (a leash), stand/lean (against), catch/chase, ride/fight (the rapids); no worn garment held where something is held already, no preposition edit where the caption puts someone inside a vehicle ("sits next to a car behind the steering wheel"), "feed" is a base form (never "to chased"), more verbs of one sense (drive/race, ride/race, catch/fetch/retrieve, carry/fetch/return, crowd/ride), "attempt" is vague, pouring verbs ("dumps water on a girl") are never replaced, a thing in the mouth takes only what mouths do, a recipient ("kicks a ball to his father") only verbs that send, an instrument/prevention/manner after the object ("hit a ball with their sticks", "stopping a ball from going", "headfirst") keeps the verb, a mostly intransitive verb takes an object only seen as a fair share of its objects ("leaping to run an orange ball")
+)  # 4: free front/behind, on/in -> next to; 5: no put/place without a place, no "riding" for sports, infinitives; 6: bare infinitives ("watching a man do"), more verbs of one sense (aim/hold, climb/hike, cross/walk, navigate/drive, strike/return); 7: worn garments held ("wearing a jacket" -> "holding a jacket"), beside for what is done anywhere ("playing in a lake" -> "next to a lake"), a directed complement keeps verbs that move the thing along ("ride their bikes down a road" -> "walk their bikes"); 8: verbs of one sense also catch/hold, walk/hold (a leash), stand/lean (against), catch/chase, ride/fight (the rapids); no worn garment held where something is held already, no preposition edit where the caption puts someone inside a vehicle ("sits next to a car behind the steering wheel"), "feed" is a base form (never "to chased"), more verbs of one sense (drive/race, ride/race, catch/fetch/retrieve, carry/fetch/return, crowd/ride), "attempt" is vague, pouring verbs ("dumps water on a girl") are never replaced, a thing in the mouth takes only what mouths do, a recipient ("kicks a ball to his father") only verbs that send, an instrument/prevention/manner after the object ("hit a ball with their sticks", "stopping a ball from going", "headfirst") keeps the verb, a mostly intransitive verb takes an object only seen as a fair share of its objects ("leaping to run an orange ball"); verbs of one sense also soak/sit, soak/lie, eat/hold, ride/stand, ride/sit, grind/ride, carry/wear; a participle form with no auxiliary is the active past ("missed the ball" -> "bit", never "bitten"); "in its mouth" does not hide a directed complement
 GENERATOR = f"rule:{NAME}@{VERSION}"
 PER_RELATION = 2
 MIN_PREDICATE_COUNT = 5  # a replacement verb must have been seen this often with its preposition
@@ -96,6 +96,15 @@ SPATIAL_VERB_GROUPS = ("posture", "locomotion")
 
 
 @lru_cache(maxsize=65536)
+def _active_past(caption: str, start: int, tag: str, by_agent: bool) -> str:
+    """A participle form that is the active past ("a batter *missed* the ball") when no
+    auxiliary comes before it and it is no passive ("chased by"): "bitten the ball" -> "bit"."""
+    if tag != "VBN" or by_agent:
+        return tag
+    prev = re.search(r"([A-Za-z']+)\s*$", caption[:start])
+    return tag if prev and prev.group(1).lower() in _PARTICIPLE_BEFORE else "VBD"
+
+
 def verb_form(word: str) -> tuple[str, str] | None:
     """(lemma, Penn tag) of a verb form, the plain present included: "two people *sit* on a
     bench", "kids *play* in water" (VBP), which ``verb_lemma_and_tag`` does not list, so plural
@@ -493,7 +502,9 @@ def _verb_slot(caption: str, rel: Any, parts: _Parts, resources: Any) -> VerbSlo
     subj_obj, obj_obj, verb, prep, tagged = parts.subj_obj, parts.obj_obj, parts.verb, parts.prep, parts.tagged
     if verb is None or tagged is None:
         return None
-    directed = _DIRECTED.match(caption[obj_obj.end :]) is not None
+    after = caption[obj_obj.end :]
+    mouth = _IN_MOUTH.match(after)  # "carrying a stick in its mouth through the grass"
+    directed = _DIRECTED.match(after[mouth.end() :] if mouth else after) is not None
     if (
         tagged[0] in LIGHT_VERBS  # "taking a picture" -> "dragging a picture"
         or tagged[0] in VAGUE_VERBS  # "a dog plays in the snow": it may well be jumping
@@ -512,7 +523,7 @@ def _verb_slot(caption: str, rel: Any, parts: _Parts, resources: Any) -> VerbSlo
         start=rel.start,
         end=rel.start + len(verb),
         verb=verb,
-        tag=verb_tag_in_context(caption, rel.start, verb, tagged[1], is_plural(subj_obj)),
+        tag=_active_past(caption, rel.start, verb_tag_in_context(caption, rel.start, verb, tagged[1], is_plural(subj_obj)), by_agent),
         key=parts.key,
         subj=object_lemma(subj_obj),
         obj=object_lemma(obj_obj),

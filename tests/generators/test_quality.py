@@ -546,6 +546,14 @@ def test_add_obj_keeps_animal_only_doings_to_animals(parse, resources):
         ("replace_obj", "Four women dressed in costume , one with a pink wig , look to the left .", ("to the right",)),
         ("replace_obj", "A dog runs while holding an object in its mouth .", ("cow runs", "bull runs", "horse runs")),
         ("replace_obj", "Two dogs run .", ("females", "males")),
+        # a read of 40 dev replace_rel negatives (this session)
+        ("replace_rel", "A smiling young girl wearing a swimsuit is soaking in a tub of water .", ("sitting in a tub",)),
+        ("replace_rel", "A little girl eats an apple and sits in front of a map of the world .", ("holds an apple",)),
+        ("replace_rel", "A furry white dog is carrying a stick in its mouth through the grass .", ("catching a stick", "holding a stick")),
+        ("replace_rel", "A batter playing cricket missed the ball .", ("bitten the",)),
+        ("replace_rel", "Three people riding on a blue and white boat .", ("standing on a", "sitting on a")),
+        ("replace_rel", "a skateboarder grinds a red rail .", ("rides a red rail",)),
+        ("replace_rel", "A woman is taking a photograph of the man carrying the backpack .", ("wearing the backpack",)),
         # an animal stands in for people only where animals were seen doing the same
         ("replace_obj", "A crowd of people watch the parade .", ("crowd of dogs",)),
         ("replace_obj", "People in costumes dance in the street .", ("Dogs in", "Horses in")),
