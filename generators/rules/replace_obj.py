@@ -57,7 +57,7 @@ from .fit import (
 NAME, VERSION = (
     "replace_obj",
     9,
-)  # 4: doers back off to their verb within a COCO group; 5: "a two lane path", "body of water", "well kept", "an ocean" takes count nouns; 6: vehicles keep their medium, ways change kind ("road" never "track"), no "midair" for a place, no half of an adjective ("wheelchair bound"); 7: dog breeds are dogs ("lab", "shepherd": never drawn, never "a lab" -> "a puppy"); 8: an animal doer no other animal fits becomes a person ("two dogs running through a field" -> "two girls"); animals never stand in for what they were not seen doing ("a fish jumps over a hurdle"), never "another X" nor an unparsed subject ("while snow falls"); 9: "people" doing what an animal was seen doing become that animal ("two people playing in the snow" -> "two dogs"), a capitalised trademark is an object ("catch a Frisbee" -> "catch a ball"), what a dog catches or carries was seen so, roads never become the tunnels or barrels of an agility course nor stairs, moving water (wave, surf, waterfall) is neither replaced nor brought in; the head of "a wall of graffiti" is no object, and after "a cup of" comes only what was seen after it ("a cup of cake" gone), no compound after an adverb ("a mostly dirt road" -> "a mostly path"), no partner of an animal ("the horse and rider" -> "the man and rider"), a caption's own subject with no relation is edited ("The snowboarder is sitting down" -> "The skateboarder ..."), an animal with no relation only by one seen doing the verbs that follow ("a dog runs while holding" never "a cow runs while holding"), never "male"/"female" for an animal
+)  # 4: doers back off to their verb within a COCO group; 5: "a two lane path", "body of water", "well kept", "an ocean" takes count nouns; 6: vehicles keep their medium, ways change kind ("road" never "track"), no "midair" for a place, no half of an adjective ("wheelchair bound"); 7: dog breeds are dogs ("lab", "shepherd": never drawn, never "a lab" -> "a puppy"); 8: an animal doer no other animal fits becomes a person ("two dogs running through a field" -> "two girls"); animals never stand in for what they were not seen doing ("a fish jumps over a hurdle"), never "another X" nor an unparsed subject ("while snow falls"); 9: "people" doing what an animal was seen doing become that animal ("two people playing in the snow" -> "two dogs"), a capitalised trademark is an object ("catch a Frisbee" -> "catch a ball"), what a dog catches or carries was seen so, roads never become the tunnels or barrels of an agility course nor stairs, moving water (wave, surf, waterfall) is neither replaced nor brought in; the head of "a wall of graffiti" is no object, and after "a cup of" comes only what was seen after it ("a cup of cake" gone), no compound after an adverb ("a mostly dirt road" -> "a mostly path"), no partner of an animal ("the horse and rider" -> "the man and rider"), a caption's own subject with no relation is edited ("The snowboarder is sitting down" -> "The skateboarder ..."), an animal with no relation only by one seen doing the verbs that follow ("a dog runs while holding" never "a cow runs while holding"), never "male"/"female" for an animal, never one of two names a caption may use for one thing (vocab noun_compatible: hurdle/fence, yard/park, mountaintop/mountain, rock/cliff), a listed thing only by one captions name with the thing it is listed with ("a yellow ball and a building", "a bull and a cat play" gone), no place-class word that is no place ("at a heel", "down a climb")
 GENERATOR = f"rule:{NAME}@{VERSION}"
 PER_OBJECT = 2  # negatives kept per object
 TRIES_PER_OBJECT = 12  # candidates checked per object before moving on
@@ -73,6 +73,13 @@ _STATES = frozenset({"midair", "air", "distance", "background", "foreground"})
 _SEXES = frozenset({"male", "female"})
 
 
+#: Place- and landform-class lemmas that name no place one could be in or on (parts, directions,
+#: parse leftovers): never drawn ("snowboarding at a heel", "skiing down a climb").
+_NO_PLACE = frozenset(
+    "top side direction shadow setting front end point scene horizon midst crown break sheet bottom "
+    "position space target heel silhouette dark way seat spot hole counter distance landscape place "
+    "area land terrain climb fall bank course left right".split()
+) | {"ball pit", "kitchen counter"}
 #: Lemmas that name a scene thing only with more words: "a flight (of stairs)", "rapids" (whose
 #: singular "a rapid" is no place to swim).
 _NOT_ALONE = frozenset({"flight", "rapid"})
@@ -116,6 +123,20 @@ _MOVING_WATER = frozenset({"wave", "ocean wave", "surf", "waterfall", "rapid", "
 def _other_water(a: str, b: str) -> bool:
     """Either is moving water: it is neither replaced nor brought in."""
     return a in _MOVING_WATER or b in _MOVING_WATER
+
+
+def _one_thing(a: str, b: str, resources: Any) -> bool:
+    """Two nouns a caption may use for one thing in a photo (vocab ``noun_compatible``: a hurdle
+    a dog jumps may be a fence, a grassy yard a park, a mountaintop a mountain)."""
+    key = ("replace_obj.compatible",)
+    table = resources._cache.get(key)
+    if table is None:
+        table = {}
+        for cluster in resources.vocab.get("noun_compatible", {}).get("clusters", ()):
+            for word in cluster:
+                table.setdefault(word, set()).update(cluster)
+        resources._cache[key] = table
+    return b in table.get(a, ()) or b.rsplit(" ", 1)[-1] in table.get(a.rsplit(" ", 1)[-1], ())
 
 
 def _medium(noun: str, resources: Any) -> str:
@@ -180,10 +201,12 @@ def noun_candidates(noun: str, resources: Any) -> list[PoolNoun]:
         and w not in breeds
         and w not in _STATES
         and w not in _NOT_ALONE
+        and w not in _NO_PLACE
         and w not in _SEXES  # "two dogs run" -> "two females run": the dogs may be
         and (medium is None or _medium(w, resources) == medium)
         and not (cls == "way" and _same_way(w, noun))
         and not (cls == "water" and _other_water(w, noun))
+        and not _one_thing(w, noun, resources)
     ]
     resources._cache[key] = out
     return out
@@ -255,6 +278,29 @@ _OF_AFTER = re.compile(r"\s+of\s+(?!the\b|a\b|an\b|his\b|her\b|their\b|its\b)[a-
 _PARTNER_ROLES = frozenset({"rider", "jockey", "handler", "trainer", "owner", "master"})
 _PARTNER = re.compile(r"\s+and\s+(its\s+|his\s+|her\s+|their\s+)?(rider|jockey|handler|trainer|owner|master)s?\b", re.I)
 _PARTNER_BEFORE = re.compile(r"\b(rider|jockey|handler|trainer|owner|master)s?\s+and\s+(his\s+|her\s+|their\s+|the\s+|a\s+)?$", re.I)
+#: Captions that must name a listed thing with the thing it is listed with ("a ball and a net"):
+#: at least this many, and this share of the captions that name it at all.
+MIN_LISTED, LISTED_SHARE = 2, 0.02
+_LISTED = re.compile(r"\s*(,\s*(and\s+)?|and\s+|&\s+)((a|an|the|some|two|three)\s+)?$", re.I)
+
+
+def _conjuncts(caption: str, graph: SceneGraph, i: int) -> list[str]:
+    """Lemmas of the things object ``i`` is listed with ("a ball and a net", "a dog and a cat")."""
+    obj = graph.objects[i]
+    out = []
+    before = [o for o in graph.objects if o.end <= phrase_start(obj)]
+    if before:
+        prev = max(before, key=lambda o: o.end)
+        if _LISTED.fullmatch(caption[prev.end : phrase_start(obj)]):
+            out.append(object_lemma(prev))
+    after = [o for o in graph.objects if o.start >= obj.end]
+    if after:
+        nxt = min(after, key=lambda o: o.start)
+        if _LISTED.fullmatch(caption[obj.end : phrase_start(nxt)]):
+            out.append(object_lemma(nxt))
+    return out
+
+
 def _measured_by(graph: SceneGraph, i: int, resources: Any) -> str | None:
     """The thing object ``i`` is "of" when that thing is no person or animal ("a cup of
     coffee", "a field of flowers"): the lemma of "cup", "field"; None otherwise."""
@@ -430,6 +476,16 @@ def replace_obj(
             # object"): another animal must have been seen doing each verb that follows it
             doings = _verbs_after(caption, obj.end)
             options = [(w, x) for w, x in options if all(people.seen(f"S|{v}", w) for v in doings)]
+        for sibling in _conjuncts(caption, graph, i):
+            # "a yellow ball and a net" never "a yellow ball and a building", "a dog and a cat
+            # play" never "a bull and a cat": the new thing is one captions name with the thing
+            # it is listed with
+            with_it = people.cooccurring(sibling)
+            options = [
+                (w, x)
+                for w, x in options
+                if with_it.get(w, 0) >= max(MIN_LISTED, LISTED_SHARE * people.count(w))
+            ]
         measure = _measured_by(graph, i, resources)
         if measure is not None:
             # "a cup of coffee" -> "a cup of tea", never "a cup of cake": what comes after the

@@ -554,6 +554,13 @@ def test_add_obj_keeps_animal_only_doings_to_animals(parse, resources):
         ("replace_rel", "Three people riding on a blue and white boat .", ("standing on a", "sitting on a")),
         ("replace_rel", "a skateboarder grinds a red rail .", ("rides a red rail",)),
         ("replace_rel", "A woman is taking a photograph of the man carrying the backpack .", ("wearing the backpack",)),
+        # a read of 40 dev replace_obj negatives (this session): one thing under two names, lists
+        ("replace_obj", "The brown dog is jumping a hurdle over a yellow and black pole .", ("jumping a fence",)),
+        ("replace_obj", "Two tan dogs interact in a grassy yard enclosed by a wooded fence .", ("grassy park",)),
+        ("replace_obj", "A small plane is dropping a red chemical over the mountaintops .", ("over the mountains",)),
+        ("replace_obj", "Two swimmers are playing a water sport with a yellow ball and a net .", ("and a building",)),
+        ("replace_obj", "A dog and a cat play .", ("A bull and", "A sheep and", "A cow and")),
+        ("replace_obj", "A woman in white jacket snowboarding at a park .", ("at a heel", "at a point")),
         # an animal stands in for people only where animals were seen doing the same
         ("replace_obj", "A crowd of people watch the parade .", ("crowd of dogs",)),
         ("replace_obj", "People in costumes dance in the street .", ("Dogs in", "Horses in")),
