@@ -73,8 +73,8 @@ from .fit import (
 # add_obj 2: co-subject or second object of the main verb, slot-fitting companions;
 # 3: a companion does the subject's verb, not necessarily at the subject's counted places;
 # 4: a subject with no verb is joined by its own kind only; no person beside "... in his mouth"
-ADD_OBJ_VERSION = 8  # 5: "tries to" agrees with a co-subject ("try to"); 6: a third in a list, verbs after "and" agree, a pet beside people; 7: a relative clause on another noun keeps its verb ("at a dog who is running"); 8: a person joins an animal that only is somewhere ("a man and a white dog are in the water"), an auxiliary gives way to its verb ("is running", "is being chased"), a dog breed keeps a dog's company ("a man and a black poodle"), a group noun's singular verb becomes plural ("a dog and a crowd of people are"), an animal carries a second thing only if animals were seen carrying it, no co-subject where the main verb holds or wears one thing ("the man and the lady are wearing a brown jacket"), a passive's newcomer was seen undergoing it ("a woman and a dog are walked by a man" gone)
-ADD_ATT_VERSION = 7  # 3: never on a game ("playing basketball"); 4: no insert after an adverb or a color the parse lost, rare patterns, baby traits; 5: "in bed", "flag football", no white water, no half of an adjective ("wheelchair bound"); 6: never a color counted as the noun's default ("a black wetsuit"), nor inside a compound ("a hot blue air balloon"); 7: never on an act ("does a loop"), no bare-skin traits where people swim ("the shirtless athlete completes the swimming portion"), a noun modifier stays next to its noun ("an ice blond hockey goal keeper" gone), an opinion adjective leads ("an elegant brick building", not "a brick elegant building")
+ADD_OBJ_VERSION = 8  # 5: "tries to" agrees with a co-subject ("try to"); 6: a third in a list, verbs after "and" agree, a pet beside people; 7: a relative clause on another noun keeps its verb ("at a dog who is running"); 8: a person joins an animal that only is somewhere ("a man and a white dog are in the water"), an auxiliary gives way to its verb ("is running", "is being chased"), a dog breed keeps a dog's company ("a man and a black poodle"), a group noun's singular verb becomes plural ("a dog and a crowd of people are"), an animal carries a second thing only if animals were seen carrying it, no co-subject where the main verb holds or wears one thing ("the man and the lady are wearing a brown jacket"), a passive's newcomer was seen undergoing it ("a woman and a dog are walked by a man" gone), nor where the main verb rides a vehicle or animal or plays an instrument ("a woman and a man are riding a bicycle")
+ADD_ATT_VERSION = 7  # 3: never on a game ("playing basketball"); 4: no insert after an adverb or a color the parse lost, rare patterns, baby traits; 5: "in bed", "flag football", no white water, no half of an adjective ("wheelchair bound"); 6: never a color counted as the noun's default ("a black wetsuit"), nor inside a compound ("a hot blue air balloon"); 7: never on an act ("does a loop"), no bare-skin traits where people swim ("the shirtless athlete completes the swimming portion"), a noun modifier stays next to its noun ("an ice blond hockey goal keeper" gone), an opinion adjective leads ("an elegant brick building", not "a brick elegant building"), nothing after "without"/"no" ("a child without a yellow shirt" is still true)
 ADD_OBJ = f"rule:add_obj@{ADD_OBJ_VERSION}"
 ADD_ATT = f"rule:add_att@{ADD_ATT_VERSION}"
 PER_OBJECT = 2
@@ -343,8 +343,10 @@ def _subject_candidates(caption, graph, rng, resources) -> list[Candidate]:
     main = verb or agreeing_verb(caption, graph, i, resources)
     if main is not None and any(
         r.subject == i
-        and predicate_key(r.predicate) in _ONE_HOLDER_VERBS
+        and _one_holder(predicate_key(r.predicate), graph.objects[r.object], resources)
         and not is_plural(graph.objects[r.object])
+        # "his bike" becomes "their bikes" (``shared_possessions``): one each
+        and (word_before(caption, phrase_start(graph.objects[r.object])) or "").lower() not in POSSESSIVES
         and r.start >= main[0]
         for r in graph.relations
     ):
@@ -493,6 +495,17 @@ def _group_in_phrase(before: list[str], group: str, resources: Any) -> bool:
 _ONE_HOLDER_VERBS = frozenset(
     {"wear", "hold", "clutch", "carry", "grab", "grip", "hug", "cradle", "wield", "have on", "sport"}
 )
+def _one_holder(key: str, thing: SceneObject, resources: Any) -> bool:
+    """One thing that one person holds, wears, rides or plays ("are riding a bicycle", "play an
+    accordion"); a game is played by many ("play soccer")."""
+    cls = resources.lexicon.class_of(object_lemma(thing))
+    return (
+        key in _ONE_HOLDER_VERBS
+        or (key == "ride" and cls in ("vehicle", "sports_gear", "animal"))
+        or (key == "play" and cls == "instrument")
+    )
+
+
 #: Verbs whose object is an act, not a thing ("does a loop", "performs a trick").
 _PERFORM_VERBS = frozenset({"do", "perform", "make", "execute", "attempt", "complete", "land", "pull"})
 #: Traits a scene of swimming or the beach makes likely ("shirtless", "topless").
@@ -613,6 +626,10 @@ def add_att(
                 continue  # "playing basketball", "playing flag football": a game, not a ball to color
             if lemma in _BARE_PLACES and (word_before(caption, phrase_start(obj)) or "").lower() in _BARE_PLACE_PREPS:
                 continue  # "read in bed", "at school": an idiom, not a bed to color
+        if (word_before(caption, phrase_start(obj)) or "").lower() in ("without", "no") or re.search(
+            r"\bwithout\s+(a|an|the|any|his|her|their)?\s*$", caption[: phrase_start(obj)], re.I
+        ):
+            continue  # "a child without a shirt" -> "without a yellow shirt" is still true
         if any(r.object == i and predicate_key(r.predicate) in _PERFORM_VERBS for r in graph.relations):
             continue  # "a plane does a loop", "performs a trick": an act, not a thing to color
         pre_atts = [a for a in obj.attributes if a.end <= obj.start]

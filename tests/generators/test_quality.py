@@ -561,6 +561,10 @@ def test_add_obj_keeps_animal_only_doings_to_animals(parse, resources):
         ("replace_obj", "Two swimmers are playing a water sport with a yellow ball and a net .", ("and a building",)),
         ("replace_obj", "A dog and a cat play .", ("A bull and", "A sheep and", "A cow and")),
         ("replace_obj", "A woman in white jacket snowboarding at a park .", ("at a heel", "at a point")),
+        # a read of 25 dev add_att and 25 add_obj negatives (this session)
+        ("add_att", "A child without a shirt running in the dirt .", ("without a yellow", "without a white", "without a red", "without a blue")),
+        ("add_obj", "A man is riding a bicycle on a dirt path .", ("are riding a bicycle",)),
+        ("add_obj", "A man plays an accordion on a park bench .", ("play an accordion",)),
         # an animal stands in for people only where animals were seen doing the same
         ("replace_obj", "A crowd of people watch the parade .", ("crowd of dogs",)),
         ("replace_obj", "People in costumes dance in the street .", ("Dogs in", "Horses in")),
