@@ -74,7 +74,7 @@ from .fit import (
 # 3: a companion does the subject's verb, not necessarily at the subject's counted places;
 # 4: a subject with no verb is joined by its own kind only; no person beside "... in his mouth"
 ADD_OBJ_VERSION = 8  # 5: "tries to" agrees with a co-subject ("try to"); 6: a third in a list, verbs after "and" agree, a pet beside people; 7: a relative clause on another noun keeps its verb ("at a dog who is running"); 8: a person joins an animal that only is somewhere ("a man and a white dog are in the water"), an auxiliary gives way to its verb ("is running", "is being chased"), a dog breed keeps a dog's company ("a man and a black poodle"), a group noun's singular verb becomes plural ("a dog and a crowd of people are"), an animal carries a second thing only if animals were seen carrying it, no co-subject where the main verb holds or wears one thing ("the man and the lady are wearing a brown jacket"), a passive's newcomer was seen undergoing it ("a woman and a dog are walked by a man" gone), nor where the main verb rides a vehicle or animal or plays an instrument ("a woman and a man are riding a bicycle")
-ADD_ATT_VERSION = 7  # 3: never on a game ("playing basketball"); 4: no insert after an adverb or a color the parse lost, rare patterns, baby traits; 5: "in bed", "flag football", no white water, no half of an adjective ("wheelchair bound"); 6: never a color counted as the noun's default ("a black wetsuit"), nor inside a compound ("a hot blue air balloon"); 7: never on an act ("does a loop"), no bare-skin traits where people swim ("the shirtless athlete completes the swimming portion"), a noun modifier stays next to its noun ("an ice blond hockey goal keeper" gone), an opinion adjective leads ("an elegant brick building", not "a brick elegant building"), nothing after "without"/"no" ("a child without a yellow shirt" is still true)
+ADD_ATT_VERSION = 7  # 3: never on a game ("playing basketball"); 4: no insert after an adverb or a color the parse lost, rare patterns, baby traits; 5: "in bed", "flag football", no white water, no half of an adjective ("wheelchair bound"); 6: never a color counted as the noun's default ("a black wetsuit"), nor inside a compound ("a hot blue air balloon"); 7: never on an act ("does a loop"), no bare-skin traits where people swim ("the shirtless athlete completes the swimming portion"), a noun modifier stays next to its noun ("an ice blond hockey goal keeper" gone), an opinion adjective leads ("an elegant brick building", not "a brick elegant building"), nothing after "without"/"no" ("a child without a yellow shirt" is still true), a compound person noun's head decides its traits ("a bearded chubby baby" gone), no color on water ("a green wave")
 ADD_OBJ = f"rule:add_obj@{ADD_OBJ_VERSION}"
 ADD_ATT = f"rule:add_att@{ADD_ATT_VERSION}"
 PER_OBJECT = 2
@@ -341,6 +341,14 @@ def _subject_candidates(caption, graph, rng, resources) -> list[Candidate]:
     if more is None:
         return []  # "as she swims", "dressed as a clown is": agreement we cannot fix
     main = verb or agreeing_verb(caption, graph, i, resources)
+    if main is None and any(
+        r.subject == i
+        and predicate_key(r.predicate) in ("ride", "play")
+        and _one_holder(predicate_key(r.predicate), graph.objects[r.object], resources)
+        and not is_plural(graph.objects[r.object])
+        for r in graph.relations
+    ):
+        return []  # "a man and two girls riding an ATV": no finite verb, the participle rides for all
     if main is not None and any(
         r.subject == i
         and _one_holder(predicate_key(r.predicate), graph.objects[r.object], resources)
@@ -584,8 +592,8 @@ def _attribute_options(obj: SceneObject, resources: Any) -> list[tuple[str, floa
             continue  # "a plastic horse" is counted (carousels, toys), "a man on a plastic horse" is not a scene
         if adj in colors and color_total and n / color_total > 0.35:
             continue  # "green grass", "white snow", "blue sky": likely true
-        if adj == "white" and cls == "water":
-            continue  # "a white wave": breaking water is white
+        if cls == "water" and adj in colors:
+            continue  # "a white wave", "a green wave", "blue water": water takes the colors of its light
         out[adj] = float(n)
     if cls in COLORED_CLASSES:
         for c in colors:
@@ -593,7 +601,8 @@ def _attribute_options(obj: SceneObject, resources: Any) -> list[tuple[str, floa
                 continue  # the counted default ("a black wetsuit") was left out above: not here either
             out.setdefault(c, 1.0)
     if cls == "person":  # a visible trait any person may lack: "a bald snowboarder"
-        who = resources.vocab["person_nouns"].get(lemma)
+        nouns = resources.vocab["person_nouns"]
+        who = nouns.get(lemma) or nouns.get(lemma.rsplit(" ", 1)[-1])  # "chubby baby": a baby
         for adj in people - exclude:
             out.setdefault(adj, 1.0)
         for adj in list(out):

@@ -167,7 +167,7 @@ def _argument_fits(lex: Any, ctx: str, lemma: str, own_class: str | None) -> tup
 
 
 #: Verbs that cover many others: "playing" may be jumping, "using" a ramp may be jumping it.
-VAGUE_VERBS = frozenset({"play", "use", "go", "move", "enjoy", "spend", "try", "attempt"})
+VAGUE_VERBS = frozenset({"play", "use", "go", "move", "enjoy", "spend", "try", "attempt", "come"})
 #: Verbs whose prepositional use captions make in the passive ("covered in mud").
 PASSIVE_VERBS = frozenset(
     {
