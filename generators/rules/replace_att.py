@@ -10,7 +10,8 @@ other ("big"/"large").
 The new value must suit the noun (``fit.adjective_fits``): it was seen on that noun in real
 captions, or it is a color on a made thing; "a silver dog", "elderly girls", "a ripe jacket"
 are rejected. Values are drawn in proportion to how often captions use them on that noun.
-Numbers and quantifiers are left to ``count``; parts of a longer modifier ("middle eastern",
+A covering is an attribute too: "a snow covered field" -> "a grass covered field" (never snow
+where someone skis). Numbers and quantifiers are left to ``count``; parts of a longer modifier ("middle eastern",
 "stainless steel") are left alone.
 """
 

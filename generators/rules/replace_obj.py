@@ -14,7 +14,16 @@ in real captions, ``lexicon.Lexicon``) that
 - are drawn in proportion to how often captions use them (:func:`fit.weighted_order`), so the
   words that come in are distributed like the words that go out: no unigram tell.
 
-Plurality and casing follow the original; the article before it is fixed.
+Across kinds, only where nothing of the kind fits: an animal doer no other animal was seen
+doing it becomes a person, and general people ("people", "a person") doing what an animal was
+seen doing become that animal ("two people playing in the snow" -> "two dogs"; WordNet's rare
+senses, "dog" = "an informal term for a man", do not count across kinds). Two names a caption
+may use for one thing (vocab ``noun_compatible``: hurdle/fence, yard/park) never replace each
+other; a listed thing is replaced by one captions name with what it is listed with; after "a
+cup of" comes only what was seen after a cup.
+
+Plurality and casing follow the original (a capitalised trademark inside a caption, "a
+Frisbee", becomes lower case); the article before it is fixed.
 """
 
 from __future__ import annotations

@@ -24,7 +24,13 @@ A relation is a verb ("riding"), a verb with its preposition ("sitting on") or a
 - **a worn garment is held** instead ("wearing a gray jacket" / "in a gray jacket" → "holding
   a gray jacket"): only people, only garments one plausibly holds, never one of a list.
 
-Verb forms follow the original (lemminflect); casing is kept.
+What follows the object may bind the verb: an instrument, a prevented motion or a manner ("hit a
+ball *with their sticks*", "stopping a ball *from going*", "headfirst") keeps it; a recipient
+("kicks a ball *to his father*") takes only verbs that send; a thing in the mouth only what
+mouths do; pouring verbs ("dumps water on a girl") are never replaced.
+
+Verb forms follow the original (lemminflect; a participle form with no auxiliary before it is
+the active past: "missed the ball" -> "bit the ball"); casing is kept.
 """
 
 from __future__ import annotations
