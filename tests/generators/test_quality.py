@@ -565,6 +565,13 @@ def test_add_obj_keeps_animal_only_doings_to_animals(parse, resources):
         ("add_att", "A child without a shirt running in the dirt .", ("without a yellow", "without a white", "without a red", "without a blue")),
         ("add_obj", "A man is riding a bicycle on a dirt path .", ("are riding a bicycle",)),
         ("add_obj", "A man plays an accordion on a park bench .", ("play an accordion",)),
+        # add_obj: no one may be assumed to share a doing the tagger does not know, nor a dog a
+        # person's place; a singular verb after the group only ("pins" is no verb of the
+        # subject); what animals were seen carrying
+        ("add_obj", "The man is waterskiing .", ("dog and the man",)),
+        ("add_obj", "A man is on a sailboard .", ("dog and a man",)),
+        ("add_obj", "A group of women all dressed in red with yellow flower pins .", ("flower pin .",)),
+        ("add_obj", "The dog is carrying a pink ball in its mouth .", ("skateboard", "surfboard", "racket")),
         # strict read, held-out seed 37 (final rules but these fixes)
         ("add_att", "A chubby baby with an orange hat splashes in a shallow body of water .", ("bearded", "mustached", "bald", "elderly")),
         ("add_att", "A man jumps over a wave while riding a surfboard .", ("green wave", "blue wave", "white wave")),
@@ -633,23 +640,6 @@ def test_capitalised_trademark_is_an_object_and_its_replacement_is_lower_case(pa
 def test_add_obj_joins_subjects_that_only_are_somewhere_or_rarely_named(caption, want, parse, resources):
     texts = _negatives("add_obj", caption, parse, resources)
     assert any(re.match(want, t) for t in texts), sorted(texts)
-
-
-@pytest.mark.parametrize(
-    ("caption", "never"),
-    [
-        # no one may be assumed to share a doing the tagger does not know, nor a dog a person's place
-        ("The man is waterskiing .", ("dog and the man",)),
-        ("A man is on a sailboard .", ("dog and a man",)),
-        # a singular verb after the group only; "pins" is no verb of the subject
-        ("A group of women all dressed in red with yellow flower pins .", ("flower pin .",)),
-        # what animals were seen carrying
-        ("The dog is carrying a pink ball in its mouth .", ("skateboard", "surfboard", "racket")),
-    ],
-)
-def test_add_obj_keeps_doings_agreement_and_carried_things_true(caption, never, parse, resources):
-    texts = _negatives("add_obj", caption, parse, resources)
-    assert not any(bad in t for t in texts for bad in never), sorted(texts)
 
 
 def test_add_att_leaves_acts_and_compounds_whole(parse, resources):
