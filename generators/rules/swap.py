@@ -44,7 +44,7 @@ from .common import (
 from .fit import adjective_fits, editable_object, noun_fits, person_swap_ok, same_kind
 from .replace_att import is_replaceable
 
-SWAP_OBJ_VERSION = 7  # 4: symmetric relations with telling attributes; 5: a baby's joint slot needs 2 counts; 6: no half of an adjective ("wheelchair bound"), no nested places ("a crosswalk on a street"); 7: two garments of one list ("a red shirt and blue shorts" -> "red shorts and a blue shirt"), never watchers ("an onlooker watched by runners")
+SWAP_OBJ_VERSION = 8  # 4: symmetric relations with telling attributes; 5: a baby's joint slot needs 2 counts; 6: no half of an adjective ("wheelchair bound"), no nested places ("a crosswalk on a street"); 7: two garments of one list ("a red shirt and blue shorts" -> "red shorts and a blue shirt"), never watchers ("an onlooker watched by runners"); 8: two listed nouns only when each has its own attributes ("a young boy and a girl on a skateboard" is left alone)
 SWAP_OBJ = f"rule:swap_obj@{SWAP_OBJ_VERSION}"
 SWAP_ATT_VERSION = 6  # 4: an attribute after "and" of another noun phrase moves; 5: shades stay whole; 6: no half of an adjective, comma-listed adjectives of different kinds move ("a large , white tube")
 SWAP_ATT = f"rule:swap_att@{SWAP_ATT_VERSION}"
@@ -263,8 +263,13 @@ def swap_obj(
             bound = in_relation[i] and in_relation[j]  # slots to test the swap against
             if not bound and not (a.attributes and b.attributes and lex.class_of(la) == lex.class_of(lb)):
                 continue  # no slot and no attribute: nothing says the swap is plausible, or false
-            if _COORDINATED.match(caption[a.end : b.start]) and _words(a.attributes) == _words(b.attributes):
-                continue  # "a little boy and a little girl": the same scene either way
+            if _COORDINATED.match(caption[a.end : b.start]) and (
+                _words(a.attributes) == _words(b.attributes) or not (a.attributes and b.attributes)
+            ):
+                # "a little boy and a little girl": the same scene either way; "a young boy and a
+                # girl on a skateboard" -> "a young girl and a boy on ...": only "young" moves, and
+                # whom the skateboard is under was never said
+                continue
             if _ANOTHER.search(caption[: a.start]) or _ANOTHER.search(caption[: b.start]):
                 continue  # "a boy and girl … another girl" -> "a girl and girl … another boy"
             if _POSSESSIVE.search(caption[: a.start]) or _POSSESSIVE.search(caption[: b.start]):
