@@ -326,37 +326,34 @@ def _subject_candidates(caption, graph, rng, resources) -> list[Candidate]:
     if (nxt is not None and nxt[0].lower() == "or") or (listed and det is None):
         return []  # "a dog or a cat"; "man and woman": no article for a third
     singular = not is_plural(obj) and not listed
-    verb = agreeing_verb(caption, graph, i, resources) if singular else None
+    finite = agreeing_verb(caption, graph, i, resources)
+    verb = finite if singular else None
     if not singular and not listed and _QUANTIFIED.match(caption):
         # "a crowd of people is standing": the verb agrees with the group noun; a newcomer makes it
         # plural ("a dog and a crowd of people are"), nothing else of the subject changes
-        group_verb = agreeing_verb(caption, graph, i, resources)
         if (
-            group_verb is not None
-            and _singular_verb(group_verb[2])
-            and len(caption[obj.end : group_verb[0]].split()) <= 1  # "people is", not "... flower pins"
+            finite is not None
+            and _singular_verb(finite[2])
+            and len(caption[obj.end : finite[0]].split()) <= 1  # "people is", not "... flower pins"
         ):
-            verb = group_verb
+            verb = finite
     more = subject_verbs_after(caption, obj.end, verb, resources, graph) if singular else []
     if more is None:
         return []  # "as she swims", "dressed as a clown is": agreement we cannot fix
-    main = verb or agreeing_verb(caption, graph, i, resources)
-    if main is None and any(
-        r.subject == i
-        and predicate_key(r.predicate) in ("ride", "play")
-        and _one_holder(predicate_key(r.predicate), graph.objects[r.object], resources)
-        and not is_plural(graph.objects[r.object])
+    held = [  # one thing the subject holds, wears, rides or plays
+        (predicate_key(r.predicate), r)
         for r in graph.relations
-    ):
-        return []  # "a man and two girls riding an ATV": no finite verb, the participle rides for all
-    if main is not None and any(
-        r.subject == i
+        if r.subject == i
         and _one_holder(predicate_key(r.predicate), graph.objects[r.object], resources)
         and not is_plural(graph.objects[r.object])
+    ]
+    if finite is None and any(key in ("ride", "play") for key, _ in held):
+        return []  # "a man and two girls riding an ATV": no finite verb, the participle rides for all
+    if finite is not None and any(
+        r.start >= finite[0]
         # "his bike" becomes "their bikes" (``shared_possessions``): one each
         and (word_before(caption, phrase_start(graph.objects[r.object])) or "").lower() not in POSSESSIVES
-        and r.start >= main[0]
-        for r in graph.relations
+        for _, r in held
     ):
         # what the main verb says of both: "the man and the lady are wearing a brown jacket",
         # "... clutch the ball" (one thing, two holders); not a phrase on the subject alone ("a
@@ -503,6 +500,8 @@ def _group_in_phrase(before: list[str], group: str, resources: Any) -> bool:
 _ONE_HOLDER_VERBS = frozenset(
     {"wear", "hold", "clutch", "carry", "grab", "grip", "hug", "cradle", "wield", "have on", "sport"}
 )
+
+
 def _one_holder(key: str, thing: SceneObject, resources: Any) -> bool:
     """One thing that one person holds, wears, rides or plays ("are riding a bicycle", "play an
     accordion"); a game is played by many ("play soccer")."""

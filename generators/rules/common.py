@@ -226,3 +226,18 @@ def shade_bound(caption: str, att: Any, resources: Any) -> bool:
     after = caption[att.end :].split(None, 1)
     colors = resources.vocab["adjective_groups"]["color"]
     return att.text.lower() in SHADES and bool(after) and after[0].lower() in colors
+
+
+def compatible_words(section: str, word: str, resources: Any) -> frozenset[str]:
+    """The words that share a cluster with ``word`` in vocab ``section`` (``verb_compatible``,
+    ``noun_compatible``: names a caption may use for one thing, itself included when listed);
+    the table of every word's clusters is built once per resources."""
+    key = ("compatible", section)
+    table = resources._cache.get(key)
+    if table is None:
+        merged: dict[str, set[str]] = {}
+        for cluster in resources.vocab.get(section, {}).get("clusters", ()):
+            for member in cluster:
+                merged.setdefault(member, set()).update(cluster)
+        table = resources._cache[key] = {w: frozenset(c) for w, c in merged.items()}
+    return table.get(word, frozenset())

@@ -201,7 +201,8 @@ def _covering_candidates(caption: str, graph: SceneGraph, rng: random.Random, re
     present = caption_words(caption)
     for m in _COVERED.finditer(caption):
         head = next((o for o in sorted(graph.objects, key=lambda o: o.start) if o.start >= m.end()), None)
-        if head is None or caption[m.end() : head.start].strip(" ,") and len(caption[m.end() : head.start].split()) > 2:
+        between = caption[m.end() : head.start] if head is not None else ""
+        if head is None or (between.strip(" ,") and len(between.split()) > 2):
             continue  # the covered thing is the next noun, at most two words on
         old = m.group(1).lower()
         if old == "snow" and _SNOW_SPORT.search(caption):
@@ -213,6 +214,5 @@ def _covering_candidates(caption: str, graph: SceneGraph, rng: random.Random, re
             if new != old and new not in present and adjective_fits(resources, adj, noun)
         ]
         for new in weighted_order(rng, options)[:PER_ATTRIBUTE]:
-            cands = apply_edit(caption, m.start(1), m.end(1), match_case(new, m.group(1)))
-            out.append(Candidate(*cands))
+            out.append(Candidate(*apply_edit(caption, m.start(1), m.end(1), match_case(new, m.group(1)))))
     return out

@@ -43,6 +43,7 @@ from .common import (
     POSSESSIVES,
     Candidate,
     bare_singular,
+    compatible_words,
     finish,
     inflect_like,
     is_plural,
@@ -137,15 +138,9 @@ def _other_water(a: str, b: str) -> bool:
 def _one_thing(a: str, b: str, resources: Any) -> bool:
     """Two nouns a caption may use for one thing in a photo (vocab ``noun_compatible``: a hurdle
     a dog jumps may be a fence, a grassy yard a park, a mountaintop a mountain)."""
-    key = ("replace_obj.compatible",)
-    table = resources._cache.get(key)
-    if table is None:
-        table = {}
-        for cluster in resources.vocab.get("noun_compatible", {}).get("clusters", ()):
-            for word in cluster:
-                table.setdefault(word, set()).update(cluster)
-        resources._cache[key] = table
-    return b in table.get(a, ()) or b.rsplit(" ", 1)[-1] in table.get(a.rsplit(" ", 1)[-1], ())
+    return b in compatible_words("noun_compatible", a, resources) or b.rsplit(" ", 1)[-1] in compatible_words(
+        "noun_compatible", a.rsplit(" ", 1)[-1], resources
+    )
 
 
 def _medium(noun: str, resources: Any) -> str:
@@ -285,8 +280,9 @@ def _person_may_stand_in(caption: str, graph: SceneGraph, i: int, resources: Any
 _OF_AFTER = re.compile(r"\s+of\s+(?!the\b|a\b|an\b|his\b|her\b|their\b|its\b)[a-z]", re.I)
 #: A partner whose role is the animal's: "horse and rider", "a dog and its handler".
 _PARTNER_ROLES = frozenset({"rider", "jockey", "handler", "trainer", "owner", "master"})
-_PARTNER = re.compile(r"\s+and\s+(its\s+|his\s+|her\s+|their\s+)?(rider|jockey|handler|trainer|owner|master)s?\b", re.I)
-_PARTNER_BEFORE = re.compile(r"\b(rider|jockey|handler|trainer|owner|master)s?\s+and\s+(his\s+|her\s+|their\s+|the\s+|a\s+)?$", re.I)
+_ROLE = "(" + "|".join(sorted(_PARTNER_ROLES)) + ")s?"
+_PARTNER = re.compile(r"\s+and\s+(its\s+|his\s+|her\s+|their\s+)?" + _ROLE + r"\b", re.I)
+_PARTNER_BEFORE = re.compile(r"\b" + _ROLE + r"\s+and\s+(his\s+|her\s+|their\s+|the\s+|a\s+)?$", re.I)
 #: Captions that must name a listed thing with the thing it is listed with ("a ball and a net"):
 #: at least this many, and this share of the captions that name it at all.
 MIN_LISTED, LISTED_SHARE = 2, 0.02
@@ -371,20 +367,16 @@ def _draw(
     rng: random.Random,
     resources: Any,
     is_person: bool,
-    across: bool = False,
 ) -> list[Candidate]:
     """Up to ``PER_OBJECT`` edits of object ``i`` to options drawn by weight, each not the same
-    thing under another name; pronouns follow a change of gender. ``across``: the options are
-    of another kind (a person for an animal, an animal for people), which WordNet's rarer
-    senses would call the same ("dog": "an informal term for a man")."""
+    thing under another name (a person and an animal never are: ``Resources.lexical_relation``);
+    pronouns follow a change of gender."""
     obj = graph.objects[i]
     lemma = object_lemma(obj)
     people = resources.lexicon
     out: list[Candidate] = []
     for new in weighted_order(rng, options)[:TRIES_PER_OBJECT]:
-        if not across and (
-            resources.lexical_relation(lemma, new, "n") is not None or resources.part_whole(lemma, new)
-        ):
+        if resources.lexical_relation(lemma, new, "n") is not None or resources.part_whole(lemma, new):
             continue  # "dog" -> "puppy" or "animal", "building" -> "wall": still describes the photo
         if is_person and not person_swap_ok(lemma, new, resources):
             continue
@@ -427,7 +419,7 @@ def replace_obj(
                     for w, x in _animal_pool(resources)
                     if not (set(w.split()) & present) and noun_fits(resources, graph, i, w)
                 ]
-                cands.extend(_draw(caption, graph, i, options, rng, resources, is_person=False, across=True))
+                cands.extend(_draw(caption, graph, i, options, rng, resources, is_person=False))
             continue
         before = (word_before(caption, phrase_start(obj)) or "").lower()
         if before in ("another", "other"):
@@ -500,12 +492,11 @@ def replace_obj(
             # "a cup of coffee" -> "a cup of tea", never "a cup of cake": what comes after the
             # measure was seen after it
             options = [(w, x) for w, x in options if resources.lexicon.seen(f"O|of@{measure}", w)]
-        across = not options and _person_may_stand_in(caption, graph, i, resources)
-        if across:
+        if not options and _person_may_stand_in(caption, graph, i, resources):
             # "a dog holding a white stuffed animal": no other animal was seen holding one, a
             # girl was; a person in the animal's place is as false and as plausible
             options = [
                 (w, x) for w, x in _people_pool(resources) if not (set(w.split()) & present) and noun_fits(resources, graph, i, w)
             ]
-        cands.extend(_draw(caption, graph, i, options, rng, resources, is_person=is_person, across=across))
+        cands.extend(_draw(caption, graph, i, options, rng, resources, is_person=is_person))
     return finish(caption, cands, "replace_obj", GENERATOR, resources, limit=limit)

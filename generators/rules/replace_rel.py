@@ -47,7 +47,16 @@ from negforge.schemas import Negative, SceneGraph, SceneObject
 from ..grammar import apply_edit, inflect_verb, match_case, verb_lemma_and_tag
 from ..lexicon import AGENT_CLASSES, predicate_key
 from ..registry import register
-from .common import MAX_NEGATIVES, PREPOSITIONS, Candidate, bare_singular, finish, is_plural, object_lemma
+from .common import (
+    MAX_NEGATIVES,
+    PREPOSITIONS,
+    Candidate,
+    bare_singular,
+    compatible_words,
+    finish,
+    is_plural,
+    object_lemma,
+)
 from .fit import relation_end, weighted_order
 
 NAME, VERSION = (
@@ -81,15 +90,18 @@ _BASE_FORM_BEFORE = frozenset("to do does did can could will would may might mus
 _PARTICIPLE_BEFORE = frozenset("has have had been being is are was were be get gets got".split())
 
 
-def verb_tag_in_context(caption: str, start: int, word: str, tag: str, plural_subject: bool) -> str:
-    """The Penn tag of a verb form whose base, past and participle coincide ("hit", "put", "run"):
-    "to hit" is VB, "has hit" VBN, "two men hit" VBP, "a man hit" VBD; other forms keep
-    lemminflect's tag."""
-    lemma_form = verb_lemma_and_tag(word)
-    if lemma_form is None or lemma_form[0] != word.lower():
-        return tag
+def verb_tag_in_context(
+    caption: str, start: int, word: str, tag: str, plural_subject: bool, by_agent: bool = False
+) -> str:
+    """The Penn tag of a verb form in its caption. A form whose base, past and participle coincide
+    ("hit", "put", "run"): "to hit" is VB, "has hit" VBN, "two men hit" VBP, "a man hit" VBD. A
+    participle form with no auxiliary before it and no agent ("chased by") is the active past ("a
+    batter *missed* the ball": VBD, so never "bitten the ball"). Other forms keep lemminflect's tag."""
     prev = re.search(r"([A-Za-z']+)\s*$", caption[:start])
     prev_word = prev.group(1).lower() if prev else ""
+    lemma_form = verb_lemma_and_tag(word)
+    if lemma_form is None or lemma_form[0] != word.lower():
+        return "VBD" if tag == "VBN" and not by_agent and prev_word not in _PARTICIPLE_BEFORE else tag
     if prev_word in _BASE_FORM_BEFORE:
         return "VB"
     if prev_word in _PARTICIPLE_BEFORE:
@@ -102,15 +114,6 @@ SPATIAL_VERB_GROUPS = ("posture", "locomotion")
 
 
 @lru_cache(maxsize=65536)
-def _active_past(caption: str, start: int, tag: str, by_agent: bool) -> str:
-    """A participle form that is the active past ("a batter *missed* the ball") when no
-    auxiliary comes before it and it is no passive ("chased by"): "bitten the ball" -> "bit"."""
-    if tag != "VBN" or by_agent:
-        return tag
-    prev = re.search(r"([A-Za-z']+)\s*$", caption[:start])
-    return tag if prev and prev.group(1).lower() in _PARTICIPLE_BEFORE else "VBD"
-
-
 def verb_form(word: str) -> tuple[str, str] | None:
     """(lemma, Penn tag) of a verb form, the plain present included: "two people *sit* on a
     bench", "kids *play* in water" (VBP), which ``verb_lemma_and_tag`` does not list, so plural
@@ -152,11 +155,7 @@ def _governs_infinitive(after_object: str, lex: Any) -> bool:
 
 def _compatible_verbs(lemma: str, resources: Any) -> frozenset[str]:
     """Verbs of the same everyday sense as ``lemma`` (vocab ``verb_compatible``), itself included."""
-    out = {lemma}
-    for cluster in resources.vocab["verb_compatible"]["clusters"]:
-        if lemma in cluster:
-            out.update(cluster)
-    return frozenset(out)
+    return compatible_words("verb_compatible", lemma, resources) | {lemma}
 
 
 def _argument_fits(lex: Any, ctx: str, lemma: str, own_class: str | None) -> tuple[bool, int]:
@@ -529,7 +528,7 @@ def _verb_slot(caption: str, rel: Any, parts: _Parts, resources: Any) -> VerbSlo
         start=rel.start,
         end=rel.start + len(verb),
         verb=verb,
-        tag=_active_past(caption, rel.start, verb_tag_in_context(caption, rel.start, verb, tagged[1], is_plural(subj_obj)), by_agent),
+        tag=verb_tag_in_context(caption, rel.start, verb, tagged[1], is_plural(subj_obj), by_agent),
         key=parts.key,
         subj=object_lemma(subj_obj),
         obj=object_lemma(obj_obj),
