@@ -26,10 +26,19 @@ from negforge.schemas import Attribute, Negative, SceneGraph
 from ..grammar import NUMBER_WORDS, apply_edit, match_case
 from ..registry import register
 from ..scene_graph import QUANTIFIER_WORDS
-from .common import MAX_NEGATIVES, Candidate, after_shade, finish, glued_modifier, object_lemma
+from .common import (
+    MAX_NEGATIVES,
+    Candidate,
+    after_shade,
+    compatible_words,
+    finish,
+    glued_modifier,
+    object_lemma,
+    word_before,
+)
 from .fit import adjective_fits, caption_words, weighted_order
 
-NAME, VERSION = "replace_att", 5  # 3: snow stays snow where someone skis or sleds; 4: fixed "body of", numbered compounds, "a little snow"; 5: a covering is an attribute ("a snow covered field" -> "a grass covered field")
+NAME, VERSION = "replace_att", 6  # 3: snow stays snow where someone skis or sleds; 4: fixed "body of", numbered compounds, "a little snow"; 5: a covering is an attribute ("a snow covered field" -> "a grass covered field"); 6: no value of one look ("small" -> "tiny"), "parked"/"stopped" only on vehicles, a participle after its adverb stays ("a fast moving stream")
 GENERATOR = f"rule:{NAME}@{VERSION}"
 PER_ATTRIBUTE = 2
 ANTONYM_WEIGHT = 4.0  # an antonym is the clearest change of value: drawn more often
@@ -135,6 +144,16 @@ def _base_form(word: str, resources: Any) -> bool:
     return base is None or base == low
 
 
+#: Adverbs that make one word with the participle after them ("fast moving", "brightly lit").
+_MANNER = re.compile(r"(fast|slow|brightly|dimly|freshly|newly|well|badly|heavily|lightly|slowly|quickly|fast-)$", re.I)
+
+
+def _after_manner_adverb(caption: str, att: Attribute) -> bool:
+    """A participle bound to the adverb before it: replacing it leaves "fast parked"."""
+    before = word_before(caption, att.start)
+    return before is not None and att.text.lower().endswith(("ing", "ed")) and _MANNER.match(before) is not None
+
+
 @register(NAME, type="replace_att", version=VERSION)
 def replace_att(
     caption: str, graph: SceneGraph, rng: random.Random, resources: Any, limit: int = MAX_NEGATIVES
@@ -152,12 +171,14 @@ def replace_att(
         and _base_form(a.text, resources)
         and not (a.start > 0 and a.text[:1].isupper())  # "Asian", "American": names, not values
         and not after_shade(caption, a.start)  # "light brown" -> "light black"
+        and not _after_manner_adverb(caption, a)  # "a fast moving stream" -> "a fast parked stream"
         and not (a.lemma.lower() == "little" and object_lemma(obj) in mass)  # "a little snow": an amount
         and (
             a.end <= obj.start or _COPULA.fullmatch(caption[obj.end : a.start])
         )  # not "a man , low to the ground"
     ]
     rng.shuffle(atts)
+    speed_states = resources.vocab["adjective_groups"]["speed_state"]
     cands: list[Candidate] = []
     for obj, att in atts:
         noun = object_lemma(obj)
@@ -170,12 +191,15 @@ def replace_att(
             # on people "young", "little", "old" are ages: a young boy has no antonym that is still a
             # boy, but he is no teenager; a young man is no old man
             candidates = [(v, True) for v in PERSON_AGE_VALUES[att.text.lower()].get(age, ())]
+        same_look = compatible_words("adjective_compatible", att.text.lower(), resources)
         snow_scene = _SNOW_SPORT.search(caption) is not None
         for value, is_antonym in candidates:
-            if value in present or value in others:
-                continue
+            if value in present or value in others or value in same_look:
+                continue  # "a small dog" -> "a tiny dog" is still true
             if snow_scene and att.text.lower() in _SNOW_VALUES:
                 continue  # "a man skis down a snowy hill" -> "a rocky hill": the skis say snow
+            if value in speed_states and lex.class_of(noun) != "vehicle":
+                continue  # "a moving stream" -> "a parked stream": only vehicles park
             curated = resources.vocab["antonyms"].get(att.text.lower()) == value
             if not adjective_fits(resources, value, noun) and (living or not curated):
                 continue  # "a silver dog", "ripe beads"; a thing takes a curated antonym ("a low branch" -> "a high branch")

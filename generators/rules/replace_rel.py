@@ -61,8 +61,8 @@ from .fit import relation_end, weighted_order
 
 NAME, VERSION = (
     "replace_rel",
-    8,
-)  # 4: free front/behind, on/in -> next to; 5: no put/place without a place, no "riding" for sports, infinitives; 6: bare infinitives ("watching a man do"), more verbs of one sense (aim/hold, climb/hike, cross/walk, navigate/drive, strike/return); 7: worn garments held ("wearing a jacket" -> "holding a jacket"), beside for what is done anywhere ("playing in a lake" -> "next to a lake"), a directed complement keeps verbs that move the thing along ("ride their bikes down a road" -> "walk their bikes"); 8: verbs of one sense also catch/hold, walk/hold (a leash), stand/lean (against), catch/chase, ride/fight (the rapids); no worn garment held where something is held already, no preposition edit where the caption puts someone inside a vehicle ("sits next to a car behind the steering wheel"), "feed" is a base form (never "to chased"), more verbs of one sense (drive/race, ride/race, catch/fetch/retrieve, carry/fetch/return, crowd/ride), "attempt" is vague, pouring verbs ("dumps water on a girl") are never replaced, a thing in the mouth takes only what mouths do, a recipient ("kicks a ball to his father") only verbs that send, an instrument/prevention/manner after the object ("hit a ball with their sticks", "stopping a ball from going", "headfirst") keeps the verb, a mostly intransitive verb takes an object only seen as a fair share of its objects ("leaping to run an orange ball"); verbs of one sense also soak/sit, soak/lie, eat/hold, ride/stand, ride/sit, grind/ride, carry/wear; a participle form with no auxiliary is the active past ("missed the ball" -> "bit", never "bitten"); "in its mouth" does not hide a directed complement
+    9,
+)  # 4: free front/behind, on/in -> next to; 5: no put/place without a place, no "riding" for sports, infinitives; 6: bare infinitives ("watching a man do"), more verbs of one sense (aim/hold, climb/hike, cross/walk, navigate/drive, strike/return); 7: worn garments held ("wearing a jacket" -> "holding a jacket"), beside for what is done anywhere ("playing in a lake" -> "next to a lake"), a directed complement keeps verbs that move the thing along ("ride their bikes down a road" -> "walk their bikes"); 8: verbs of one sense also catch/hold, walk/hold (a leash), stand/lean (against), catch/chase, ride/fight (the rapids); no worn garment held where something is held already, no preposition edit where the caption puts someone inside a vehicle ("sits next to a car behind the steering wheel"), "feed" is a base form (never "to chased"), more verbs of one sense (drive/race, ride/race, catch/fetch/retrieve, carry/fetch/return, crowd/ride), "attempt" is vague, pouring verbs ("dumps water on a girl") are never replaced, a thing in the mouth takes only what mouths do, a recipient ("kicks a ball to his father") only verbs that send, an instrument/prevention/manner after the object ("hit a ball with their sticks", "stopping a ball from going", "headfirst") keeps the verb, a mostly intransitive verb takes an object only seen as a fair share of its objects ("leaping to run an orange ball"); verbs of one sense also soak/sit, soak/lie, eat/hold, ride/stand, ride/sit, grind/ride, carry/wear; a participle form with no auxiliary is the active past ("missed the ball" -> "bit", never "bitten"); "in its mouth" does not hide a directed complement; 9: a verb with only a place after it never becomes one the caption already says ("stands smiling and standing"), no verb after a body part's state ("her eyes closed"), nothing ridden after walking/standing ("walking on the beach riding a surfboard"), perform is compatible with stand/sit/dance/sing/walk/jump/ride/pose
 GENERATOR = f"rule:{NAME}@{VERSION}"
 PER_RELATION = 2
 MIN_PREDICATE_COUNT = 5  # a replacement verb must have been seen this often with its preposition
@@ -263,6 +263,9 @@ _TRANSFERS = frozenset({"throw", "kick", "pass", "hand", "toss", "give", "roll",
 #: What a mouth does with a thing ("a stick in its mouth").
 _IN_MOUTH = re.compile(r"\s+in\s+(its|his|her|their|the)\s+mouths?\b", re.I)
 _MOUTH_VERBS = frozenset({"carry", "hold", "catch", "fetch", "chew", "bite", "drop", "grab", "retrieve", "shake", "eat", "lick"})
+#: A doer on its feet or seated before the verb ("walking on the beach carrying a surfboard").
+_ON_FOOT = re.compile(r"\b(walk|walks|walking|stand|stands|standing|sit|sits|sitting|run|runs|running)\b", re.I)
+_RIDES = frozenset({"ride", "surf", "skate", "ski", "drive", "pedal", "paddle", "sail", "row"})
 #: A caption that holds something already: a second "holding" reads as a stammer.
 _HOLDS = re.compile(r"\bhold(s|ing)?\b", re.I)
 
@@ -497,13 +500,36 @@ def _relation_parts(caption: str, graph: SceneGraph, rel: Any, resources: Any) -
     return _Parts(subj_obj, obj_obj, verb, prep, verb_form(verb) if verb is not None else None, key)
 
 
+def _words_outside(caption: str, start: int, end: int) -> frozenset[str]:
+    return frozenset(re.findall(r"[a-z]+", f"{caption[:start]} {caption[end:]}".lower()))
+
+
+def _said(lemma: str, words: frozenset[str]) -> bool:
+    """A form of verb ``lemma`` (its first word) is among ``words``."""
+    first = lemma.split(" ", 1)[0]
+    return first in words or any(inflect_verb(first, t) in words for t in ("VBG", "VBZ", "VBD", "VBN"))
+
+
+def _state_of_body_part(caption: str, graph: SceneGraph, start: int, tag: str, resources: Any) -> bool:
+    """A participle right after a body part is that part's state ("her eyes closed", "arms raised")."""
+    if tag not in ("VBN", "VBD"):
+        return False
+    lex = resources.lexicon
+    return any(
+        o.end <= start
+        and not caption[o.end : start].strip()
+        and lex.class_of(object_lemma(o)) == "body_part"
+        for o in graph.objects
+    )
+
+
 def verb_slot(caption: str, graph: SceneGraph, rel: Any, resources: Any) -> VerbSlot | None:
     """The relation's verb when it may be replaced (the rule's and the LLM fill's one test)."""
     parts = _relation_parts(caption, graph, rel, resources)
-    return _verb_slot(caption, rel, parts, resources) if parts is not None else None
+    return _verb_slot(caption, graph, rel, parts, resources) if parts is not None else None
 
 
-def _verb_slot(caption: str, rel: Any, parts: _Parts, resources: Any) -> VerbSlot | None:
+def _verb_slot(caption: str, graph: SceneGraph, rel: Any, parts: _Parts, resources: Any) -> VerbSlot | None:
     subj_obj, obj_obj, verb, prep, tagged = parts.subj_obj, parts.obj_obj, parts.verb, parts.prep, parts.tagged
     if verb is None or tagged is None:
         return None
@@ -524,6 +550,10 @@ def _verb_slot(caption: str, rel: Any, parts: _Parts, resources: Any) -> VerbSlo
         return None
     by_agent = prep.lower() == "by"
     doer = obj_obj if by_agent else subj_obj
+    if resources.lexicon.class_of(object_lemma(doer)) == "body_part" or _state_of_body_part(
+        caption, graph, rel.start, tagged[1], resources
+    ):
+        return None  # "with her eyes closed in a park": the eyes' state, not the girl's doing
     return VerbSlot(
         start=rel.start,
         end=rel.start + len(verb),
@@ -552,7 +582,7 @@ def replace_rel(
             continue
         subj_obj, obj_obj, verb, prep, tagged = parts.subj_obj, parts.obj_obj, parts.verb, parts.prep, parts.tagged
         subj, obj = object_lemma(subj_obj), object_lemma(obj_obj)
-        slot = _verb_slot(caption, rel, parts, resources)
+        slot = _verb_slot(caption, graph, rel, parts, resources)
         if slot is not None:
             options = verb_options(
                 slot.key, slot.subj, slot.obj, resources, by_agent=slot.by_agent, plural_doer=slot.plural_doer
@@ -567,6 +597,15 @@ def replace_rel(
                 options = [(v, w) for v, w in options if v in _TRANSFERS]  # "kicks a ball to his father" -> "throws"
             if _IN_MOUTH.match(caption, obj_obj.end):
                 options = [(v, w) for v, w in options if v in _MOUTH_VERBS]  # never "to wear a strap in its mouth"
+            if _ON_FOOT.search(caption[: slot.start]):
+                # "walking on the beach carrying a surfboard" -> "... riding a surfboard": one
+                # cannot walk or stand while riding it
+                options = [(v, w) for v, w in options if v not in _RIDES]
+            if " " in slot.key:
+                # "stands smiling and laughing in front of a wall" -> "... and standing in front
+                # of": a verb with only a place after it is true when the caption already says it
+                said = _words_outside(caption, slot.start, slot.end)
+                options = [(v, w) for v, w in options if not _said(v, said)]
             if slot.directed:
                 along = _ALONG_VERBS.get(slot.key, frozenset())
                 chased = resources.lexicon.class_of(slot.obj) in _CHASED

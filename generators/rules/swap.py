@@ -32,7 +32,9 @@ from .common import (
     MAX_NEGATIVES,
     POSSESSIVES,
     Candidate,
+    after_shade,
     bare_singular,
+    compatible_words,
     finish,
     glued_modifier,
     inflect_like,
@@ -44,9 +46,9 @@ from .common import (
 from .fit import adjective_fits, editable_object, noun_fits, person_swap_ok, same_kind
 from .replace_att import is_replaceable
 
-SWAP_OBJ_VERSION = 8  # 4: symmetric relations with telling attributes; 5: a baby's joint slot needs 2 counts; 6: no half of an adjective ("wheelchair bound"), no nested places ("a crosswalk on a street"); 7: two garments of one list ("a red shirt and blue shorts" -> "red shorts and a blue shirt"), never watchers ("an onlooker watched by runners"); 8: two listed nouns only when each has its own attributes ("a young boy and a girl on a skateboard" is left alone)
+SWAP_OBJ_VERSION = 9  # 4: symmetric relations with telling attributes; 5: a baby's joint slot needs 2 counts; 6: no half of an adjective ("wheelchair bound"), no nested places ("a crosswalk on a street"); 7: two garments of one list ("a red shirt and blue shorts" -> "red shorts and a blue shirt"), never watchers ("an onlooker watched by runners"); 8: two listed nouns only when each has its own attributes ("a young boy and a girl on a skateboard" is left alone); 9: nothing worn ("has a glove on") moves, no garment swap splits a shade ("navy blue pants")
 SWAP_OBJ = f"rule:swap_obj@{SWAP_OBJ_VERSION}"
-SWAP_ATT_VERSION = 6  # 4: an attribute after "and" of another noun phrase moves; 5: shades stay whole; 6: no half of an adjective, comma-listed adjectives of different kinds move ("a large , white tube")
+SWAP_ATT_VERSION = 7  # 4: an attribute after "and" of another noun phrase moves; 5: shades stay whole; 6: no half of an adjective, comma-listed adjectives of different kinds move ("a large , white tube"); 7: never two adjectives of one look ("a young girl hugs a little boy"), no cross-kind swap with a body part or substance ("a short dog with black fur")
 SWAP_ATT = f"rule:swap_att@{SWAP_ATT_VERSION}"
 #: Relations that read the same both ways round.
 _SYMMETRIC = frozenset({"with", "beside", "near", "by", "next to", "close to", "alongside"})
@@ -57,6 +59,8 @@ _COORDINATED = re.compile(r"^[\s,]*(?:and|or|&)\s+(?:[\w'-]+\s+){0,3}$", re.I)
 #: "another girl" points back at a girl already named: moved elsewhere it points at nothing.
 _ANOTHER = re.compile(r"\b(another|the other)\s+(\w+\s+){0,2}$", re.I)
 _POSSESSIVE = re.compile(r"\b(his|her|its|their|my|your|our)\s+(\w+\s+){0,2}$", re.I)
+#: "has a glove on": a particle "on" closing the object says it is worn.
+_WORN_ON = re.compile(r"\s+on\s*($|[,.;!]|and\b|while\b)", re.I)
 #: Properties that fit almost any made or living thing, so a swap across them can stay plausible.
 _CROSS = frozenset({"color", "size", "material", "pattern", "cleanliness", "condition", "quality"})
 
@@ -107,6 +111,8 @@ def _garment_swaps(caption: str, graph: SceneGraph, resources: Any) -> list[Cand
         if any(at.end > a.start for at in a.attributes) or any(at.end > b.start for at in b.attributes):
             continue  # an attribute after its noun ("a shirt , blue") stays put
         pa, pb = phrase_start(a), phrase_start(b)
+        if after_shade(caption, pa) or after_shade(caption, pb):
+            continue  # "navy blue pants and a white hat" -> "navy a blue hat"
         join = _GARMENT_JOIN.match(caption[a.end : pb])
         if join is None or a.count not in (None, 1) or b.count not in (None, 1):
             continue  # not one list; "two gloves" carry their number
@@ -307,6 +313,8 @@ def swap_obj(
                 continue  # "a sofa sitting on a boy", "a cup holding a woman"
             if _people_with_pronouns(caption, a, b, resources):
                 continue
+            if _WORN_ON.match(caption, a.end) or _WORN_ON.match(caption, b.end):
+                continue  # "has a glove on and is going towards the ball" -> "has a ball on"
             new_a, new_b = inflect_like(lb, a), inflect_like(la, b)
             yield Candidate(*_two_span_edit(caption, (a.start, a.end, new_a), (b.start, b.end, new_b)))
 
@@ -342,6 +350,8 @@ def swap_att(
                         continue
                     if not (adjective_fits(resources, yl, la) and adjective_fits(resources, xl, lb)):
                         continue  # "a red man", "a wooden pizza", "a sliced plate"
+                    if yl in compatible_words("adjective_compatible", xl, resources):
+                        continue  # "a young girl hugs a little boy" -> "a little girl ... a young boy": still true
                     gx = set(resources.adjective_group.get(x.lemma, ()))
                     gy = set(resources.adjective_group.get(y.lemma, ()))
                     lex = resources.lexicon
@@ -349,6 +359,7 @@ def swap_att(
                         rank = 0  # color <-> color: the most idiomatic swap
                     elif (
                         gx and gy and gx <= _CROSS and gy <= _CROSS
+                        and not {lex.class_of(la), lex.class_of(lb)} & {"body_part", "substance"}
                         and lex.seen(f"A|{yl}", la) and lex.seen(f"A|{xl}", lb)  # both said in captions
                         and not _clashes(a.attributes, x, gy, resources)
                         and not _clashes(b.attributes, y, gx, resources)

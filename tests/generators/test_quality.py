@@ -572,6 +572,18 @@ def test_add_obj_keeps_animal_only_doings_to_animals(parse, resources):
         ("add_obj", "A man is on a sailboard .", ("dog and a man",)),
         ("add_obj", "A group of women all dressed in red with yellow flower pins .", ("flower pin .",)),
         ("add_obj", "The dog is carrying a pink ball in its mouth .", ("skateboard", "surfboard", "racket")),
+        # strict read, dev seed 41 (2026-12-07, second session)
+        ("replace_att", "A kayaker paddles down a fast moving river .", ("fast parked", "fast stopped")),
+        ("replace_att", "A boy throws stones into a moving stream .", ("parked stream", "stopped stream")),
+        ("replace_rel", "Three boys stand smiling and laughing in front of a fence .", ("and standing in",)),
+        ("replace_rel", "A man walking along the shore carrying a surfboard .", ("riding a surfboard", "surfing a surfboard")),
+        ("replace_rel", "A woman performs on a stage .", ("stands on", "sits on", "dances on", "poses on")),
+        ("swap_att", "A young girl hugs a little boy .", ("little girl hugs a young boy",)),
+        ("swap_att", "The small fluffy white dog runs across the lawn with a tiny stick in its mouth .", ("tiny fluffy",)),
+        ("swap_att", "A black dog with short fur is running on the grass .", ("short dog",)),
+        ("swap_obj", "The boy in the blue and white shirt has a glove on and is going towards the ball .", ("has a ball on",)),
+        ("swap_obj", "A woman wearing sandals , navy blue shorts and a white shirt .", ("navy a", "navy white")),
+        ("add_obj", "A lone surfer rides a big wave .", ("and a lone surfer",)),
         # strict read, held-out seed 38 (final rules)
         ("add_obj", "A scuba diver emerges from the water and pulls himself onto the rocks .", ("and a scuba diver",)),
         # strict read, held-out seed 37 (final rules but these fixes)
@@ -589,6 +601,13 @@ def test_add_obj_keeps_animal_only_doings_to_animals(parse, resources):
 def test_strict_read_failures(neg_type, caption, never, parse, resources):
     texts = _negatives(neg_type, caption, parse, resources)
     assert not any(bad in t for t in texts for bad in never), sorted(texts)
+
+
+def test_replace_rel_keeps_a_body_parts_state(parse, resources):
+    # "with her eyes closed in a park": the participle is the eyes' state, never "eyes walked"
+    caption = "A girl is standing with her eyes closed in a busy park ."
+    texts = _negatives("replace_rel", caption, parse, resources)
+    assert all("with her eyes closed" in t for t in texts), sorted(texts)
 
 
 def test_replace_obj_a_person_stands_in_for_an_animal_no_other_animal_fits(parse, resources):
