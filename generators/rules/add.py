@@ -74,7 +74,7 @@ from .fit import (
 # 3: a companion does the subject's verb, not necessarily at the subject's counted places;
 # 4: a subject with no verb is joined by its own kind only; no person beside "... in his mouth"
 ADD_OBJ_VERSION = 9  # 5: "tries to" agrees with a co-subject ("try to"); 6: a third in a list, verbs after "and" agree, a pet beside people; 7: a relative clause on another noun keeps its verb ("at a dog who is running"); 8: a person joins an animal that only is somewhere ("a man and a white dog are in the water"), an auxiliary gives way to its verb ("is running", "is being chased"), a dog breed keeps a dog's company ("a man and a black poodle"), a group noun's singular verb becomes plural ("a dog and a crowd of people are"), an animal carries a second thing only if animals were seen carrying it, no co-subject where the main verb holds or wears one thing ("the man and the lady are wearing a brown jacket"), a passive's newcomer was seen undergoing it ("a woman and a dog are walked by a man" gone), never beside a reflexive ("a girl and a scuba diver ... pull himself"), nor where the main verb rides a vehicle or animal or plays an instrument ("a woman and a man are riding a bicycle"); 9: no co-subject beside "lone"/"solitary" ("a woman and a lone snowboarder")
-ADD_ATT_VERSION = 7  # 3: never on a game ("playing basketball"); 4: no insert after an adverb or a color the parse lost, rare patterns, baby traits; 5: "in bed", "flag football", no white water, no half of an adjective ("wheelchair bound"); 6: never a color counted as the noun's default ("a black wetsuit"), nor inside a compound ("a hot blue air balloon"); 7: never on an act ("does a loop"), no bare-skin traits where people swim ("the shirtless athlete completes the swimming portion"), a noun modifier stays next to its noun ("an ice blond hockey goal keeper" gone), an opinion adjective leads ("an elegant brick building", not "a brick elegant building"), nothing after "without"/"no" ("a child without a yellow shirt" is still true), a compound person noun's head decides its traits ("a bearded chubby baby" gone), no color on water ("a green wave")
+ADD_ATT_VERSION = 8  # 3: never on a game ("playing basketball"); 4: no insert after an adverb or a color the parse lost, rare patterns, baby traits; 5: "in bed", "flag football", no white water, no half of an adjective ("wheelchair bound"); 6: never a color counted as the noun's default ("a black wetsuit"), nor inside a compound ("a hot blue air balloon"); 7: never on an act ("does a loop"), no bare-skin traits where people swim ("the shirtless athlete completes the swimming portion"), a noun modifier stays next to its noun ("an ice blond hockey goal keeper" gone), an opinion adjective leads ("an elegant brick building", not "a brick elegant building"), nothing after "without"/"no" ("a child without a yellow shirt" is still true), a compound person noun's head decides its traits ("a bearded chubby baby" gone), no color on water ("a green wave"); 8: nothing on a covered thing or its covering ("orange leaf-covered hills", "a snow covered wet field"), nor on the viewer's camera
 ADD_OBJ = f"rule:add_obj@{ADD_OBJ_VERSION}"
 ADD_ATT = f"rule:add_att@{ADD_ATT_VERSION}"
 PER_OBJECT = 2
@@ -105,6 +105,8 @@ _BARE_PLACES = frozenset({"bed", "school", "church", "home", "town", "class", "w
 _BARE_PLACE_PREPS = frozenset({"in", "at", "to", "from", "into"})  # the one word before the noun
 #: Degree adverbs that hold the next word: "a well kept path" takes no "well muddy kept".
 _DEGREE_ADVERBS = frozenset({"well", "very", "too", "so", "quite", "rather", "fairly", "less", "more", "most"})
+#: "leaf-covered", "snow covered": what covers a thing is its color.
+_COVERED_BY = re.compile(r"\b\w+[ -]covered\s+$", re.I)
 #: Attributes that already say the thing has many colors.
 _MANY_COLORS = frozenset({"colorful", "colourful", "multicolored", "multi-colored", "rainbow", "bright"})
 #: Words that fix how many are in the scene or pair them off: "two dogs are nose to nose".
@@ -645,6 +647,8 @@ def add_att(
         have_groups.discard("quality")
         if any(a.text.lower() in _MANY_COLORS for a in obj.attributes):
             have_groups.add("color")  # "bright and colorful costumes" take no "white"
+        if _COVERED_BY.search(caption[max(0, obj.start - 30) : obj.start]):
+            continue  # "leaf-covered hills": the covering gives its look ("orange", "muddy")
         options = []
         for adj, weight in _attribute_options(obj, resources):
             groups = resources.adjective_group.get(adj, ("quality",))

@@ -86,16 +86,22 @@ def editable_object(caption: str, obj: SceneObject, resources: Any) -> bool:
         return False  # "a two lane path": the number belongs to "lane", not to the path
     if _FIXED_BEFORE.search(caption[max(0, obj.start - 12) : obj.start]):
         return False  # "a body of water" is a lake or the sea, not water to replace
+    if viewer_camera(caption, obj):
+        return False  # "smiling at the camera" is the viewer: "smiling at the wheel" reads wrong
     if obj.text.lower() == "well" and (after := caption[obj.end :].split()):
         tagged = verb_lemma_and_tag(after[0].lower())
         if tagged is not None and tagged[1] == "VBN":
             return False  # "a well kept path": an adverb the tagger took for a noun
     lex = resources.lexicon
+    glued = re.match(r"-([a-z]+)", caption[obj.end :], re.I)
+    if glued and glued.group(1).lower() in _ADJECTIVE_MAKERS:
+        return False  # "leaf-covered hills": the leaf is half of an adjective ("orange leaf-covered")
     after = caption[obj.end :].split()
     if len(after) >= 2 and after[0].lower() in _ADJECTIVE_MAKERS and after[1].lower() not in PREPOSITIONS:
         if lex.class_of(singularize(after[1].lower())) is not None:
             return False  # "a wheelchair bound person", "a snow covered field": half of an adjective
-    if any(_verb_as_noun(w, lex) for w in obj.text.lower().split()):
+    words = obj.text.lower().split()
+    if any(_verb_as_noun(w, lex, head=k == len(words) - 1) for k, w in enumerate(words)):
         return False  # "a little boy chases chickens" parsed as one noun "boy chases chickens"
     if (word_before(caption, obj.start) or "").lower() == "another" and is_plural_noun(obj.text.split()[-1].lower()):
         return False  # "while another snowboards": "another" takes no plural noun, so it is a verb
@@ -126,6 +132,14 @@ _ADJECTIVE_MAKERS = frozenset(
 
 #: Words after which a noun is half of a fixed expression.
 _FIXED_BEFORE = re.compile(r"\bbod(y|ies) of\s*$", re.I)
+#: "... at the camera", "back to the camera": the photographer's camera, the viewer.
+_VIEWER_BEFORE = re.compile(r"\b(at|to|for|toward|towards|into|from)\s+the\s*$", re.I)
+
+
+def viewer_camera(caption: str, obj: SceneObject) -> bool:
+    """"looks at the camera", "back to the camera": the photographer's camera, which is no
+    thing in the photo to replace or describe, only a direction."""
+    return obj.text.lower() == "camera" and _VIEWER_BEFORE.search(caption[max(0, obj.start - 12) : obj.start]) is not None
 
 
 def _numbered_compound(caption: str, obj: SceneObject) -> bool:
@@ -138,14 +152,16 @@ def _numbered_compound(caption: str, obj: SceneObject) -> bool:
     return (word in NUMBER_WORDS and NUMBER_WORDS[word] > 1) or (word.isdigit() and int(word) > 1)
 
 
-def _verb_as_noun(word: str, lex: Any) -> bool:
-    """A third-person verb form the tagger took for a noun ("leaps", "kneels", "climbs"): it is
-    counted far more often as a predicate than as a noun ("waves", "slides" stay nouns)."""
+def _verb_as_noun(word: str, lex: Any, head: bool = True) -> bool:
+    """A third-person verb form the tagger took for a noun ("leaps", "kneels", "climbs"), or an
+    -ing form as the head ("beside her writing"; "a swimming pool" is a pool): it is counted
+    far more often as a predicate than as a noun ("waves", "slides", "building" stay nouns)."""
     tagged = verb_lemma_and_tag(word)
-    if tagged is None or tagged[1] != "VBZ":
+    if tagged is None or tagged[1] not in (("VBZ", "VBG") if head else ("VBZ",)):
         return False
     lemma = tagged[0]
-    return lex.predicate_total(lemma) >= 10 and lex.predicate_total(lemma) > 2 * lex.count(lemma)
+    noun = lex.count(lemma) if tagged[1] == "VBZ" else lex.count(word)
+    return lex.predicate_total(lemma) >= 10 and lex.predicate_total(lemma) > 2 * noun
 
 
 #: A slot seen this often in the counts is well known: a filler for it must have been seen
@@ -162,8 +178,8 @@ _GENERIC_ENDS = frozenset("person people someone somebody man men".split())
 def relation_end(caption: str, obj: SceneObject, resources: Any) -> bool:
     """An object a relation edit may keep as one of its ends: a thing of the scene, or a
     general noun of people; never a part, an activity or nothing ("no dogs")."""
-    if editable_object(caption, obj, resources):
-        return True
+    if editable_object(caption, obj, resources) or viewer_camera(caption, obj):
+        return True  # "running away from the camera" -> "toward the camera"
     lemma = object_lemma(obj)
     return obj.count != 0 and lemma in _GENERIC_ENDS
 
@@ -229,6 +245,8 @@ def noun_fits(
             continue
         if lex.seen(ctx, new_lemma):
             continue
+        if not at and ctx.startswith("O|") and _one_thing_slot(lex, ctx):
+            return False  # "speaks into a microphone" -> "into a wheel": the slot names one thing
         if new_cls in ("animal", "bird") and not at and not moving and ctx[:2] in ("S|", "O|"):
             # animals are no one kind of thing: "a fish jumps over a hurdle", "the horse barks at
             # the mailman", "a man walks his cricket" fit the class but were never seen so (a
@@ -238,7 +256,7 @@ def noun_fits(
             return False
         if lex.context_total(ctx) >= ATTESTED_TOTAL:
             same = new_cls == own and not role and not is_baby(new_lemma, resources)
-            if same and lex.class_share(ctx, own) >= DOMINANT_SHARE:
+            if same and lex.class_share(ctx, own) >= DOMINANT_SHARE and _prep_allows(lex, ctx, new_lemma):
                 continue  # "a boy runs along the beach": anyone may; a role does only its own thing
             if same and seen_doing(resources, ctx, new_lemma, old_lemma):
                 continue  # "a dog walking down steps" -> "a cat walking down steps": cats walk
@@ -246,6 +264,32 @@ def noun_fits(
         if not lex.fits(ctx, new_lemma, fallback_class=own):
             return False
     return True
+
+
+#: A slot is one thing's when its commonest filler holds this share of at least five counts.
+ONE_THING_SHARE = 0.6
+
+
+def _one_thing_slot(lex: Any, ctx: str) -> bool:
+    """"O|speak into" is a microphone's, "O|talk on" a phone's: no class share licenses
+    another noun there, only counts do."""
+    total = lex.context_total(ctx)
+    if total < 5:
+        return False
+    return max(lex.fillers(ctx).values(), default=0) >= ONE_THING_SHARE * total
+
+
+def _prep_allows(lex: Any, ctx: str, new: str) -> bool:
+    """An object slot with a preposition ("O|sit at") takes a noun of the dominant class only
+    if the preposition alone was seen with it: one sits "at" a table, never "at" a chair."""
+    if not ctx.startswith("O|"):
+        return True
+    words = ctx[2:].split()
+    preps = [w for w in words[1:] if w in PREPOSITIONS]
+    if not preps:
+        return True
+    bare = f"O|{' '.join(words[words.index(preps[0]):])}"
+    return lex.context_total(bare) < ATTESTED_TOTAL or lex.seen(bare, new)
 
 
 def seen_doing(resources: Any, ctx: str, new: str, old: str) -> bool:

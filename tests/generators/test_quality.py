@@ -572,6 +572,14 @@ def test_add_obj_keeps_animal_only_doings_to_animals(parse, resources):
         ("add_obj", "A man is on a sailboard .", ("dog and a man",)),
         ("add_obj", "A group of women all dressed in red with yellow flower pins .", ("flower pin .",)),
         ("add_obj", "The dog is carrying a pink ball in its mouth .", ("skateboard", "surfboard", "racket")),
+        # strict read, dev seed 42
+        ("replace_obj", "Women wearing black tops speaking into a red microphone with another woman beside her writing .", ("beside her toy", "beside her book")),
+        ("replace_obj", "A woman sings into a microphone on stage .", ("into a tripod", "into a gun", "into a wheel", "into a ride")),
+        ("replace_obj", "A girl sits at a desk and eats lunch .", ("at a chair", "at a couch", "at a bed", "at a stool")),
+        ("replace_obj", "Two girls are smiling at the camera .", ("at the wheel", "at the cellphone", "at the phone")),
+        ("add_att", "A narrow stream runs between leaf-covered hills .", ("orange leaf", "red leaf", "green leaf", "brown leaf")),
+        ("add_att", "A dog runs across a snow covered field .", ("covered wet", "covered yellow", "covered brown", "covered muddy")),
+        ("replace_rel", "Many people are gathered outside a church .", ("are stood", "are sat", "are walked", "are performed")),
         # strict read, dev seed 41 (2026-12-07, second session)
         ("replace_att", "A kayaker paddles down a fast moving river .", ("fast parked", "fast stopped")),
         ("replace_att", "A boy throws stones into a moving stream .", ("parked stream", "stopped stream")),
