@@ -121,7 +121,7 @@ _QUANTIFIED = re.compile(r"(a|an|the)\s+(group|crowd|couple|pair|bunch|team|herd
 #: a hyphenated one ("A red-headed girl": the attribute is "headed") or an adverb ("a very large
 #: bird", "a group of colorfully clothed people").
 _HEAD_MODIFIER = re.compile(r"[a-z]+-|very|really|extremely|[a-z]+ly", re.I)
-_DETERMINER = re.compile(r"^(a|an|the|one|two|three|four|five|several|some|many)\b", re.I)
+_DETERMINER = re.compile(r"^(a|an|the|one|two|three|four|five|six|seven|eight|nine|ten|several|some|many|\d+)\b", re.I)
 
 
 def _companions(lemma: str, resources: Any) -> list[tuple[str, float]]:
@@ -185,13 +185,17 @@ def _may_be_among(graph: SceneGraph, noun: str, resources: Any) -> bool:
     for o in graph.objects:
         lemma = object_lemma(o)
         cls = resources.lexicon.class_of(lemma)
-        if cls == "group":
+        if cls == "group" and lemma not in _NO_PEOPLE_GROUPS:
             return True
         if cls == "person" and is_plural(o):
             kind = ages.get(lemma)
             if kind is None or kind["age"] in ("any", age) or {kind["age"], age} == {"child", "teen"}:
                 return True  # "skiers" may be men; "kids" may be boys; "teenagers" may be girls
     return False
+
+
+#: Group nouns that hold no people themselves ("traffic lines up"; "a line of people" names them).
+_NO_PEOPLE_GROUPS = frozenset({"traffic", "swing set", "line", "row"})
 
 
 #: What people and dogs both do, so either may join the other in it wherever it happens ("a man
@@ -325,8 +329,8 @@ def _subject_candidates(caption, graph, rng, resources) -> list[Candidate]:
         subject = subject[:1].lower() + subject[1:]  # "A man" -> "a woman and a man"
     nxt = word_after(caption, obj.end)
     listed = nxt is not None and nxt[0].lower() == "and"  # the verb agrees with a list already
-    if (nxt is not None and nxt[0].lower() == "or") or (listed and det is None):
-        return []  # "a dog or a cat"; "man and woman": no article for a third
+    if (nxt is not None and nxt[0].lower() == "or") or (listed and (det is None or _QUANTIFIED.match(caption))):
+        return []  # "a dog or a cat"; "man and woman": no article for a third; "a group of men and women"
     singular = not is_plural(obj) and not listed
     finite = agreeing_verb(caption, graph, i, resources)
     verb = finite if singular else None
@@ -449,6 +453,7 @@ def _object_candidates(caption, graph, rng, resources) -> list[Candidate]:
         # an animal carries what animals were seen carrying: "a stick and a toy in its mouth",
         # never "a ball and a skateboard in its mouth"
         by_animal = lex.class_of(doer) in ("animal", "bird")
+        mass = set(resources.vocab["mass_nouns"])
         options = [
             (w, float(n))
             for w, n in sorted(lex.fillers(ctx).items())
@@ -459,7 +464,7 @@ def _object_candidates(caption, graph, rng, resources) -> list[Candidate]:
         for new in weighted_order(rng, options)[:TRIES]:
             if resources.lexical_relation(lemma, new, "n") is not None or _may_be_among(graph, new, resources):
                 continue  # "a crowd is watching two men and a guy": he may be in the crowd
-            insert = f" and {article_for(new)} {new}"
+            insert = f" and {new}" if new in mass else f" and {article_for(new)} {new}"  # "an apple and corn"
             out.append(Candidate(*apply_edit(caption, obj.end, obj.end, insert)))
             break
     return out
