@@ -42,6 +42,8 @@ GENERIC_NOUNS = frozenset(
     "photos photograph image shot snapshot ground clothes clothing outfit outfits attire gear apparel "
     "equipment left right north south east west".split()  # "look to the left": a direction, no object
 )
+#: Nouns of a state, not a thing: "a bird in (mid) flight", "a dog in action" ("next to mid flight").
+STATE_NOUNS = frozenset({"flight", "midair", "mid-air", "motion", "action", "progress", "mid flight"})
 #: Classes whose members are not edited as objects: a dog has no "hand", "the air" no sibling.
 NON_EDITABLE_CLASSES = frozenset({"body_part", "substance"})
 #: Made things: they come in any color, so a color attribute never rules them out.
@@ -74,7 +76,7 @@ def editable_object(caption: str, obj: SceneObject, resources: Any) -> bool:
     if obj.count == 0 or not obj.text.replace(" ", "").replace("-", "").isalpha():
         return False
     lemma = object_lemma(obj)
-    if lemma in GENERIC_NOUNS or lemma.rsplit(" ", 1)[-1] in GENERIC_NOUNS:
+    if lemma in GENERIC_NOUNS or lemma.rsplit(" ", 1)[-1] in GENERIC_NOUNS or lemma in STATE_NOUNS:
         return False
     if any(w[:1].isupper() for w in obj.text.split()[1:]) or (
         obj.start > 0 and obj.text[:1].isupper() and not capitalised_common_noun(obj, resources)

@@ -62,7 +62,7 @@ from .fit import relation_end, weighted_order
 NAME, VERSION = (
     "replace_rel",
     9,
-)  # 4: free front/behind, on/in -> next to; 5: no put/place without a place, no "riding" for sports, infinitives; 6: bare infinitives ("watching a man do"), more verbs of one sense (aim/hold, climb/hike, cross/walk, navigate/drive, strike/return); 7: worn garments held ("wearing a jacket" -> "holding a jacket"), beside for what is done anywhere ("playing in a lake" -> "next to a lake"), a directed complement keeps verbs that move the thing along ("ride their bikes down a road" -> "walk their bikes"); 8: verbs of one sense also catch/hold, walk/hold (a leash), stand/lean (against), catch/chase, ride/fight (the rapids); no worn garment held where something is held already, no preposition edit where the caption puts someone inside a vehicle ("sits next to a car behind the steering wheel"), "feed" is a base form (never "to chased"), more verbs of one sense (drive/race, ride/race, catch/fetch/retrieve, carry/fetch/return, crowd/ride), "attempt" is vague, pouring verbs ("dumps water on a girl") are never replaced, a thing in the mouth takes only what mouths do, a recipient ("kicks a ball to his father") only verbs that send, an instrument/prevention/manner after the object ("hit a ball with their sticks", "stopping a ball from going", "headfirst") keeps the verb, a mostly intransitive verb takes an object only seen as a fair share of its objects ("leaping to run an orange ball"); verbs of one sense also soak/sit, soak/lie, eat/hold, ride/stand, ride/sit, grind/ride, carry/wear; a participle form with no auxiliary is the active past ("missed the ball" -> "bit", never "bitten"); "in its mouth" does not hide a directed complement; 9: a verb with only a place after it never becomes one the caption already says ("stands smiling and standing"), no verb after a body part's state ("her eyes closed"), nothing ridden after walking/standing ("walking on the beach riding a surfboard"), perform is compatible with stand/sit/dance/sing/walk/jump/ride/pose, after "be" with no agent only state participles ("are gathered" never "are stood")
+)  # 4: free front/behind, on/in -> next to; 5: no put/place without a place, no "riding" for sports, infinitives; 6: bare infinitives ("watching a man do"), more verbs of one sense (aim/hold, climb/hike, cross/walk, navigate/drive, strike/return); 7: worn garments held ("wearing a jacket" -> "holding a jacket"), beside for what is done anywhere ("playing in a lake" -> "next to a lake"), a directed complement keeps verbs that move the thing along ("ride their bikes down a road" -> "walk their bikes"); 8: verbs of one sense also catch/hold, walk/hold (a leash), stand/lean (against), catch/chase, ride/fight (the rapids); no worn garment held where something is held already, no preposition edit where the caption puts someone inside a vehicle ("sits next to a car behind the steering wheel"), "feed" is a base form (never "to chased"), more verbs of one sense (drive/race, ride/race, catch/fetch/retrieve, carry/fetch/return, crowd/ride), "attempt" is vague, pouring verbs ("dumps water on a girl") are never replaced, a thing in the mouth takes only what mouths do, a recipient ("kicks a ball to his father") only verbs that send, an instrument/prevention/manner after the object ("hit a ball with their sticks", "stopping a ball from going", "headfirst") keeps the verb, a mostly intransitive verb takes an object only seen as a fair share of its objects ("leaping to run an orange ball"); verbs of one sense also soak/sit, soak/lie, eat/hold, ride/stand, ride/sit, grind/ride, carry/wear; a participle form with no auxiliary is the active past ("missed the ball" -> "bit", never "bitten"); "in its mouth" does not hide a directed complement; 9: a verb with only a place after it never becomes one the caption already says ("stands smiling and standing"), no verb after a body part's state ("her eyes closed"), nothing ridden after walking/standing ("walking on the beach riding a surfboard"), perform is compatible with stand/sit/dance/sing/walk/jump/ride/pose, after "be" with no agent only state participles ("are gathered" never "are stood"), a posture becomes only another posture or a motion ("sits with a boy" never "smiles with"), catch/ride/surf and slide/sled are compatible, no state noun is an end ("in mid flight")
 GENERATOR = f"rule:{NAME}@{VERSION}"
 PER_RELATION = 2
 MIN_PREDICATE_COUNT = 5  # a replacement verb must have been seen this often with its preposition
@@ -263,6 +263,11 @@ _TRANSFERS = frozenset({"throw", "kick", "pass", "hand", "toss", "give", "roll",
 #: What a mouth does with a thing ("a stick in its mouth").
 _IN_MOUTH = re.compile(r"\s+in\s+(its|his|her|their|the)\s+mouths?\b", re.I)
 _MOUTH_VERBS = frozenset({"carry", "hold", "catch", "fetch", "chew", "bite", "drop", "grab", "retrieve", "shake", "eat", "lick"})
+#: What no one does while sitting, standing or lying: another posture, or moving about.
+_EXCLUSIVE_OF_POSTURE = frozenset(
+    {"sit", "stand", "lie", "lay", "kneel", "crouch", "squat", "sleep", "walk", "run", "jump", "ride", "swim",
+     "climb", "dance", "crawl", "roll", "slide", "hop", "bounce"}
+)  # fmt: skip
 #: "are gathered", "is seated": a participle after "be" with no agent is a state.
 _BE_BEFORE = re.compile(r"\b(is|are|was|were|be|been|being|get|gets|got)\s+$", re.I)
 _STATE_PARTICIPLES = frozenset(
@@ -603,6 +608,10 @@ def replace_rel(
                 options = [(v, w) for v, w in options if v in _TRANSFERS]  # "kicks a ball to his father" -> "throws"
             if _IN_MOUTH.match(caption, obj_obj.end):
                 options = [(v, w) for v, w in options if v in _MOUTH_VERBS]  # never "to wear a strap in its mouth"
+            if slot.key.split(" ", 1)[0] in _POSTURES:
+                # "a man sits with a boy" -> "smiles with a boy": one smiles, waits or talks
+                # while sitting; only another posture or a motion rules the sitting out
+                options = [(v, w) for v, w in options if v in _EXCLUSIVE_OF_POSTURE]
             if slot.tag == "VBN" and not slot.by_agent and _BE_BEFORE.search(caption[: slot.start]):
                 # "people are gathered outside a building" -> "are stood", "are walked": after
                 # "be" only a verb whose participle says a state reads

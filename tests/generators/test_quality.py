@@ -572,6 +572,11 @@ def test_add_obj_keeps_animal_only_doings_to_animals(parse, resources):
         ("add_obj", "A man is on a sailboard .", ("dog and a man",)),
         ("add_obj", "A group of women all dressed in red with yellow flower pins .", ("flower pin .",)),
         ("add_obj", "The dog is carrying a pink ball in its mouth .", ("skateboard", "surfboard", "racket")),
+        # strict read, dev seed 43
+        ("replace_rel", "A white bird is in mid flight .", ("next to mid flight", "beside mid flight", "next to flight")),
+        ("replace_rel", "A man sits with a boy on a bench .", ("smiles with", "speaks with", "waits with", "talks with")),
+        ("replace_rel", "A boy in a red wetsuit catching a wave .", ("riding a wave", "surfing a wave")),
+        ("replace_rel", "A little boy slides down a snow slope .", ("sleds down",)),
         # add_obj misses read on 1,500 dev captions
         ("add_obj", "Six girls in red dresses stand in a row .", ("Dog and six", "Man and six", "Child and six")),
         ("add_obj", "A group of men and women are dancing in a hall .", (", a group of",)),
