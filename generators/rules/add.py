@@ -44,8 +44,10 @@ from .common import (
     MAX_NEGATIVES,
     POSSESSIVES,
     PREPOSITIONS,
+    SHADES,
     Candidate,
     bare_singular,
+    compatible_words,
     finish,
     is_plural,
     object_lemma,
@@ -74,7 +76,7 @@ from .fit import (
 # 3: a companion does the subject's verb, not necessarily at the subject's counted places;
 # 4: a subject with no verb is joined by its own kind only; no person beside "... in his mouth"
 ADD_OBJ_VERSION = 9  # 5: "tries to" agrees with a co-subject ("try to"); 6: a third in a list, verbs after "and" agree, a pet beside people; 7: a relative clause on another noun keeps its verb ("at a dog who is running"); 8: a person joins an animal that only is somewhere ("a man and a white dog are in the water"), an auxiliary gives way to its verb ("is running", "is being chased"), a dog breed keeps a dog's company ("a man and a black poodle"), a group noun's singular verb becomes plural ("a dog and a crowd of people are"), an animal carries a second thing only if animals were seen carrying it, no co-subject where the main verb holds or wears one thing ("the man and the lady are wearing a brown jacket"), a passive's newcomer was seen undergoing it ("a woman and a dog are walked by a man" gone), never beside a reflexive ("a girl and a scuba diver ... pull himself"), nor where the main verb rides a vehicle or animal or plays an instrument ("a woman and a man are riding a bicycle"); 9: no co-subject beside "lone"/"solitary" ("a woman and a lone snowboarder")
-ADD_ATT_VERSION = 8  # 3: never on a game ("playing basketball"); 4: no insert after an adverb or a color the parse lost, rare patterns, baby traits; 5: "in bed", "flag football", no white water, no half of an adjective ("wheelchair bound"); 6: never a color counted as the noun's default ("a black wetsuit"), nor inside a compound ("a hot blue air balloon"); 7: never on an act ("does a loop"), no bare-skin traits where people swim ("the shirtless athlete completes the swimming portion"), a noun modifier stays next to its noun ("an ice blond hockey goal keeper" gone), an opinion adjective leads ("an elegant brick building", not "a brick elegant building"), nothing after "without"/"no" ("a child without a yellow shirt" is still true), a compound person noun's head decides its traits ("a bearded chubby baby" gone), no color on water ("a green wave"); 8: nothing on a covered thing or its covering ("orange leaf-covered hills", "a snow covered wet field"), nor on the viewer's camera
+ADD_ATT_VERSION = 8  # 3: never on a game ("playing basketball"); 4: no insert after an adverb or a color the parse lost, rare patterns, baby traits; 5: "in bed", "flag football", no white water, no half of an adjective ("wheelchair bound"); 6: never a color counted as the noun's default ("a black wetsuit"), nor inside a compound ("a hot blue air balloon"); 7: never on an act ("does a loop"), no bare-skin traits where people swim ("the shirtless athlete completes the swimming portion"), a noun modifier stays next to its noun ("an ice blond hockey goal keeper" gone), an opinion adjective leads ("an elegant brick building", not "a brick elegant building"), nothing after "without"/"no" ("a child without a yellow shirt" is still true), a compound person noun's head decides its traits ("a bearded chubby baby" gone), no color on water ("a green wave"); 8: nothing on a covered thing or its covering ("orange leaf-covered hills", "a snow covered wet field"), nor on the viewer's camera, no adjective of the same look as one there ("a rocky stone path", "an older elderly woman"), no color after a shade ("dark gray sunglasses")
 ADD_OBJ = f"rule:add_obj@{ADD_OBJ_VERSION}"
 ADD_ATT = f"rule:add_att@{ADD_ATT_VERSION}"
 PER_OBJECT = 2
@@ -659,6 +661,8 @@ def add_att(
             groups = resources.adjective_group.get(adj, ("quality",))
             if adj in present or set(groups) & have_groups:
                 continue  # no second color: "a red blue car"
+            if any(a.text.lower() in compatible_words("adjective_compatible", adj, resources) for a in obj.attributes):
+                continue  # "a rocky stone path": the new adjective says what one there says
             if adj in _BARE_TRAITS and _BARE_SCENE.search(caption):
                 continue  # "the shirtless athlete completes the swimming portion": swimmers are
             options.append(((adj, groups[0]), weight))
@@ -692,6 +696,8 @@ def add_att(
             if _noun_before(caption, pos, resources):
                 continue  # "an ice hockey goal keeper" parsed without its "ice": never "an ice blond hockey ..."
             before = caption[:pos].rsplit(None, _PHRASE_WINDOW)[-_PHRASE_WINDOW:]  # the words the checks read
+            if before and before[-1].lower() in SHADES:
+                continue  # "dark sunglasses" -> "dark gray sunglasses": the shade takes the color
             if before and (before[-1].lower() in _DEGREE_ADVERBS or before[-1].lower().endswith("ly")):
                 continue  # "a well kept path", "a brightly lit room": the adverb holds the next word
             if _group_in_phrase(before, g, resources):

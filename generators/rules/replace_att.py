@@ -38,7 +38,7 @@ from .common import (
 )
 from .fit import adjective_fits, caption_words, weighted_order
 
-NAME, VERSION = "replace_att", 6  # 3: snow stays snow where someone skis or sleds; 4: fixed "body of", numbered compounds, "a little snow"; 5: a covering is an attribute ("a snow covered field" -> "a grass covered field"); 6: no value of one look ("small" -> "tiny"), "parked"/"stopped" only on vehicles, a participle after its adverb stays ("a fast moving stream")
+NAME, VERSION = "replace_att", 6  # 3: snow stays snow where someone skis or sleds; 4: fixed "body of", numbered compounds, "a little snow"; 5: a covering is an attribute ("a snow covered field" -> "a grass covered field"); 6: no value of one look ("small" -> "tiny"), "parked"/"stopped" only on vehicles, a participle after its adverb stays ("a fast moving stream"), never a noun's own stuff ("snowy grass" -> "grassy grass")
 GENERATOR = f"rule:{NAME}@{VERSION}"
 PER_ATTRIBUTE = 2
 ANTONYM_WEIGHT = 4.0  # an antonym is the clearest change of value: drawn more often
@@ -144,6 +144,16 @@ def _base_form(word: str, resources: Any) -> bool:
     return base is None or base == low
 
 
+def _made_of(adjective: str, noun: str) -> bool:
+    """The adjective is the noun's own stuff: "grassy grass", "sandy sand", "rocky rocks"."""
+    if not adjective.endswith("y") or len(adjective) < 4:
+        return False
+    stem = adjective[:-1]
+    stems = {stem, stem[:-1]} if stem[-1] == stem[-2] else {stem}  # "muddy" -> "mud"
+    head = noun.rsplit(" ", 1)[-1]
+    return bool(stems & {head, head.removesuffix("s")})
+
+
 #: Adverbs that make one word with the participle after them ("fast moving", "brightly lit").
 _MANNER = re.compile(r"(fast|slow|brightly|dimly|freshly|newly|well|badly|heavily|lightly|slowly|quickly|fast-)$", re.I)
 
@@ -196,6 +206,8 @@ def replace_att(
         for value, is_antonym in candidates:
             if value in present or value in others or value in same_look:
                 continue  # "a small dog" -> "a tiny dog" is still true
+            if _made_of(value, noun):
+                continue  # "snowy grass" -> "grassy grass"
             if snow_scene and att.text.lower() in _SNOW_VALUES:
                 continue  # "a man skis down a snowy hill" -> "a rocky hill": the skis say snow
             if value in speed_states and lex.class_of(noun) != "vehicle":

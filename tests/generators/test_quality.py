@@ -572,6 +572,11 @@ def test_add_obj_keeps_animal_only_doings_to_animals(parse, resources):
         ("add_obj", "A man is on a sailboard .", ("dog and a man",)),
         ("add_obj", "A group of women all dressed in red with yellow flower pins .", ("flower pin .",)),
         ("add_obj", "The dog is carrying a pink ball in its mouth .", ("skateboard", "surfboard", "racket")),
+        # strict read, held-out seed 39 (2026-12-07, second session)
+        ("replace_att", "Two puppies run through snowy grass .", ("grassy grass",)),
+        ("add_att", "A woman is wearing dark sunglasses .", ("dark gray", "dark black", "dark blue", "dark brown", "dark red")),
+        ("add_att", "A hiker walks down a rocky path .", ("rocky stone",)),
+        ("add_att", "An older woman in a pink striped shirt .", ("older elderly", "elderly older")),
         # strict read, dev seed 43
         ("replace_rel", "A white bird is in mid flight .", ("next to mid flight", "beside mid flight", "next to flight")),
         ("replace_rel", "A man sits with a boy on a bench .", ("smiles with", "speaks with", "waits with", "talks with")),
