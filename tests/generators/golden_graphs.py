@@ -1,4 +1,4 @@
-"""Hand-checked scene graphs of 66 captions, shared by the parser and rule tests."""
+"""Hand-checked scene graphs of 70 captions, shared by the parser and rule tests."""
 
 from __future__ import annotations
 
@@ -268,5 +268,24 @@ GOLDEN: dict[str, tuple[list, list]] = {
     'a brown dog chases a white cat': (
         [('dog', 1, ['brown']), ('cat', 1, ['white'])],
         [('dog', 'chases', 'cat')],
+    ),
+    # the tagger reads the verb as a compound's head ("dog chases", "dog leaps"): parsed again
+    # with a regular past form, every span still the caption's
+    'A large dog chases a boy through a field .': (
+        [('dog', 1, ['large']), ('boy', 1, []), ('field', 1, [])],
+        [('dog', 'chases', 'boy'), ('dog', 'through', 'field')],
+    ),
+    'A black dog leaps in the air while a woman yells in the background .': (
+        [('dog', 1, ['black']), ('air', 1, []), ('woman', 1, []), ('background', 1, [])],
+        [('dog', 'leaps in', 'air'), ('woman', 'yells in', 'background')],
+    ),
+    'A big brown dog swims towards the camera .': (
+        [('dog', 1, ['big', 'brown']), ('camera', 1, [])],
+        [('dog', 'swims towards', 'camera')],
+    ),
+    # ... but a real compound is left alone
+    'Two water slides .': (
+        [('water slides', 2, ['Two'])],
+        [],
     ),
 }
