@@ -548,25 +548,38 @@ def _misread_verbs() -> frozenset[str]:
     return _CAPTION_VERBS | frozenset(v for group in _vocab()["verb_groups"].values() for v in group)
 
 
+#: What people wear, after which the small model takes the verb for a compound's head too ("a
+#: girl in a pink dress dances", "a man in a wetsuit surfs").
+_WORN = frozenset(
+    "shirt t-shirt tee-shirt jacket coat dress sweater helmet vest bikini suit uniform pants swimsuit "
+    "wetsuit outfit costume trunks top hoodie sweatshirt overalls apron jeans shorts skirt hat cap "
+    "scarf glasses sunglasses goggles mask boots shoes sneakers gloves jersey".split()
+)
+
+
 def _misread_verb(doc: Doc) -> tuple[int, str] | None:
-    """(token index, stand-in) for a main verb the tagger read as the head of a compound noun:
-    the root is a noun, a doer noun right before it is its compound modifier, and the word is
-    the third-person form of a caption verb ("dog leaps", "dog chases"; "two dog toys", "water
-    slides" stay).
+    """(token index, stand-in) for a verb the tagger read as the head of a compound noun, the
+    third-person form of a caption verb after a doer noun at the root ("dog leaps", "dog
+    chases") or after a garment ("a girl in a pink dress dances"); "two dog toys", "kids on
+    water slides" stay.
 
     A regular past form of the same verb ("leaped", even "swimed") parses as a verb ("a large
     dog chased a boy"): the caption is parsed once more with it (:func:`parse_captions`)."""
     for tok in doc:
-        if tok.dep_ != "ROOT":
-            continue
         if tok.pos_ != "NOUN" or tok.i == 0:
-            return None
+            continue
         before = doc[tok.i - 1]
-        if before.dep_ != "compound" or before.head.i != tok.i or before.lower_ not in _agent_nouns():
-            return None
+        if before.dep_ != "compound" or before.head.i != tok.i:
+            continue
+        at_root = tok.dep_ == "ROOT" and before.lower_ in _agent_nouns()
+        after_garment = tok.dep_ in ("pobj", "dobj", "conj") and before.lower_ in _WORN
+        if not (at_root or after_garment):
+            continue
+        if tok.i + 1 < len(doc) and doc[tok.i + 1].pos_ in ("NOUN", "PROPN"):
+            continue  # the word modifies a noun after it
         tagged = verb_lemma_and_tag(tok.lower_)
         if tagged is None or tagged[1] != "VBZ" or tagged[0] not in _misread_verbs():
-            return None
+            continue
         lemma = tagged[0]
         return tok.i, lemma + ("d" if lemma.endswith("e") else "ed")  # the suffix says "verb"
     return None

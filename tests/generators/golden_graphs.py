@@ -1,4 +1,4 @@
-"""Hand-checked scene graphs of 70 captions, shared by the parser and rule tests."""
+"""Hand-checked scene graphs of 72 captions, shared by the parser and rule tests."""
 
 from __future__ import annotations
 
@@ -283,9 +283,17 @@ GOLDEN: dict[str, tuple[list, list]] = {
         [('dog', 1, ['big', 'brown']), ('camera', 1, [])],
         [('dog', 'swims towards', 'camera')],
     ),
+    'A young girl in a pink dress dances as a woman blows bubbles .': (
+        [('girl', 1, ['young']), ('dress', 1, ['pink']), ('woman', 1, []), ('bubbles', None, [])],
+        [('girl', 'in', 'dress'), ('woman', 'blows', 'bubbles')],
+    ),
     # ... but a real compound is left alone
     'Two water slides .': (
         [('water slides', 2, ['Two'])],
         [],
+    ),
+    'Kids play on the water slides .': (
+        [('Kids', None, []), ('water slides', None, [])],
+        [('Kids', 'play on', 'water slides')],
     ),
 }
