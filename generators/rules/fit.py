@@ -398,16 +398,7 @@ def person_swap_ok(old: str, new: str, resources: Any) -> bool:
     return gender or age
 
 
-#: An animal's color must hold this share of the colors captions give its kind ("a red dog"
-#: was counted a few times, it is still a tell) ...
-ANIMAL_COLOR_SHARE = 0.03
-#: ... or this lower one in a swap, where the caption already names the color ("a white dog
-#: with a yellow ball" -> "a yellow dog with a white ball": yellow labs are common, and no
-#: new word enters the caption); a replacement at 0.01 floods captions with "yellow dogs".
-SWAP_ANIMAL_COLOR_SHARE = 0.01
-
-
-def adjective_fits(resources: Any, adjective: str, noun: str, animal_color_share: float = ANIMAL_COLOR_SHARE) -> bool:
+def adjective_fits(resources: Any, adjective: str, noun: str) -> bool:
     """``adjective`` suits ``noun``: seen on it in captions, or a color on a made thing, or (for
     an adjective too rare to judge by word) common enough on the noun's class."""
     lex = resources.lexicon
@@ -420,7 +411,7 @@ def adjective_fits(resources: Any, adjective: str, noun: str, animal_color_share
         # animals come in few colors: "a red dog" was counted a few times, it is still a tell
         colors = lex.adjectives_of(noun)
         total = sum(colors.get(c, 0) for c in resources.vocab["adjective_groups"]["color"])
-        return colors.get(adjective.lower(), 0) >= max(3, animal_color_share * total)
+        return colors.get(adjective.lower(), 0) >= max(3, 0.03 * total)
     if lex.seen(ctx, noun):
         return True
     if is_color and lex.class_of(noun) in COLORED_CLASSES:

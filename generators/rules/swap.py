@@ -43,7 +43,7 @@ from .common import (
     phrase_start,
     shade_bound,
 )
-from .fit import SWAP_ANIMAL_COLOR_SHARE, adjective_fits, editable_object, noun_fits, person_swap_ok, same_kind
+from .fit import adjective_fits, editable_object, noun_fits, person_swap_ok, same_kind
 from .replace_att import is_replaceable
 
 SWAP_OBJ_VERSION = 9  # 4: symmetric relations with telling attributes; 5: a baby's joint slot needs 2 counts; 6: no half of an adjective ("wheelchair bound"), no nested places ("a crosswalk on a street"); 7: two garments of one list ("a red shirt and blue shorts" -> "red shorts and a blue shirt"), never watchers ("an onlooker watched by runners"); 8: two listed nouns only when each has its own attributes ("a young boy and a girl on a skateboard" is left alone); 9: nothing worn ("has a glove on") moves, no garment swap splits a shade ("navy blue pants")
@@ -348,10 +348,7 @@ def swap_att(
                         or any(t.text.lower() == xl for t in movable[j])
                     ):
                         continue
-                    if not (
-                        adjective_fits(resources, yl, la, SWAP_ANIMAL_COLOR_SHARE)
-                        and adjective_fits(resources, xl, lb, SWAP_ANIMAL_COLOR_SHARE)
-                    ):
+                    if not (adjective_fits(resources, yl, la) and adjective_fits(resources, xl, lb)):
                         continue  # "a red man", "a wooden pizza", "a sliced plate"
                     if yl in compatible_words("adjective_compatible", xl, resources):
                         continue  # "a young girl hugs a little boy" -> "a little girl ... a young boy": still true
