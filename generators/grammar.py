@@ -34,6 +34,9 @@ _CONSONANT_SOUND_PREFIXES = (
 )
 #: Words whose spelling starts with a consonant letter but a vowel sound ("an hour").
 _VOWEL_SOUND_PREFIXES = ("hour", "honest", "honor", "honour", "heir", "herb")
+#: Initialisms read letter by letter whose first letter sounds like a vowel ("an SUV", "an ATV"
+#: is read "ay-tee-vee": vowel anyway; "an MP3 player", "an RV").
+_SPELLED_OUT = frozenset({"suv", "rv", "mp3", "nfl", "nba", "fbi", "sos", "lcd", "led", "mri", "x-ray", "xbox"})
 
 WORD_RE = re.compile(r"[A-Za-z][A-Za-z'-]*")
 
@@ -106,7 +109,7 @@ def needs_an(word: str) -> bool:
         return False
     if w[0].isdigit():
         return w.startswith(("8", "11", "18"))
-    if w.startswith(_VOWEL_SOUND_PREFIXES):
+    if w.startswith(_VOWEL_SOUND_PREFIXES) or w.split(" ", 1)[0] in _SPELLED_OUT:
         return True
     if w.startswith(_CONSONANT_SOUND_PREFIXES):
         return False

@@ -62,7 +62,7 @@ from .fit import relation_end, weighted_order
 NAME, VERSION = (
     "replace_rel",
     9,
-)  # 4: free front/behind, on/in -> next to; 5: no put/place without a place, no "riding" for sports, infinitives; 6: bare infinitives ("watching a man do"), more verbs of one sense (aim/hold, climb/hike, cross/walk, navigate/drive, strike/return); 7: worn garments held ("wearing a jacket" -> "holding a jacket"), beside for what is done anywhere ("playing in a lake" -> "next to a lake"), a directed complement keeps verbs that move the thing along ("ride their bikes down a road" -> "walk their bikes"); 8: verbs of one sense also catch/hold, walk/hold (a leash), stand/lean (against), catch/chase, ride/fight (the rapids); no worn garment held where something is held already, no preposition edit where the caption puts someone inside a vehicle ("sits next to a car behind the steering wheel"), "feed" is a base form (never "to chased"), more verbs of one sense (drive/race, ride/race, catch/fetch/retrieve, carry/fetch/return, crowd/ride), "attempt" is vague, pouring verbs ("dumps water on a girl") are never replaced, a thing in the mouth takes only what mouths do, a recipient ("kicks a ball to his father") only verbs that send, an instrument/prevention/manner after the object ("hit a ball with their sticks", "stopping a ball from going", "headfirst") keeps the verb, a mostly intransitive verb takes an object only seen as a fair share of its objects ("leaping to run an orange ball"); verbs of one sense also soak/sit, soak/lie, eat/hold, ride/stand, ride/sit, grind/ride, carry/wear; a participle form with no auxiliary is the active past ("missed the ball" -> "bit", never "bitten"); "in its mouth" does not hide a directed complement; 9: a verb with only a place after it never becomes one the caption already says ("stands smiling and standing"), no verb after a body part's state ("her eyes closed"), nothing ridden after walking/standing ("walking on the beach riding a surfboard"), perform is compatible with stand/sit/dance/sing/walk/jump/ride/pose, after "be" with no agent only state participles ("are gathered" never "are stood"), a posture becomes only another posture or a motion ("sits with a boy" never "smiles with"), catch/ride/surf and slide/sled are compatible, no state noun is an end ("in mid flight")
+)  # 4: free front/behind, on/in -> next to; 5: no put/place without a place, no "riding" for sports, infinitives; 6: bare infinitives ("watching a man do"), more verbs of one sense (aim/hold, climb/hike, cross/walk, navigate/drive, strike/return); 7: worn garments held ("wearing a jacket" -> "holding a jacket"), beside for what is done anywhere ("playing in a lake" -> "next to a lake"), a directed complement keeps verbs that move the thing along ("ride their bikes down a road" -> "walk their bikes"); 8: verbs of one sense also catch/hold, walk/hold (a leash), stand/lean (against), catch/chase, ride/fight (the rapids); no worn garment held where something is held already, no preposition edit where the caption puts someone inside a vehicle ("sits next to a car behind the steering wheel"), "feed" is a base form (never "to chased"), more verbs of one sense (drive/race, ride/race, catch/fetch/retrieve, carry/fetch/return, crowd/ride), "attempt" is vague, pouring verbs ("dumps water on a girl") are never replaced, a thing in the mouth takes only what mouths do, a recipient ("kicks a ball to his father") only verbs that send, an instrument/prevention/manner after the object ("hit a ball with their sticks", "stopping a ball from going", "headfirst") keeps the verb, a mostly intransitive verb takes an object only seen as a fair share of its objects ("leaping to run an orange ball"); verbs of one sense also soak/sit, soak/lie, eat/hold, ride/stand, ride/sit, grind/ride, carry/wear; a participle form with no auxiliary is the active past ("missed the ball" -> "bit", never "bitten"); "in its mouth" does not hide a directed complement; 9: a verb with only a place after it never becomes one the caption already says ("stands smiling and standing"), no verb after a body part's state ("her eyes closed"), nothing ridden after walking/standing ("walking on the beach riding a surfboard"), perform is compatible with stand/sit/dance/sing/walk/jump/ride/pose, after "be" with no agent only state participles ("are gathered" never "are stood"), a posture becomes only another posture or a motion ("sits with a boy" never "smiles with"), catch/ride/surf and slide/sled are compatible, no state noun is an end ("in mid flight"), surround is a group's verb, a thing in someone's hands takes only hand verbs ("watching a camera in her hands")
 GENERATOR = f"rule:{NAME}@{VERSION}"
 PER_RELATION = 2
 MIN_PREDICATE_COUNT = 5  # a replacement verb must have been seen this often with its preposition
@@ -218,7 +218,7 @@ _BARE_INFINITIVE_AFTER = re.compile(r"\s+([a-z]+)\b")
 _GAZE_VERBS = frozenset({"look", "stare", "gaze", "peer", "peek", "glance", "squint"})
 #: Verbs only several doers do together.
 COLLECTIVE_VERBS = frozenset(
-    {"gather", "huddle", "crowd", "congregate", "meet", "assemble", "cluster", "converge"}
+    {"gather", "huddle", "crowd", "congregate", "meet", "assemble", "cluster", "converge", "surround", "encircle"}
 )
 #: Postures a person or an animal takes on, in, at or by things: one excludes the others.
 _POSTURES = frozenset({"sit", "stand", "lie", "lay", "kneel", "crouch"})
@@ -277,6 +277,9 @@ _STATE_PARTICIPLES = frozenset(
 #: A doer on its feet or seated before the verb ("walking on the beach carrying a surfboard").
 _ON_FOOT = re.compile(r"\b(walk|walks|walking|stand|stands|standing|sit|sits|sitting|run|runs|running)\b", re.I)
 _RIDES = frozenset({"ride", "surf", "skate", "ski", "drive", "pedal", "paddle", "sail", "row"})
+#: What hands do with a thing ("holding a camera in her hands"): looking at it is still true.
+_IN_HANDS = re.compile(r"\s+in\s+(his|her|their|its|the|both|one)\s+(\w+\s+)?hands?\b", re.I)
+_HAND_VERBS = frozenset({"throw", "toss", "drop", "catch", "grab", "swing", "wave", "shake", "squeeze", "pass", "carry"})
 #: A caption that holds something already: a second "holding" reads as a stammer.
 _HOLDS = re.compile(r"\bhold(s|ing)?\b", re.I)
 
@@ -608,6 +611,8 @@ def replace_rel(
                 options = [(v, w) for v, w in options if v in _TRANSFERS]  # "kicks a ball to his father" -> "throws"
             if _IN_MOUTH.match(caption, obj_obj.end):
                 options = [(v, w) for v, w in options if v in _MOUTH_VERBS]  # never "to wear a strap in its mouth"
+            if _IN_HANDS.match(caption, obj_obj.end):
+                options = [(v, w) for v, w in options if v in _HAND_VERBS]  # "watching a camera in her hands"
             if slot.key.split(" ", 1)[0] in _POSTURES:
                 # "a man sits with a boy" -> "smiles with a boy": one smiles, waits or talks
                 # while sitting; only another posture or a motion rules the sitting out

@@ -20,7 +20,8 @@ from negforge.generators.grammar import (
 @pytest.mark.parametrize(
     ("word", "article"),
     [("apple", "an"), ("dog", "a"), ("hour", "an"), ("umbrella", "an"), ("unicorn", "a"),
-     ("uniform", "a"), ("orange", "an"), ("European", "a"), ("elephant", "an"), ("8", "an"), ("one", "a")],
+     ("uniform", "a"), ("orange", "an"), ("European", "a"), ("elephant", "an"), ("8", "an"), ("one", "a"),
+     ("SUV", "an"), ("suv", "an"), ("RV", "an"), ("ledge", "a")],  # initialisms read letter by letter
 )
 def test_article_for(word, article):
     assert article_for(word) == article

@@ -572,6 +572,10 @@ def test_add_obj_keeps_animal_only_doings_to_animals(parse, resources):
         ("add_obj", "A man is on a sailboard .", ("dog and a man",)),
         ("add_obj", "A group of women all dressed in red with yellow flower pins .", ("flower pin .",)),
         ("add_obj", "The dog is carrying a pink ball in its mouth .", ("skateboard", "surfboard", "racket")),
+        # strict read, held-out seed 40 (this session's final rules)
+        ("replace_obj", "Person riding a racing motorcycle while other people watch .", ("riding a bike", "riding a motorbike")),
+        ("replace_rel", "A small boy holding a camera in his hands .", ("watching a camera", "looking at a camera")),
+        ("replace_rel", "A girl climbing a tree .", ("surrounding a tree", "encircling a tree")),
         # strict read, held-out seed 39 (2026-12-07, second session)
         ("replace_att", "Two puppies run through snowy grass .", ("grassy grass",)),
         ("add_att", "A woman is wearing dark sunglasses .", ("dark gray", "dark black", "dark blue", "dark brown", "dark red")),
