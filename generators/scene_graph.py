@@ -636,7 +636,8 @@ def parse_captions(nlp: Language, captions: Sequence[str], batch_size: int = 256
             text = doc.text[: tok.idx] + found[1] + doc.text[tok.idx + len(tok.text) :]
             redo.append((k, text, tok.idx, len(tok.text), len(found[1])))
     if redo:
-        for (k, _, start, old_len, new_len), doc in zip(redo, nlp.pipe([r[1] for r in redo], batch_size=batch_size)):
+        docs = nlp.pipe([r[1] for r in redo], batch_size=batch_size)
+        for (k, _, start, old_len, new_len), doc in zip(redo, docs, strict=True):
             verb = next((t for t in doc if t.idx == start), None)
             if verb is not None and verb.pos_ in ("VERB", "AUX"):
                 graphs[k] = _repaired_graph(captions[k], doc, start, old_len, new_len)

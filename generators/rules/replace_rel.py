@@ -582,6 +582,47 @@ def _verb_slot(caption: str, graph: SceneGraph, rel: Any, parts: _Parts, resourc
     )
 
 
+def _verbs_that_read(
+    caption: str, slot: VerbSlot, obj_obj: SceneObject, options: list[tuple[str, float]], resources: Any
+) -> list[tuple[str, float]]:
+    """The verb options that read with the rest of the caption: what follows the object, what
+    the doer already does, and the verb's own form and sense."""
+    if slot.key == "wear" and _LIST_AFTER.match(caption[obj_obj.end :]):
+        options = [(v, w) for v, w in options if v != "hold"]
+    if slot.key in _POURS:
+        # "dumps a bucket of water on another girl": no other verb reads with where it
+        # lands ("carries ... on another girl"), and the pouring verbs may all be true
+        options = []
+    if _TO_SOMEONE.match(caption, obj_obj.end):
+        options = [(v, w) for v, w in options if v in _TRANSFERS]  # "kicks a ball to his father" -> "throws"
+    if _IN_MOUTH.match(caption, obj_obj.end):
+        options = [(v, w) for v, w in options if v in _MOUTH_VERBS]  # never "to wear a strap in its mouth"
+    if _IN_HANDS.match(caption, obj_obj.end):
+        options = [(v, w) for v, w in options if v in _HAND_VERBS]  # "watching a camera in her hands"
+    if slot.key.split(" ", 1)[0] in _POSTURES:
+        # "a man sits with a boy" -> "smiles with a boy": one smiles, waits or talks
+        # while sitting; only another posture or a motion rules the sitting out
+        options = [(v, w) for v, w in options if v in _EXCLUSIVE_OF_POSTURE]
+    if slot.tag == "VBN" and not slot.by_agent and _BE_BEFORE.search(caption[: slot.start]):
+        # "people are gathered outside a building" -> "are stood", "are walked": after
+        # "be" only a verb whose participle says a state reads
+        options = [(v, w) for v, w in options if v in _STATE_PARTICIPLES]
+    if _ON_FOOT.search(caption[: slot.start]):
+        # "walking on the beach carrying a surfboard" -> "... riding a surfboard": one
+        # cannot walk or stand while riding it
+        options = [(v, w) for v, w in options if v not in _RIDES]
+    if " " in slot.key:
+        # "stands smiling and laughing in front of a wall" -> "... and standing in front
+        # of": a verb with only a place after it is true when the caption already says it
+        said = _words_outside(caption, slot.start, slot.end)
+        options = [(v, w) for v, w in options if not _said(v, said)]
+    if slot.directed:
+        along = _ALONG_VERBS.get(slot.key, frozenset())
+        chased = resources.lexicon.class_of(slot.obj) in _CHASED
+        options = [(v, w) for v, w in options if v in along and (v != "chase" or chased)]
+    return options
+
+
 @register(NAME, type="replace_rel", version=VERSION)
 def replace_rel(
     caption: str, graph: SceneGraph, rng: random.Random, resources: Any, limit: int = MAX_NEGATIVES
@@ -601,39 +642,7 @@ def replace_rel(
             options = verb_options(
                 slot.key, slot.subj, slot.obj, resources, by_agent=slot.by_agent, plural_doer=slot.plural_doer
             )
-            if slot.key == "wear" and _LIST_AFTER.match(caption[obj_obj.end :]):
-                options = [(v, w) for v, w in options if v != "hold"]
-            if slot.key in _POURS:
-                # "dumps a bucket of water on another girl": no other verb reads with where it
-                # lands ("carries ... on another girl"), and the pouring verbs may all be true
-                options = []
-            if _TO_SOMEONE.match(caption, obj_obj.end):
-                options = [(v, w) for v, w in options if v in _TRANSFERS]  # "kicks a ball to his father" -> "throws"
-            if _IN_MOUTH.match(caption, obj_obj.end):
-                options = [(v, w) for v, w in options if v in _MOUTH_VERBS]  # never "to wear a strap in its mouth"
-            if _IN_HANDS.match(caption, obj_obj.end):
-                options = [(v, w) for v, w in options if v in _HAND_VERBS]  # "watching a camera in her hands"
-            if slot.key.split(" ", 1)[0] in _POSTURES:
-                # "a man sits with a boy" -> "smiles with a boy": one smiles, waits or talks
-                # while sitting; only another posture or a motion rules the sitting out
-                options = [(v, w) for v, w in options if v in _EXCLUSIVE_OF_POSTURE]
-            if slot.tag == "VBN" and not slot.by_agent and _BE_BEFORE.search(caption[: slot.start]):
-                # "people are gathered outside a building" -> "are stood", "are walked": after
-                # "be" only a verb whose participle says a state reads
-                options = [(v, w) for v, w in options if v in _STATE_PARTICIPLES]
-            if _ON_FOOT.search(caption[: slot.start]):
-                # "walking on the beach carrying a surfboard" -> "... riding a surfboard": one
-                # cannot walk or stand while riding it
-                options = [(v, w) for v, w in options if v not in _RIDES]
-            if " " in slot.key:
-                # "stands smiling and laughing in front of a wall" -> "... and standing in front
-                # of": a verb with only a place after it is true when the caption already says it
-                said = _words_outside(caption, slot.start, slot.end)
-                options = [(v, w) for v, w in options if not _said(v, said)]
-            if slot.directed:
-                along = _ALONG_VERBS.get(slot.key, frozenset())
-                chased = resources.lexicon.class_of(slot.obj) in _CHASED
-                options = [(v, w) for v, w in options if v in along and (v != "chase" or chased)]
+            options = _verbs_that_read(caption, slot, obj_obj, options, resources)
             order = weighted_order(rng, options)
             edits.append((slot.start, slot.end, [match_case(inflect_verb(v, slot.tag), verb) for v in order]))
         if not prep or prep.lower() in ("of", "by", "with", "for", "to", "at", "from", "as"):
