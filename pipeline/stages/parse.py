@@ -70,7 +70,7 @@ class _ParseDoFn(beam.DoFn):
         self._nlp = None  # Shared frees the pipeline once no DoFn of this process holds it
 
     def process(self, batch: Sequence[CaptionRecord]) -> Iterator[Any]:
-        from negforge.generators.scene_graph import graph_from_doc, parse_captions
+        from negforge.generators.scene_graph import parse_captions
 
         nlp = self._nlp.value
         todo = [r for r in batch if r.scene_graph is None]
@@ -93,7 +93,7 @@ class _ParseDoFn(beam.DoFn):
             return
         for record in todo:  # one record broke the batch: find it, keep the rest
             try:
-                graph = graph_from_doc(nlp(record.caption))
+                graph = parse_captions(nlp, [record.caption])[0]
             except Exception as exc:  # noqa: BLE001 - any parser failure is a dead letter
                 yield beam.pvalue.TaggedOutput(DEAD, DeadLetter.from_exception(record, STAGE, exc))
                 continue
