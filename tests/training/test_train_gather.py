@@ -82,6 +82,11 @@ def _worker(rank: int, world: int, port: int, backend: str, out: str) -> None:
             results[name] = ({k: float(v) / world for k, v in zip(LOSS_KEYS, mean, strict=True)}, grads)
         if rank == 0:
             torch.save(results, os.path.join(out, "ranks.pt"))
+        # Tear down in order: DDP's reducer holds the process group, and a rank that leaves
+        # while its peer still talks can abort in gloo's threads ("terminate called without an
+        # active exception", seen once under a loaded 2-core CI run).
+        del ddp
+        dist.barrier()
     finally:
         dist.destroy_process_group()
 
