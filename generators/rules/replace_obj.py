@@ -67,7 +67,7 @@ from .fit import (
 NAME, VERSION = (
     "replace_obj",
     10,
-)  # 4: doers back off to their verb within a COCO group; 5: "a two lane path", "body of water", "well kept", "an ocean" takes count nouns; 6: vehicles keep their medium, ways change kind ("road" never "track"), no "midair" for a place, no half of an adjective ("wheelchair bound"); 7: dog breeds are dogs ("lab", "shepherd": never drawn, never "a lab" -> "a puppy"); 8: an animal doer no other animal fits becomes a person ("two dogs running through a field" -> "two girls"); animals never stand in for what they were not seen doing ("a fish jumps over a hurdle"), never "another X" nor an unparsed subject ("while snow falls"); 9: "people" doing what an animal was seen doing become that animal ("two people playing in the snow" -> "two dogs"), a capitalised trademark is an object ("catch a Frisbee" -> "catch a ball"), what a dog catches or carries was seen so, roads never become the tunnels or barrels of an agility course nor stairs, moving water (wave, surf, waterfall) is neither replaced nor brought in; the head of "a wall of graffiti" is no object, and after "a cup of" comes only what was seen after it ("a cup of cake" gone), no compound after an adverb ("a mostly dirt road" -> "a mostly path"), no partner of an animal ("the horse and rider" -> "the man and rider"), a caption's own subject with no relation is edited ("The snowboarder is sitting down" -> "The skateboarder ..."), an animal with no relation only by one seen doing the verbs that follow ("a dog runs while holding" never "a cow runs while holding"), never "male"/"female" for an animal, never one of two names a caption may use for one thing (vocab noun_compatible: hurdle/fence, yard/park, mountaintop/mountain, rock/cliff), a listed thing only by one captions name with the thing it is listed with ("a yellow ball and a building", "a bull and a cat play" gone), no place-class word that is no place ("at a heel", "down a climb"); 10: an -ing head the counts know as a verb is no object ("beside her writing"), the viewer's camera ("smiling at the camera") is none either, a slot one thing fills ("speaks into a microphone") takes only counted nouns, a prepositional slot takes a dominant-class noun only if the preposition alone was seen with it ("sits at a chair" gone), nothing glued to "-covered" ("leaf-covered"), no state noun ("in flight", "in action"), a bike is a motorcycle's or a bicycle's other name
+)  # 4: doers back off to their verb within a COCO group; 5: "a two lane path", "body of water", "well kept", "an ocean" takes count nouns; 6: vehicles keep their medium, ways change kind ("road" never "track"), no "midair" for a place, no half of an adjective ("wheelchair bound"); 7: dog breeds are dogs ("lab", "shepherd": never drawn, never "a lab" -> "a puppy"); 8: an animal doer no other animal fits becomes a person ("two dogs running through a field" -> "two girls"); animals never stand in for what they were not seen doing ("a fish jumps over a hurdle"), never "another X" nor an unparsed subject ("while snow falls"); 9: "people" doing what an animal was seen doing become that animal ("two people playing in the snow" -> "two dogs"), a capitalised trademark is an object ("catch a Frisbee" -> "catch a ball"), what a dog catches or carries was seen so, roads never become the tunnels or barrels of an agility course nor stairs, moving water (wave, surf, waterfall) is neither replaced nor brought in; the head of "a wall of graffiti" is no object, and after "a cup of" comes only what was seen after it ("a cup of cake" gone), no compound after an adverb ("a mostly dirt road" -> "a mostly path"), no partner of an animal ("the horse and rider" -> "the man and rider"), a caption's own subject with no relation is edited ("The snowboarder is sitting down" -> "The skateboarder ..."), an animal with no relation only by one seen doing the verbs that follow ("a dog runs while holding" never "a cow runs while holding"), never "male"/"female" for an animal, never one of two names a caption may use for one thing (vocab noun_compatible: hurdle/fence, yard/park, mountaintop/mountain, rock/cliff), a listed thing only by one captions name with the thing it is listed with ("a yellow ball and a building", "a bull and a cat play" gone), no place-class word that is no place ("at a heel", "down a climb"); 10: an -ing head the counts know as a verb is no object ("beside her writing"), the viewer's camera ("smiling at the camera") is none either, a slot one thing fills ("speaks into a microphone") takes only counted nouns, a prepositional slot takes a dominant-class noun only if the preposition alone was seen with it ("sits at a chair" gone), nothing glued to "-covered" ("leaf-covered"), no state noun ("in flight", "in action"), a bike is a motorcycle's or a bicycle's other name, after a possessive a relative stays the same relative ("his mom" -> "his dad", never "his kid")
 GENERATOR = f"rule:{NAME}@{VERSION}"
 PER_OBJECT = 2  # negatives kept per object
 TRIES_PER_OBJECT = 12  # candidates checked per object before moving on
@@ -246,6 +246,22 @@ def _in_a_clause(caption: str, obj: Any) -> bool:
     """The object comes after more than a determiner: the subject of a later clause ("while
     snow falls"), not the caption's own subject ("The snowboarder is sitting down")."""
     return _CAPTION_SUBJECT.match(caption[: phrase_start(obj)]) is None
+
+
+#: Relatives of one kind (whose relative they are stays the same): parents, grandparents,
+#: spouses, children, siblings.
+_KIN = (
+    frozenset({"mother", "mom", "mommy", "father", "dad", "daddy", "parent"}),
+    frozenset({"grandmother", "grandma", "grandfather", "grandpa", "grandparent"}),
+    frozenset({"wife", "husband"}),
+    frozenset({"son", "daughter", "kid", "child", "baby", "boy", "girl"}),
+    frozenset({"brother", "sister"}),
+)
+
+
+def _kin_group(lemma: str) -> frozenset[str] | None:
+    """The relatives ``lemma`` is one of, when a possessive makes it a relative ("his kid")."""
+    return next((group for group in _KIN if lemma in group), None)
 
 
 def _people_pool(resources: Any) -> list[tuple[str, float]]:
@@ -469,6 +485,11 @@ def replace_obj(
             ]
             if not options or person_kind(lemma, resources) == "other":
                 continue  # "friend", "tourist", "owner": any person may be one
+            kin = _kin_group(lemma)
+            if before in POSSESSIVES and kin is not None:
+                # "his mom throws him" -> "his dad", never "his kid": after a possessive a
+                # relative stays the same relative of the possessor
+                options = [(w, x) for w, x in options if w in kin]
         # the slot fit is a few table lookups: checked for every option before the draw, so a
         # slot that only a few nouns fit still finds them; WordNet is asked only of drawn ones
         options = [(w, x) for w, x in options if noun_fits(resources, graph, i, w)]
