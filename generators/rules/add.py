@@ -76,7 +76,7 @@ from .fit import (
 # 3: a companion does the subject's verb, not necessarily at the subject's counted places;
 # 4: a subject with no verb is joined by its own kind only; no person beside "... in his mouth"
 ADD_OBJ_VERSION = 9  # 5: "tries to" agrees with a co-subject ("try to"); 6: a third in a list, verbs after "and" agree, a pet beside people; 7: a relative clause on another noun keeps its verb ("at a dog who is running"); 8: a person joins an animal that only is somewhere ("a man and a white dog are in the water"), an auxiliary gives way to its verb ("is running", "is being chased"), a dog breed keeps a dog's company ("a man and a black poodle"), a group noun's singular verb becomes plural ("a dog and a crowd of people are"), an animal carries a second thing only if animals were seen carrying it, no co-subject where the main verb holds or wears one thing ("the man and the lady are wearing a brown jacket"), a passive's newcomer was seen undergoing it ("a woman and a dog are walked by a man" gone), never beside a reflexive ("a girl and a scuba diver ... pull himself"), nor where the main verb rides a vehicle or animal or plays an instrument ("a woman and a man are riding a bicycle"); 9: no co-subject beside "lone"/"solitary" ("a woman and a lone snowboarder")
-ADD_ATT_VERSION = 8  # 3: never on a game ("playing basketball"); 4: no insert after an adverb or a color the parse lost, rare patterns, baby traits; 5: "in bed", "flag football", no white water, no half of an adjective ("wheelchair bound"); 6: never a color counted as the noun's default ("a black wetsuit"), nor inside a compound ("a hot blue air balloon"); 7: never on an act ("does a loop"), no bare-skin traits where people swim ("the shirtless athlete completes the swimming portion"), a noun modifier stays next to its noun ("an ice blond hockey goal keeper" gone), an opinion adjective leads ("an elegant brick building", not "a brick elegant building"), nothing after "without"/"no" ("a child without a yellow shirt" is still true), a compound person noun's head decides its traits ("a bearded chubby baby" gone), no color on water ("a green wave"); 8: nothing on a covered thing or its covering ("orange leaf-covered hills", "a snow covered wet field"), nor on the viewer's camera, no adjective of the same look as one there ("a rocky stone path", "an older elderly woman"), no color after a shade ("dark gray sunglasses")
+ADD_ATT_VERSION = 8  # 3: never on a game ("playing basketball"); 4: no insert after an adverb or a color the parse lost, rare patterns, baby traits; 5: "in bed", "flag football", no white water, no half of an adjective ("wheelchair bound"); 6: never a color counted as the noun's default ("a black wetsuit"), nor inside a compound ("a hot blue air balloon"); 7: never on an act ("does a loop"), no bare-skin traits where people swim ("the shirtless athlete completes the swimming portion"), a noun modifier stays next to its noun ("an ice blond hockey goal keeper" gone), an opinion adjective leads ("an elegant brick building", not "a brick elegant building"), nothing after "without"/"no" ("a child without a yellow shirt" is still true), a compound person noun's head decides its traits ("a bearded chubby baby" gone), no color on water ("a green wave"); 8: nothing on a covered thing or its covering ("orange leaf-covered hills", "a snow covered wet field"), nor on the viewer's camera, no adjective of the same look as one there ("a rocky stone path", "an older elderly woman"), no color after a shade ("dark gray sunglasses"), no color or hair color where the caption says them after the noun ("a tan dog with black and brown fur") or a "-haired" attribute ("a black haired blonde girl")
 ADD_OBJ = f"rule:add_obj@{ADD_OBJ_VERSION}"
 ADD_ATT = f"rule:add_att@{ADD_ATT_VERSION}"
 PER_OBJECT = 2
@@ -107,6 +107,8 @@ _BARE_PLACES = frozenset({"bed", "school", "church", "home", "town", "class", "w
 _BARE_PLACE_PREPS = frozenset({"in", "at", "to", "from", "into"})  # the one word before the noun
 #: Degree adverbs that hold the next word: "a well kept path" takes no "well muddy kept".
 _DEGREE_ADVERBS = frozenset({"well", "very", "too", "so", "quite", "rather", "fairly", "less", "more", "most"})
+#: "with black and brown fur", "with blond hair", "with white spots": the noun's own look follows it.
+_OWN_LOOK = re.compile(r"\s+with\s+(?:[a-z-]+\s+(?:and\s+)?){1,4}(fur|hair|coat|spots|markings|stripes|patches)\b", re.I)
 #: "leaf-covered", "snow covered": what covers a thing is its color.
 _COVERED_BY = re.compile(r"\b\w+[ -]covered\s+$", re.I)
 #: Attributes that already say the thing has many colors.
@@ -654,6 +656,13 @@ def add_att(
         have_groups.discard("quality")
         if any(a.text.lower() in _MANY_COLORS for a in obj.attributes):
             have_groups.add("color")  # "bright and colorful costumes" take no "white"
+        if _OWN_LOOK.match(caption, obj.end):
+            have_groups.add("color")  # "a dog with black and brown fur": its colors are said
+            have_groups.add("hair")  # "a girl with blond hair"
+        if any(a.text.lower().endswith(("haired", "-haired")) for a in obj.attributes) or "haired" in caption[
+            max(0, obj.start - 20) : obj.start
+        ].lower():
+            have_groups.add("hair")  # "a black haired girl" -> "a black haired blonde girl"
         if _COVERED_BY.search(caption[max(0, obj.start - 30) : obj.start]):
             continue  # "leaf-covered hills": the covering gives its look ("orange", "muddy")
         options = []

@@ -46,7 +46,7 @@ from .common import (
 from .fit import adjective_fits, editable_object, noun_fits, person_swap_ok, same_kind
 from .replace_att import is_replaceable
 
-SWAP_OBJ_VERSION = 9  # 4: symmetric relations with telling attributes; 5: a baby's joint slot needs 2 counts; 6: no half of an adjective ("wheelchair bound"), no nested places ("a crosswalk on a street"); 7: two garments of one list ("a red shirt and blue shorts" -> "red shorts and a blue shirt"), never watchers ("an onlooker watched by runners"); 8: two listed nouns only when each has its own attributes ("a young boy and a girl on a skateboard" is left alone); 9: nothing worn ("has a glove on") moves, no garment swap splits a shade ("navy blue pants")
+SWAP_OBJ_VERSION = 9  # 4: symmetric relations with telling attributes; 5: a baby's joint slot needs 2 counts; 6: no half of an adjective ("wheelchair bound"), no nested places ("a crosswalk on a street"); 7: two garments of one list ("a red shirt and blue shorts" -> "red shorts and a blue shirt"), never watchers ("an onlooker watched by runners"); 8: two listed nouns only when each has its own attributes ("a young boy and a girl on a skateboard" is left alone); 9: nothing worn ("has a glove on") moves, no garment swap splits a shade ("navy blue pants"), no noun moved next to its twin ("a young woman and woman")
 SWAP_OBJ = f"rule:swap_obj@{SWAP_OBJ_VERSION}"
 SWAP_ATT_VERSION = 7  # 4: an attribute after "and" of another noun phrase moves; 5: shades stay whole; 6: no half of an adjective, comma-listed adjectives of different kinds move ("a large , white tube"); 7: never two adjectives of one look ("a young girl hugs a little boy"), no cross-kind swap with a body part or substance ("a short dog with black fur")
 SWAP_ATT = f"rule:swap_att@{SWAP_ATT_VERSION}"
@@ -59,6 +59,8 @@ _COORDINATED = re.compile(r"^[\s,]*(?:and|or|&)\s+(?:[\w'-]+\s+){0,3}$", re.I)
 #: "another girl" points back at a girl already named: moved elsewhere it points at nothing.
 _ANOTHER = re.compile(r"\b(another|the other)\s+(\w+\s+){0,2}$", re.I)
 _POSSESSIVE = re.compile(r"\b(his|her|its|their|my|your|our)\s+(\w+\s+){0,2}$", re.I)
+#: One noun listed with itself ("a woman and woman"): a swap moved a noun next to its twin.
+_SAME_TWICE = re.compile(r"\b(\w+) and (?:an? |the )?\1\b", re.I)
 #: "has a glove on": a particle "on" closing the object says it is worn.
 _WORN_ON = re.compile(r"\s+on\s*($|[,.;!]|and\b|while\b)", re.I)
 #: Properties that fit almost any made or living thing, so a swap across them can stay plausible.
@@ -316,7 +318,10 @@ def swap_obj(
             if _WORN_ON.match(caption, a.end) or _WORN_ON.match(caption, b.end):
                 continue  # "has a glove on and is going towards the ball" -> "has a ball on"
             new_a, new_b = inflect_like(lb, a), inflect_like(la, b)
-            yield Candidate(*_two_span_edit(caption, (a.start, a.end, new_a), (b.start, b.end, new_b)))
+            text, edit = _two_span_edit(caption, (a.start, a.end, new_a), (b.start, b.end, new_b))
+            if _SAME_TWICE.search(text) and not _SAME_TWICE.search(caption):
+                continue  # "a young man and woman ... the woman" -> "a young woman and woman"
+            yield Candidate(text, edit)
 
     def all_candidates():
         yield from candidates()

@@ -572,6 +572,11 @@ def test_add_obj_keeps_animal_only_doings_to_animals(parse, resources):
         ("add_obj", "A man is on a sailboard .", ("dog and a man",)),
         ("add_obj", "A group of women all dressed in red with yellow flower pins .", ("flower pin .",)),
         ("add_obj", "The dog is carrying a pink ball in its mouth .", ("skateboard", "surfboard", "racket")),
+        # strict read, dev seed 45
+        ("add_att", "A girl poses with a black haired boy .", ("haired blond", "haired blonde", "haired redheaded")),
+        ("add_att", "A dog with white and brown fur sleeps on a rug .", ("black dog with", "white dog with", "brown dog with", "tan dog with")),
+        ("swap_obj", "A young man and woman sit on a couch , the woman holds a cup .", ("woman and woman", "man and man")),
+        ("replace_rel", "A dog retrieving a stick from the lake .", ("holding a stick",)),
         # strict read, dev seed 44
         ("replace_obj", "A child feels like he is flying as his mom throws him up in the air .", ("his kid", "his child", "his baby", "his son", "his girl", "his boy")),
         ("replace_rel", "A little boy swings a bat at a ball .", ("holding a bat", "holds a bat")),
