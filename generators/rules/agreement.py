@@ -97,7 +97,9 @@ def subject_verbs_after(
             )
         ):
             if k > 0 and following[k - 1][2] in noun_ends and _opens_clause(following, k - 1):
-                continue  # "while a crowd looks on", "while the ocean is in the distance"
+                # "while a crowd looks on", "while the ocean is in the distance": that noun's
+                # clause, and so is every verb after it ("while another boy watches and makes")
+                break
             if verb is None or start < verb[0] or not after_and:
                 return None
             out.append((start, end, word))

@@ -572,6 +572,10 @@ def test_add_obj_keeps_animal_only_doings_to_animals(parse, resources):
         ("add_obj", "A man is on a sailboard .", ("dog and a man",)),
         ("add_obj", "A group of women all dressed in red with yellow flower pins .", ("flower pin .",)),
         ("add_obj", "The dog is carrying a pink ball in its mouth .", ("skateboard", "surfboard", "racket")),
+        # strict read, dev seed 46
+        ("add_obj", "A little boy drinks water from a fountain while another little boy watches and makes a face .", ("watches and make ",)),
+        ("replace_rel", "Three children are riding down a hill on tricycles .", ("running down", "walking down", "sliding down")),
+        ("replace_rel", "Three young women pose for the camera at a parade .", ("smile for",)),
         # strict read, dev seed 45
         ("add_att", "A girl poses with a black haired boy .", ("haired blond", "haired blonde", "haired redheaded")),
         ("add_att", "A dog with white and brown fur sleeps on a rug .", ("black dog with", "white dog with", "brown dog with", "tan dog with")),
