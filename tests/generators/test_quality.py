@@ -572,6 +572,8 @@ def test_add_obj_keeps_animal_only_doings_to_animals(parse, resources):
         ("add_obj", "A man is on a sailboard .", ("dog and a man",)),
         ("add_obj", "A group of women all dressed in red with yellow flower pins .", ("flower pin .",)),
         ("add_obj", "The dog is carrying a pink ball in its mouth .", ("skateboard", "surfboard", "racket")),
+        # strict read, held-out seed 47 (final rules)
+        ("replace_rel", "A tan dog leaps into the water .", ("dives into",)),
         # strict read, dev seed 46
         ("add_obj", "A little boy drinks water from a fountain while another little boy watches and makes a face .", ("watches and make ",)),
         ("replace_rel", "Three children are riding down a hill on tricycles .", ("running down", "walking down", "sliding down")),
