@@ -626,7 +626,7 @@ def _repaired_graph(caption: str, doc: Doc, start: int, old_len: int, new_len: i
 def parse_captions(nlp: Language, captions: Sequence[str], batch_size: int = 256) -> list[SceneGraph]:
     """Parse a batch with ``nlp.pipe`` (one process: on 2 cores it beats n_process=2).
 
-    Captions whose verb the tagger took for a noun (:func:`_misread_verb`, about 4% of Flickr8k
+    Captions whose verb the tagger took for a noun (:func:`_misread_verb`, about 1% of Flickr8k
     captions) are parsed again with a regular past form of the verb, and that graph is kept when
     the word then reads as a verb; spans and texts always refer to the original caption."""
     graphs: list[SceneGraph] = []
