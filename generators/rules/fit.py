@@ -42,8 +42,11 @@ GENERIC_NOUNS = frozenset(
     "photos photograph image shot snapshot ground clothes clothing outfit outfits attire gear apparel "
     "equipment left right north south east west".split()  # "look to the left": a direction, no object
 )
-#: Nouns of a state, not a thing: "a bird in (mid) flight", "a dog in action" ("next to mid flight").
-STATE_NOUNS = frozenset({"flight", "midair", "mid-air", "motion", "action", "progress", "mid flight"})
+#: Nouns of a state or an image, not a thing: "a bird in (mid) flight", "a dog in action" ("next
+#: to mid flight"), a shadow or a reflection.
+STATE_NOUNS = frozenset(
+    {"flight", "midair", "mid-air", "motion", "action", "progress", "mid flight", "shadow", "reflection", "silhouette"}
+)  # "casting a shadow" -> "casting a parking lot": a shadow is no thing to replace
 #: Classes whose members are not edited as objects: a dog has no "hand", "the air" no sibling.
 NON_EDITABLE_CLASSES = frozenset({"body_part", "substance"})
 #: Made things: they come in any color, so a color attribute never rules them out.

@@ -572,6 +572,9 @@ def test_add_obj_keeps_animal_only_doings_to_animals(parse, resources):
         ("add_obj", "A man is on a sailboard .", ("dog and a man",)),
         ("add_obj", "A group of women all dressed in red with yellow flower pins .", ("flower pin .",)),
         ("add_obj", "The dog is carrying a pink ball in its mouth .", ("skateboard", "surfboard", "racket")),
+        # strict read, dev seed 48
+        ("replace_obj", "A dog casts a shadow on the grass .", ("casts a restaurant", "casts a forest", "casts a park", "casts a room")),
+        ("replace_rel", "A man dives into the water surrounded by rocks and pine trees .", ("splashed by", "covered by", "chased by")),
         # strict read, held-out seed 47 (final rules)
         ("replace_rel", "A tan dog leaps into the water .", ("dives into",)),
         # strict read, dev seed 46
