@@ -258,12 +258,14 @@ class Lexicon:
         # context -> class -> count, and context totals: the backoff tables
         self._ctx_class: dict[str, dict[str, int]] = {}
         self._ctx_total: dict[str, int] = {}
+        self._ctx_top: dict[str, int] = {}  # the commonest filler's count
         for ctx, fillers in self.contexts.items():
             by_class: dict[str, int] = defaultdict(int)
             for lemma, n in fillers.items():
                 by_class[self.class_of(lemma)] += n
             self._ctx_class[ctx] = dict(by_class)
             self._ctx_total[ctx] = sum(fillers.values())
+            self._ctx_top[ctx] = max(fillers.values(), default=0)
             if ctx.startswith("S|") and "@" not in ctx:
                 self._verb_total[ctx[2:].split(" ", 1)[0]] += self._ctx_total[ctx]
         # adjective -> nouns is stored; noun -> adjectives is what add/replace_att ask
@@ -310,6 +312,10 @@ class Lexicon:
     # --------------------------------------------------------------- contexts
     def context_total(self, ctx: str) -> int:
         return self._ctx_total.get(ctx, 0)
+
+    def top_count(self, ctx: str) -> int:
+        """How often the context's commonest filler was counted there."""
+        return self._ctx_top.get(ctx, 0)
 
     def fits(self, ctx: str, lemma: str, fallback_class: str | None = None, min_share: float = 0.1) -> bool:
         """Whether ``lemma`` can fill context ``ctx`` ("O|ride" takes "horse", not "sandwich").

@@ -44,8 +44,8 @@ from .common import (
     MAX_NEGATIVES,
     POSSESSIVES,
     PREPOSITIONS,
-    SHADES,
     Candidate,
+    after_shade,
     bare_singular,
     compatible_words,
     finish,
@@ -659,7 +659,7 @@ def add_att(
         if _OWN_LOOK.match(caption, obj.end):
             have_groups.add("color")  # "a dog with black and brown fur": its colors are said
             have_groups.add("hair")  # "a girl with blond hair"
-        if any(a.text.lower().endswith(("haired", "-haired")) for a in obj.attributes) or "haired" in caption[
+        if any(a.text.lower().endswith("haired") for a in obj.attributes) or "haired" in caption[
             max(0, obj.start - 20) : obj.start
         ].lower():
             have_groups.add("hair")  # "a black haired girl" -> "a black haired blonde girl"
@@ -705,7 +705,7 @@ def add_att(
             if _noun_before(caption, pos, resources):
                 continue  # "an ice hockey goal keeper" parsed without its "ice": never "an ice blond hockey ..."
             before = caption[:pos].rsplit(None, _PHRASE_WINDOW)[-_PHRASE_WINDOW:]  # the words the checks read
-            if before and before[-1].lower() in SHADES:
+            if after_shade(caption, pos):
                 continue  # "dark sunglasses" -> "dark gray sunglasses": the shade takes the color
             if before and (before[-1].lower() in _DEGREE_ADVERBS or before[-1].lower().endswith("ly")):
                 continue  # "a well kept path", "a brightly lit room": the adverb holds the next word

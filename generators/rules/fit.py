@@ -281,7 +281,7 @@ def _one_thing_slot(lex: Any, ctx: str) -> bool:
     total = lex.context_total(ctx)
     if total < 5:
         return False
-    return max(lex.fillers(ctx).values(), default=0) >= ONE_THING_SHARE * total
+    return lex.top_count(ctx) >= ONE_THING_SHARE * total
 
 
 def _prep_allows(lex: Any, ctx: str, new: str) -> bool:

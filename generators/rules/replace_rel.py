@@ -90,6 +90,12 @@ _BASE_FORM_BEFORE = frozenset("to do does did can could will would may might mus
 _PARTICIPLE_BEFORE = frozenset("has have had been being is are was were be get gets got".split())
 
 
+def _word_before(caption: str, start: int) -> str:
+    """The word right before ``start``, lower case ("" at the start)."""
+    prev = re.search(r"([A-Za-z']+)\s*$", caption[:start])
+    return prev.group(1).lower() if prev else ""
+
+
 def verb_tag_in_context(
     caption: str, start: int, word: str, tag: str, plural_subject: bool, by_agent: bool = False
 ) -> str:
@@ -97,8 +103,7 @@ def verb_tag_in_context(
     ("hit", "put", "run"): "to hit" is VB, "has hit" VBN, "two men hit" VBP, "a man hit" VBD. A
     participle form with no auxiliary before it and no agent ("chased by") is the active past ("a
     batter *missed* the ball": VBD, so never "bitten the ball"). Other forms keep lemminflect's tag."""
-    prev = re.search(r"([A-Za-z']+)\s*$", caption[:start])
-    prev_word = prev.group(1).lower() if prev else ""
+    prev_word = _word_before(caption, start)
     lemma_form = verb_lemma_and_tag(word)
     if lemma_form is None or lemma_form[0] != word.lower():
         return "VBD" if tag == "VBN" and not by_agent and prev_word not in _PARTICIPLE_BEFORE else tag
@@ -268,8 +273,8 @@ _EXCLUSIVE_OF_POSTURE = frozenset(
     {"sit", "stand", "lie", "lay", "kneel", "crouch", "squat", "sleep", "walk", "run", "jump", "ride", "swim",
      "climb", "dance", "crawl", "roll", "slide", "hop", "bounce"}
 )  # fmt: skip
-#: "are gathered", "is seated": a participle after "be" with no agent is a state.
-_BE_BEFORE = re.compile(r"\b(is|are|was|were|be|been|being|get|gets|got)\s+$", re.I)
+#: "are gathered", "is seated": a participle after "be" (or "get") with no agent is a state.
+_BE_BEFORE = _PARTICIPLE_BEFORE - {"has", "have", "had"}
 _STATE_PARTICIPLES = frozenset(
     {"gather", "seat", "crowd", "huddle", "line", "surround", "cover", "park", "dress", "pile", "stack",
      "bundle", "tie", "strap", "chain", "perch", "station", "position", "squeeze", "pack"}
@@ -609,7 +614,7 @@ def _verbs_that_read(
         # "a man sits with a boy" -> "smiles with a boy": one smiles, waits or talks
         # while sitting; only another posture or a motion rules the sitting out
         options = [(v, w) for v, w in options if v in _EXCLUSIVE_OF_POSTURE]
-    if slot.tag == "VBN" and not slot.by_agent and _BE_BEFORE.search(caption[: slot.start]):
+    if slot.tag == "VBN" and not slot.by_agent and _word_before(caption, slot.start) in _BE_BEFORE:
         # "people are gathered outside a building" -> "are stood", "are walked": after
         # "be" only a verb whose participle says a state reads
         options = [(v, w) for v, w in options if v in _STATE_PARTICIPLES]
