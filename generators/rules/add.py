@@ -41,6 +41,7 @@ from ..scene_graph import QUANTIFIER_WORDS
 from .agreement import agreeing_verb, plural_verb, shared_possessions, subject_verbs_after
 from .common import (
     ANIMAL_PARTS,
+    BARE_PLACES,
     MAX_NEGATIVES,
     POSSESSIVES,
     PREPOSITIONS,
@@ -76,7 +77,7 @@ from .fit import (
 # 3: a companion does the subject's verb, not necessarily at the subject's counted places;
 # 4: a subject with no verb is joined by its own kind only; no person beside "... in his mouth"
 ADD_OBJ_VERSION = 9  # 5: "tries to" agrees with a co-subject ("try to"); 6: a third in a list, verbs after "and" agree, a pet beside people; 7: a relative clause on another noun keeps its verb ("at a dog who is running"); 8: a person joins an animal that only is somewhere ("a man and a white dog are in the water"), an auxiliary gives way to its verb ("is running", "is being chased"), a dog breed keeps a dog's company ("a man and a black poodle"), a group noun's singular verb becomes plural ("a dog and a crowd of people are"), an animal carries a second thing only if animals were seen carrying it, no co-subject where the main verb holds or wears one thing ("the man and the lady are wearing a brown jacket"), a passive's newcomer was seen undergoing it ("a woman and a dog are walked by a man" gone), never beside a reflexive ("a girl and a scuba diver ... pull himself"), nor where the main verb rides a vehicle or animal or plays an instrument ("a woman and a man are riding a bicycle"); 9: no co-subject beside "lone"/"solitary" ("a woman and a lone snowboarder"), no verb of another noun's clause made plural ("while another boy watches and makes a face")
-ADD_ATT_VERSION = 8  # 3: never on a game ("playing basketball"); 4: no insert after an adverb or a color the parse lost, rare patterns, baby traits; 5: "in bed", "flag football", no white water, no half of an adjective ("wheelchair bound"); 6: never a color counted as the noun's default ("a black wetsuit"), nor inside a compound ("a hot blue air balloon"); 7: never on an act ("does a loop"), no bare-skin traits where people swim ("the shirtless athlete completes the swimming portion"), a noun modifier stays next to its noun ("an ice blond hockey goal keeper" gone), an opinion adjective leads ("an elegant brick building", not "a brick elegant building"), nothing after "without"/"no" ("a child without a yellow shirt" is still true), a compound person noun's head decides its traits ("a bearded chubby baby" gone), no color on water ("a green wave"); 8: nothing on a covered thing or its covering ("orange leaf-covered hills", "a snow covered wet field"), nor on the viewer's camera, no adjective of the same look as one there ("a rocky stone path", "an older elderly woman"), no color after a shade ("dark gray sunglasses"), no color or hair color where the caption says them after the noun ("a tan dog with black and brown fur") or a "-haired" attribute ("a black haired blonde girl")
+ADD_ATT_VERSION = 9  # 3: never on a game ("playing basketball"); 4: no insert after an adverb or a color the parse lost, rare patterns, baby traits; 5: "in bed", "flag football", no white water, no half of an adjective ("wheelchair bound"); 6: never a color counted as the noun's default ("a black wetsuit"), nor inside a compound ("a hot blue air balloon"); 7: never on an act ("does a loop"), no bare-skin traits where people swim ("the shirtless athlete completes the swimming portion"), a noun modifier stays next to its noun ("an ice blond hockey goal keeper" gone), an opinion adjective leads ("an elegant brick building", not "a brick elegant building"), nothing after "without"/"no" ("a child without a yellow shirt" is still true), a compound person noun's head decides its traits ("a bearded chubby baby" gone), no color on water ("a green wave"); 8: nothing on a covered thing or its covering ("orange leaf-covered hills", "a snow covered wet field"), nor on the viewer's camera, no adjective of the same look as one there ("a rocky stone path", "an older elderly woman"), no color after a shade ("dark gray sunglasses"), no color or hair color where the caption says them after the noun ("a tan dog with black and brown fur") or a "-haired" attribute ("a black haired blonde girl"); 9: no color on "colored" things or beside a color the groups do not draw ("colored pink pencils", "a black turquoise surfboard")
 ADD_OBJ = f"rule:add_obj@{ADD_OBJ_VERSION}"
 ADD_ATT = f"rule:add_att@{ADD_ATT_VERSION}"
 PER_OBJECT = 2
@@ -102,8 +103,6 @@ _NOT_BABY_TRAITS = frozenset({"uniformed", "masked", "muddy"})
 #: A pattern must be this common on the noun: "a striped dog" (3 of 7,000 dog adjectives) is
 #: counted, yet reads as implausible; "a striped shirt" is counted hundreds of times.
 _MIN_PATTERN_COUNT = 10
-#: Nouns that take no article after a preposition in an idiom ("in bed", "at school", "to church").
-_BARE_PLACES = frozenset({"bed", "school", "church", "home", "town", "class", "work", "college", "camp", "sea"})
 _BARE_PLACE_PREPS = frozenset({"in", "at", "to", "from", "into"})  # the one word before the noun
 #: Degree adverbs that hold the next word: "a well kept path" takes no "well muddy kept".
 _DEGREE_ADVERBS = frozenset({"well", "very", "too", "so", "quite", "rather", "fairly", "less", "more", "most"})
@@ -112,7 +111,14 @@ _OWN_LOOK = re.compile(r"\s+with\s+(?:[a-z-]+\s+(?:and\s+)?){1,4}(fur|hair|coat|
 #: "leaf-covered", "snow covered": what covers a thing is its color.
 _COVERED_BY = re.compile(r"\b\w+[ -]covered\s+$", re.I)
 #: Attributes that already say the thing has many colors.
-_MANY_COLORS = frozenset({"colorful", "colourful", "multicolored", "multi-colored", "rainbow", "bright"})
+_MANY_COLORS = frozenset(
+    {"colorful", "colourful", "multicolored", "multi-colored", "rainbow", "bright", "colored", "coloured"}
+)  # "colored pencils" take no "pink"
+#: Colors captions name too rarely to be drawn (``adjective_groups`` leaves them out), yet a
+#: color all the same: "a turquoise surfboard" takes no "black".
+_RARE_COLORS = frozenset(
+    "turquoise aqua khaki golden lime peach lavender burgundy violet olive crimson coral ivory bronze copper camo".split()
+)
 #: Words that fix how many are in the scene or pair them off: "two dogs are nose to nose".
 _SUBJECT_BLOCKERS = re.compile(
     r"\b(both|each other|one another|the other|alone|lone|lonely|solitary|solo|(him|her|it)self|(nose|face|head|back) to \w+|side by side)\b"
@@ -643,7 +649,7 @@ def add_att(
         if bare_singular(caption, obj) and phrase_start(obj) > 0:
             if lemma.rsplit(" ", 1)[-1] in resources.vocab["sport_nouns"]["nouns"]:
                 continue  # "playing basketball", "playing flag football": a game, not a ball to color
-            if lemma in _BARE_PLACES and (word_before(caption, phrase_start(obj)) or "").lower() in _BARE_PLACE_PREPS:
+            if lemma in BARE_PLACES and (word_before(caption, phrase_start(obj)) or "").lower() in _BARE_PLACE_PREPS:
                 continue  # "read in bed", "at school": an idiom, not a bed to color
         if (word_before(caption, phrase_start(obj)) or "").lower() in ("without", "no") or re.search(
             r"\bwithout\s+(a|an|the|any|his|her|their)?\s*$", caption[: phrase_start(obj)], re.I
@@ -654,8 +660,9 @@ def add_att(
         pre_atts = [a for a in obj.attributes if a.end <= obj.start]
         have_groups = {g for a in obj.attributes for g in resources.adjective_group.get(a.lemma, ())}
         have_groups.discard("quality")
-        if any(a.text.lower() in _MANY_COLORS for a in obj.attributes):
-            have_groups.add("color")  # "bright and colorful costumes" take no "white"
+        said = [a.text.lower() for a in obj.attributes] + obj.text.lower().split()[:-1]  # "turquoise surfboard": one noun
+        if any(w in _MANY_COLORS | _RARE_COLORS for w in said):
+            have_groups.add("color")  # "bright and colorful costumes", "a turquoise surfboard" take no "white"
         if _OWN_LOOK.match(caption, obj.end):
             have_groups.add("color")  # "a dog with black and brown fur": its colors are said
             have_groups.add("hair")  # "a girl with blond hair"

@@ -174,6 +174,10 @@ def phrase_start(obj: SceneObject) -> int:
     return min([obj.start] + [a.start for a in obj.attributes if a.end <= obj.start])
 
 
+#: Nouns that take no article after a preposition in an idiom ("in bed", "at school", "to church").
+BARE_PLACES = frozenset({"bed", "school", "church", "home", "town", "class", "work", "college", "camp", "sea"})
+
+
 def bare_singular(caption: str, obj: SceneObject) -> bool:
     """A singular noun with no determiner ("playing soccer", "eating pizza"): an activity or a
     mass reading that has no slot-neutral form, so swapping it with a counted noun breaks grammar."""

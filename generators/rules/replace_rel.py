@@ -48,6 +48,7 @@ from ..grammar import apply_edit, inflect_verb, match_case, verb_lemma_and_tag
 from ..lexicon import AGENT_CLASSES, predicate_key
 from ..registry import register
 from .common import (
+    BARE_PLACES,
     MAX_NEGATIVES,
     PREPOSITIONS,
     Candidate,
@@ -61,8 +62,8 @@ from .fit import relation_end, weighted_order
 
 NAME, VERSION = (
     "replace_rel",
-    9,
-)  # 4: free front/behind, on/in -> next to; 5: no put/place without a place, no "riding" for sports, infinitives; 6: bare infinitives ("watching a man do"), more verbs of one sense (aim/hold, climb/hike, cross/walk, navigate/drive, strike/return); 7: worn garments held ("wearing a jacket" -> "holding a jacket"), beside for what is done anywhere ("playing in a lake" -> "next to a lake"), a directed complement keeps verbs that move the thing along ("ride their bikes down a road" -> "walk their bikes"); 8: verbs of one sense also catch/hold, walk/hold (a leash), stand/lean (against), catch/chase, ride/fight (the rapids); no worn garment held where something is held already, no preposition edit where the caption puts someone inside a vehicle ("sits next to a car behind the steering wheel"), "feed" is a base form (never "to chased"), more verbs of one sense (drive/race, ride/race, catch/fetch/retrieve, carry/fetch/return, crowd/ride), "attempt" is vague, pouring verbs ("dumps water on a girl") are never replaced, a thing in the mouth takes only what mouths do, a recipient ("kicks a ball to his father") only verbs that send, an instrument/prevention/manner after the object ("hit a ball with their sticks", "stopping a ball from going", "headfirst") keeps the verb, a mostly intransitive verb takes an object only seen as a fair share of its objects ("leaping to run an orange ball"); verbs of one sense also soak/sit, soak/lie, eat/hold, ride/stand, ride/sit, grind/ride, carry/wear; a participle form with no auxiliary is the active past ("missed the ball" -> "bit", never "bitten"); "in its mouth" does not hide a directed complement; 9: a verb with only a place after it never becomes one the caption already says ("stands smiling and standing"), no verb after a body part's state ("her eyes closed"), nothing ridden after walking/standing ("walking on the beach riding a surfboard"), perform is compatible with stand/sit/dance/sing/walk/jump/ride/pose, after "be" with no agent only state participles ("are gathered" never "are stood"), a posture becomes only another posture or a motion ("sits with a boy" never "smiles with"), catch/ride/surf and slide/sled are compatible, no state noun is an end ("in mid flight"), surround is a group's verb, a thing in someone's hands takes only hand verbs ("watching a camera in her hands"), hold/swing (a bat) and romp/bound/run/play are verbs of one sense, so are retrieve/hold and fetch/hold and pose/smile, leap/dive and jump/dive; a ride whose vehicle the caption names after it is kept ("riding down a hill on tricycles"), "surrounded by" and "lined with" are fixed
+    10,
+)  # 4: free front/behind, on/in -> next to; 5: no put/place without a place, no "riding" for sports, infinitives; 6: bare infinitives ("watching a man do"), more verbs of one sense (aim/hold, climb/hike, cross/walk, navigate/drive, strike/return); 7: worn garments held ("wearing a jacket" -> "holding a jacket"), beside for what is done anywhere ("playing in a lake" -> "next to a lake"), a directed complement keeps verbs that move the thing along ("ride their bikes down a road" -> "walk their bikes"); 8: verbs of one sense also catch/hold, walk/hold (a leash), stand/lean (against), catch/chase, ride/fight (the rapids); no worn garment held where something is held already, no preposition edit where the caption puts someone inside a vehicle ("sits next to a car behind the steering wheel"), "feed" is a base form (never "to chased"), more verbs of one sense (drive/race, ride/race, catch/fetch/retrieve, carry/fetch/return, crowd/ride), "attempt" is vague, pouring verbs ("dumps water on a girl") are never replaced, a thing in the mouth takes only what mouths do, a recipient ("kicks a ball to his father") only verbs that send, an instrument/prevention/manner after the object ("hit a ball with their sticks", "stopping a ball from going", "headfirst") keeps the verb, a mostly intransitive verb takes an object only seen as a fair share of its objects ("leaping to run an orange ball"); verbs of one sense also soak/sit, soak/lie, eat/hold, ride/stand, ride/sit, grind/ride, carry/wear; a participle form with no auxiliary is the active past ("missed the ball" -> "bit", never "bitten"); "in its mouth" does not hide a directed complement; 9: a verb with only a place after it never becomes one the caption already says ("stands smiling and standing"), no verb after a body part's state ("her eyes closed"), nothing ridden after walking/standing ("walking on the beach riding a surfboard"), perform is compatible with stand/sit/dance/sing/walk/jump/ride/pose, after "be" with no agent only state participles ("are gathered" never "are stood"), a posture becomes only another posture or a motion ("sits with a boy" never "smiles with"), catch/ride/surf and slide/sled are compatible, no state noun is an end ("in mid flight"), surround is a group's verb, a thing in someone's hands takes only hand verbs ("watching a camera in her hands"), hold/swing (a bat) and romp/bound/run/play are verbs of one sense, so are retrieve/hold and fetch/hold and pose/smile, leap/dive and jump/dive; a ride whose vehicle the caption names after it is kept ("riding down a hill on tricycles"), "surrounded by" and "lined with" are fixed; 10: "inside"/"outside" only around what encloses ("sits in a chair" never "outside a chair"), "wearing a mask on her mouth" never "holding", "in bed" keeps its preposition (never "beside bed"), smile/look are verbs of one sense ("smiles into the camera" -> "looks into")
 GENERATOR = f"rule:{NAME}@{VERSION}"
 PER_RELATION = 2
 MIN_PREDICATE_COUNT = 5  # a replacement verb must have been seen this often with its preposition
@@ -289,6 +290,8 @@ _ON_VEHICLE = re.compile(
     re.I,
 )
 #: What hands do with a thing ("holding a camera in her hands"): looking at it is still true.
+#: Where on the body a worn thing sits ("a mask on her mouth", "goggles over his eyes").
+_ON_BODY = re.compile(r"\s+(on|over|around|across)\s+(his|her|their|its)\s+\w+", re.I)
 _IN_HANDS = re.compile(r"\s+in\s+(his|her|their|its|the|both|one)\s+(\w+\s+)?hands?\b", re.I)
 _HAND_VERBS = frozenset({"throw", "toss", "drop", "catch", "grab", "swing", "wave", "shake", "squeeze", "pass", "carry"})
 #: A caption that holds something already: a second "holding" reads as a stammer.
@@ -425,6 +428,8 @@ def prep_options(
     out = []
     free = _free_relation(low, subj, resources)
     for p in options:
+        if p in _ENCLOSED and lex.class_of(obj) not in _ENCLOSING:
+            continue  # "sits in a chair" never becomes "sits outside a chair"
         key = f"{verb_lemma} {p}" if verb_lemma else p
         ok_s, ev_s = _argument_fits(lex, f"S|{key}", subj, lex.class_of(subj))
         ok_o, ev_o = _argument_fits(lex, f"O|{key}", obj, lex.class_of(obj))
@@ -440,6 +445,10 @@ def prep_options(
     return out
 
 
+#: "Inside"/"outside" need a thing that encloses: a room, a car, a tent, a pool, a city; one is
+#: "in" a chair or "in" the grass too, but never "outside" them.
+_ENCLOSED = frozenset({"inside", "inside of", "outside", "outside of"})
+_ENCLOSING = frozenset({"structure", "place", "vehicle", "container", "water"})
 _COPULAS = frozenset({"is", "are", "was", "were"})
 _NEXT_TO = frozenset({"next to", "beside"})
 #: "a man on a bike in midair": in the air one is on the thing, never next to it.
@@ -598,7 +607,9 @@ def _verbs_that_read(
 ) -> list[tuple[str, float]]:
     """The verb options that read with the rest of the caption: what follows the object, what
     the doer already does, and the verb's own form and sense."""
-    if slot.key == "wear" and _LIST_AFTER.match(caption[obj_obj.end :]):
+    if slot.key == "wear" and (_LIST_AFTER.match(caption[obj_obj.end :]) or _ON_BODY.match(caption, obj_obj.end)):
+        # "wearing a hat and a scarf", "wearing a dust mask on her mouth": holding it there
+        # may be what the photo shows
         options = [(v, w) for v, w in options if v != "hold"]
     if slot.key in _POURS:
         # "dumps a bucket of water on another girl": no other verb reads with where it
@@ -660,6 +671,8 @@ def replace_rel(
             edits.append((slot.start, slot.end, [match_case(inflect_verb(v, slot.tag), verb) for v in order]))
         if not prep or prep.lower() in ("of", "by", "with", "for", "to", "at", "from", "as"):
             continue  # possession, agents, complements: "a plate of food", "chased by", "waiting for"
+        if obj in BARE_PLACES and bare_singular(caption, obj_obj):
+            continue  # "in bed" is an idiom: "beside bed" is no English
         anywhere_only = False  # only "next to"/"beside": the verb is done anywhere ("playing in")
         if verb is not None:
             if tagged is None or (tagged[0] not in spatial_verbs and tagged[0] not in _ANYWHERE_VERBS):

@@ -639,6 +639,20 @@ def test_add_obj_keeps_animal_only_doings_to_animals(parse, resources):
         ("replace_obj", "A crowd of people watch the parade .", ("crowd of dogs",)),
         ("replace_obj", "People in costumes dance in the street .", ("Dogs in", "Horses in")),
         ("replace_obj", "People sit on a bench .", ("Females", "Males")),
+        # held-out read, seed 49: a sidewalk is the street's side ("walking down the sidewalk"
+        # -> "the street" may be the same photo); no one is "outside" a chair; "holding a dust
+        # mask on her mouth" may be what "wearing" it there shows
+        ("replace_obj", "A group of people are walking down the sidewalk of a big city .", ("down the street", "down the road")),
+        ("replace_obj", "Two girls walking down the street .", ("down the sidewalk",)),
+        ("replace_rel", "An elderly woman sits in a chair and wears a winter hat .", ("outside a chair", "inside a chair")),
+        ("replace_rel", "A woman is wearing a dust mask on her mouth whilst walking in the street .", ("holding a dust mask",)),
+        # dev read, seed 50: "colored pencils" are many colors; a color the groups do not draw is
+        # a color all the same; "in bed" is an idiom; smiling into the camera is looking into it
+        ("add_att", "The little girl is using colored pencils to decorate a coloring book .", tuple(f"colored {c} pencils" for c in ("pink", "red", "blue", "green", "yellow", "black", "white", "orange", "purple", "brown"))),
+        ("add_att", "A man helps a girl get up on a turquoise surfboard .", tuple(f"{c} turquoise" for c in ("black", "white", "red", "blue", "green", "yellow", "orange", "pink", "purple", "brown", "gray"))),
+        ("add_att", "Two dark colored dogs fighting one another .", ("colored brown dogs", "colored black dogs", "colored white dogs", "colored tan dogs")),
+        ("replace_rel", "A man and a girl in bed .", ("beside bed", "next to bed", "outside bed", "behind bed")),
+        ("replace_rel", "A young woman with curly brown hair smiles into the camera .", ("looks into", "looking into")),
     ],
 )
 def test_strict_read_failures(neg_type, caption, never, parse, resources):
