@@ -76,7 +76,7 @@ from .fit import (
 # add_obj 2: co-subject or second object of the main verb, slot-fitting companions;
 # 3: a companion does the subject's verb, not necessarily at the subject's counted places;
 # 4: a subject with no verb is joined by its own kind only; no person beside "... in his mouth"
-ADD_OBJ_VERSION = 9  # 5: "tries to" agrees with a co-subject ("try to"); 6: a third in a list, verbs after "and" agree, a pet beside people; 7: a relative clause on another noun keeps its verb ("at a dog who is running"); 8: a person joins an animal that only is somewhere ("a man and a white dog are in the water"), an auxiliary gives way to its verb ("is running", "is being chased"), a dog breed keeps a dog's company ("a man and a black poodle"), a group noun's singular verb becomes plural ("a dog and a crowd of people are"), an animal carries a second thing only if animals were seen carrying it, no co-subject where the main verb holds or wears one thing ("the man and the lady are wearing a brown jacket"), a passive's newcomer was seen undergoing it ("a woman and a dog are walked by a man" gone), never beside a reflexive ("a girl and a scuba diver ... pull himself"), nor where the main verb rides a vehicle or animal or plays an instrument ("a woman and a man are riding a bicycle"); 9: no co-subject beside "lone"/"solitary" ("a woman and a lone snowboarder"), no verb of another noun's clause made plural ("while another boy watches and makes a face")
+ADD_OBJ_VERSION = 10  # 5: "tries to" agrees with a co-subject ("try to"); 6: a third in a list, verbs after "and" agree, a pet beside people; 7: a relative clause on another noun keeps its verb ("at a dog who is running"); 8: a person joins an animal that only is somewhere ("a man and a white dog are in the water"), an auxiliary gives way to its verb ("is running", "is being chased"), a dog breed keeps a dog's company ("a man and a black poodle"), a group noun's singular verb becomes plural ("a dog and a crowd of people are"), an animal carries a second thing only if animals were seen carrying it, no co-subject where the main verb holds or wears one thing ("the man and the lady are wearing a brown jacket"), a passive's newcomer was seen undergoing it ("a woman and a dog are walked by a man" gone), never beside a reflexive ("a girl and a scuba diver ... pull himself"), nor where the main verb rides a vehicle or animal or plays an instrument ("a woman and a man are riding a bicycle"); 9: no co-subject beside "lone"/"solitary" ("a woman and a lone snowboarder"), no verb of another noun's clause made plural ("while another boy watches and makes a face"); 10: no co-subject where the main verb throws, kicks, catches, hits or swings one thing ("a man and a dog catch a Frisbee") or sits on a seat for one ("a dog and a man sitting in a blue metal chair")
 ADD_ATT_VERSION = 9  # 3: never on a game ("playing basketball"); 4: no insert after an adverb or a color the parse lost, rare patterns, baby traits; 5: "in bed", "flag football", no white water, no half of an adjective ("wheelchair bound"); 6: never a color counted as the noun's default ("a black wetsuit"), nor inside a compound ("a hot blue air balloon"); 7: never on an act ("does a loop"), no bare-skin traits where people swim ("the shirtless athlete completes the swimming portion"), a noun modifier stays next to its noun ("an ice blond hockey goal keeper" gone), an opinion adjective leads ("an elegant brick building", not "a brick elegant building"), nothing after "without"/"no" ("a child without a yellow shirt" is still true), a compound person noun's head decides its traits ("a bearded chubby baby" gone), no color on water ("a green wave"); 8: nothing on a covered thing or its covering ("orange leaf-covered hills", "a snow covered wet field"), nor on the viewer's camera, no adjective of the same look as one there ("a rocky stone path", "an older elderly woman"), no color after a shade ("dark gray sunglasses"), no color or hair color where the caption says them after the noun ("a tan dog with black and brown fur") or a "-haired" attribute ("a black haired blonde girl"); 9: no color on "colored" things or beside a color the groups do not draw ("colored pink pencils", "a black turquoise surfboard")
 ADD_OBJ = f"rule:add_obj@{ADD_OBJ_VERSION}"
 ADD_ATT = f"rule:add_att@{ADD_ATT_VERSION}"
@@ -362,9 +362,13 @@ def _subject_candidates(caption, graph, rng, resources) -> list[Candidate]:
         if r.subject == i
         and _one_holder(predicate_key(r.predicate), graph.objects[r.object], resources)
         and not is_plural(graph.objects[r.object])
+        # "a few boys throwing a football" share it already: a mother may join them
+        and (singular or not _one_doer(predicate_key(r.predicate), graph.objects[r.object]))
     ]
-    if finite is None and any(key in ("ride", "play") for key, _ in held):
-        return []  # "a man and two girls riding an ATV": no finite verb, the participle rides for all
+    if finite is None and any(key in ("ride", "play") or _one_doer(key, graph.objects[r.object]) for key, r in held):
+        # "a man and two girls riding an ATV", "... sitting in a chair": no finite verb, the
+        # participle rides or sits for all
+        return []
     if finite is not None and any(
         r.start >= finite[0]
         # "his bike" becomes "their bikes" (``shared_possessions``): one each
@@ -517,6 +521,11 @@ def _group_in_phrase(before: list[str], group: str, resources: Any) -> bool:
 _ONE_HOLDER_VERBS = frozenset(
     {"wear", "hold", "clutch", "carry", "grab", "grip", "hug", "cradle", "wield", "have on", "sport"}
 )
+#: One ball, one thrower: "a woman and a baseball player strain to throw a ball".
+_ONE_DOER_VERBS = frozenset({"throw", "toss", "kick", "catch", "hit", "swing", "shoot"})
+#: Seats for one: "a dog and a man sitting in a blue metal chair" is two on one chair.
+_ONE_SEATS = frozenset({"chair", "stool", "seat", "armchair", "wheelchair", "high chair", "highchair", "saddle"})
+_SEATED = frozenset({"sit", "lie", "lay", "rest", "sleep", "perch", "stand"})
 
 
 def _one_holder(key: str, thing: SceneObject, resources: Any) -> bool:
@@ -525,8 +534,17 @@ def _one_holder(key: str, thing: SceneObject, resources: Any) -> bool:
     cls = resources.lexicon.class_of(object_lemma(thing))
     return (
         key in _ONE_HOLDER_VERBS
+        or _one_doer(key, thing)
         or (key == "ride" and cls in ("vehicle", "sports_gear", "animal"))
         or (key == "play" and cls == "instrument")
+    )
+
+
+def _one_doer(key: str, thing: SceneObject) -> bool:
+    """One thrower of a ball, one sitter on a chair: a participle after two doers says it of
+    both ("a dog and a man sitting in a blue metal chair")."""
+    return key in _ONE_DOER_VERBS or (
+        key.split(" ", 1)[0] in _SEATED and object_lemma(thing).rsplit(" ", 1)[-1] in _ONE_SEATS
     )
 
 

@@ -653,6 +653,9 @@ def test_add_obj_keeps_animal_only_doings_to_animals(parse, resources):
         ("add_att", "Two dark colored dogs fighting one another .", ("colored brown dogs", "colored black dogs", "colored white dogs", "colored tan dogs")),
         ("replace_rel", "A man and a girl in bed .", ("beside bed", "next to bed", "outside bed", "behind bed")),
         ("replace_rel", "A young woman with curly brown hair smiles into the camera .", ("looks into", "looking into")),
+        ("add_obj", "A baseball player strains to throw a ball .", (" and a baseball player strain",)),
+        ("add_obj", "A leaping dog catches a green and black Frisbee .", (" and a leaping dog catch",)),
+        ("add_obj", "A man sitting in a blue metal chair .", (" and a man sitting in a blue metal chair",)),
     ],
 )
 def test_strict_read_failures(neg_type, caption, never, parse, resources):
