@@ -656,6 +656,11 @@ def test_add_obj_keeps_animal_only_doings_to_animals(parse, resources):
         ("add_obj", "A baseball player strains to throw a ball .", (" and a baseball player strain",)),
         ("add_obj", "A leaping dog catches a green and black Frisbee .", (" and a leaping dog catch",)),
         ("add_obj", "A man sitting in a blue metal chair .", (" and a man sitting in a blue metal chair",)),
+        # dev read, seed 51: names a caption may use for one garment or one street
+        ("replace_obj", "A man in a white shirt and dress pants sits just underneath a stone archway .", ("white sweatshirt", "white top", "white jersey", "white blouse")),
+        ("replace_obj", "A man in a grey sweatshirt is standing in a crowded street at night .", ("grey sweater", "grey hoodie", "grey shirt")),
+        ("replace_obj", "Two woman wearing dresses stand in the street and pose .", ("the crosswalk", "the intersection", "the sidewalk")),
+        ("replace_rel", "A boy dunks a basketball .", ("holds a basketball",)),
     ],
 )
 def test_strict_read_failures(neg_type, caption, never, parse, resources):
