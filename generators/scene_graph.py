@@ -560,23 +560,41 @@ _WORN = frozenset(
 )
 
 
+#: Words a worn color follows ("in red", "wearing brown", "dressed in black": "in" is the head).
+_WEARING = frozenset({"in", "wearing", "wears"})
+
+
+@lru_cache(maxsize=1)
+def _colors() -> frozenset[str]:
+    return frozenset(_vocab()["adjective_groups"]["color"])
+
+
 def _misread_verb(doc: Doc) -> tuple[int, str] | None:
     """(token index, stand-in) for a verb the tagger read as the head of a compound noun, the
     third-person form of a caption verb after a doer noun at the root ("dog leaps", "dog
-    chases") or after a garment ("a girl in a pink dress dances"); "two dog toys", "kids on
-    water slides" stay.
+    chases"), after a garment ("a girl in a pink dress dances") or after a color worn ("a girl
+    in red runs", "a boy wearing brown swings"); "two dog toys", "kids on water slides" stay.
 
     A regular past form of the same verb ("leaped", even "swimed") parses as a verb ("a large
     dog chased a boy"): the caption is parsed once more with it (:func:`parse_captions`)."""
+    colors = _colors()
     for tok in doc:
         if tok.pos_ != "NOUN" or tok.i == 0:
             continue
         before = doc[tok.i - 1]
-        if before.dep_ != "compound" or before.head.i != tok.i:
+        if before.head.i != tok.i:
             continue
-        at_root = tok.dep_ == "ROOT" and before.lower_ in _agent_nouns()
-        after_garment = tok.dep_ in ("pobj", "dobj", "conj") and before.lower_ in _WORN
-        if not (at_root or after_garment):
+        compound = before.dep_ == "compound"
+        at_root = compound and tok.dep_ == "ROOT" and before.lower_ in _agent_nouns()
+        after_garment = compound and tok.dep_ in ("pobj", "dobj", "conj") and before.lower_ in _WORN
+        # "a girl in red runs", "a boy wearing brown swings": a color worn, then the verb
+        after_color = (
+            before.dep_ in ("amod", "compound")
+            and before.lower_ in colors
+            and tok.dep_ in ("pobj", "dobj")
+            and tok.head.lower_ in _WEARING
+        )
+        if not (at_root or after_garment or after_color):
             continue
         if tok.i + 1 < len(doc) and doc[tok.i + 1].pos_ in ("NOUN", "PROPN"):
             continue  # the word modifies a noun after it

@@ -21,14 +21,15 @@ def resources():
 
 @pytest.fixture(scope="session")
 def parse(nlp):
-    """caption -> SceneGraph, cached across the session."""
-    from negforge.generators.scene_graph import graph_from_doc
+    """caption -> SceneGraph as the pipeline parses it (misread verbs repaired), cached across
+    the session."""
+    from negforge.generators.scene_graph import parse_captions
 
     cache: dict = {}
 
     def _parse(caption: str):
         if caption not in cache:
-            cache[caption] = graph_from_doc(nlp(caption))
+            cache[caption] = parse_captions(nlp, [caption])[0]
         return cache[caption]
 
     return _parse

@@ -37,8 +37,9 @@ from .common import (
     word_before,
 )
 from .fit import adjective_fits, caption_words, weighted_order
+from .worn import worn_colors
 
-NAME, VERSION = "replace_att", 6  # 3: snow stays snow where someone skis or sleds; 4: fixed "body of", numbered compounds, "a little snow"; 5: a covering is an attribute ("a snow covered field" -> "a grass covered field"); 6: no value of one look ("small" -> "tiny"), "parked"/"stopped" only on vehicles, a participle after its adverb stays ("a fast moving stream"), never a noun's own stuff ("snowy grass" -> "grassy grass")
+NAME, VERSION = "replace_att", 7  # 3: snow stays snow where someone skis or sleds; 4: fixed "body of", numbered compounds, "a little snow"; 5: a covering is an attribute ("a snow covered field" -> "a grass covered field"); 6: no value of one look ("small" -> "tiny"), "parked"/"stopped" only on vehicles, a participle after its adverb stays ("a fast moving stream"), never a noun's own stuff ("snowy grass" -> "grassy grass"); 7: a color worn with no garment named is replaced too ("a girl in red" -> "a girl in green")
 GENERATOR = f"rule:{NAME}@{VERSION}"
 PER_ATTRIBUTE = 2
 ANTONYM_WEIGHT = 4.0  # an antonym is the clearest change of value: drawn more often
@@ -221,7 +222,28 @@ def replace_att(
             text, edit = apply_edit(caption, att.start, att.end, match_case(new, att.text))
             cands.append(Candidate(text, edit))
     cands.extend(_covering_candidates(caption, graph, rng, resources))
+    cands.extend(_worn_candidates(caption, graph, rng, resources))
     return finish(caption, cands, "replace_att", GENERATOR, resources, limit=limit)
+
+
+def _worn_candidates(caption: str, graph: SceneGraph, rng: random.Random, resources: Any) -> list[Candidate]:
+    """"a girl in red" -> "a girl in green": a color worn with no garment named is any other
+    color clothes come in, drawn as often as captions give it to a shirt (no "in grey" for "in
+    silver", no color the caption already names)."""
+    out: list[Candidate] = []
+    present = caption_words(caption)
+    shirts = resources.lexicon.adjectives_of("shirt")
+    for worn in worn_colors(caption, graph, resources):
+        old = worn.text.lower()
+        same = compatible_words("adjective_compatible", old, resources)
+        options = [
+            (color, 1.0 + shirts.get(color, 0))
+            for color in sorted(resources.vocab["adjective_groups"]["color"])
+            if color != old and color not in present and color not in same
+        ]
+        for new in weighted_order(rng, options)[:PER_ATTRIBUTE]:
+            out.append(Candidate(*apply_edit(caption, worn.start, worn.end, match_case(new, worn.text))))
+    return out
 
 
 #: What a thing may be covered in, and the adjective that says so ("a snow covered hill" is a

@@ -45,10 +45,11 @@ from .common import (
 )
 from .fit import adjective_fits, editable_object, noun_fits, person_swap_ok, same_kind
 from .replace_att import is_replaceable
+from .worn import WornColor, worn_colors
 
 SWAP_OBJ_VERSION = 9  # 4: symmetric relations with telling attributes; 5: a baby's joint slot needs 2 counts; 6: no half of an adjective ("wheelchair bound"), no nested places ("a crosswalk on a street"); 7: two garments of one list ("a red shirt and blue shorts" -> "red shorts and a blue shirt"), never watchers ("an onlooker watched by runners"); 8: two listed nouns only when each has its own attributes ("a young boy and a girl on a skateboard" is left alone); 9: nothing worn ("has a glove on") moves, no garment swap splits a shade ("navy blue pants"), no noun moved next to its twin ("a young woman and woman")
 SWAP_OBJ = f"rule:swap_obj@{SWAP_OBJ_VERSION}"
-SWAP_ATT_VERSION = 7  # 4: an attribute after "and" of another noun phrase moves; 5: shades stay whole; 6: no half of an adjective, comma-listed adjectives of different kinds move ("a large , white tube"); 7: never two adjectives of one look ("a young girl hugs a little boy"), no cross-kind swap with a body part or substance ("a short dog with black fur")
+SWAP_ATT_VERSION = 8  # 4: an attribute after "and" of another noun phrase moves; 5: shades stay whole; 6: no half of an adjective, comma-listed adjectives of different kinds move ("a large , white tube"); 7: never two adjectives of one look ("a young girl hugs a little boy"), no cross-kind swap with a body part or substance ("a short dog with black fur"); 8: colors worn with no garment named are exchanged too ("a player in red chases a player in blue" -> "... in blue ... in red")
 SWAP_ATT = f"rule:swap_att@{SWAP_ATT_VERSION}"
 #: Relations that read the same both ways round.
 _SYMMETRIC = frozenset({"with", "beside", "near", "by", "next to", "close to", "alongside"})
@@ -221,6 +222,35 @@ def _people_with_pronouns(caption: str, a: SceneObject, b: SceneObject, resource
     return people == 1 and re.search(r"\b(its|it|itself)\b", caption[a.start :], re.I) is not None
 
 
+def _worn_pairs(caption: str, graph: SceneGraph, movable: list[list], resources: Any) -> list[tuple]:
+    """Colors to exchange where one is worn with no garment named: "a player in red chases a
+    player in blue" -> "... in blue ... in red", "a man in black with a red hat" -> "a man in red
+    with a black hat" (with a garment's color only: a worn color suits no other kind of thing)."""
+    worn = worn_colors(caption, graph, resources)
+    if not worn:
+        return []
+    colors = resources.vocab["adjective_groups"]["color"]
+    garments = [
+        t
+        for o, atts in zip(graph.objects, movable, strict=True)
+        if resources.lexicon.class_of(object_lemma(o)) == "clothing"
+        for t in atts
+        if t.lemma.lower() in colors
+    ]
+    pairs = []
+    for k, x in enumerate(worn):
+        # a garment's wearer is not known: only beside a named wearer ("a man in black with a
+        # red hat"), never "one in pink and one in a white dress" (either one may be either)
+        for y in worn[k + 1 :] + (garments if x.wearer is not None else []):
+            xl, yl = x.text.lower(), y.text.lower()
+            if xl == yl or yl in compatible_words("adjective_compatible", xl, resources):
+                continue
+            if isinstance(y, WornColor) and y.wearer == x.wearer:
+                continue  # "two girls , one in pink and one in white": either one may be in pink
+            pairs.append((x, y) if x.start < y.start else (y, x))
+    return pairs
+
+
 @register("swap_obj", type="swap_obj", version=SWAP_OBJ_VERSION)
 def swap_obj(
     caption: str, graph: SceneGraph, rng: random.Random, resources: Any, limit: int = MAX_NEGATIVES
@@ -373,6 +403,7 @@ def swap_att(
                     else:
                         continue  # red <-> small into "a large red circle" gives "a large small circle"
                     ranked.append((rank, rng.random(), (x, y)))
+    ranked += [(0, rng.random(), pair) for pair in _worn_pairs(caption, graph, movable, resources)]
     ranked.sort(key=lambda t: (t[0], t[1]))
 
     def build(x, y) -> Candidate:

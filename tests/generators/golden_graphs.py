@@ -287,7 +287,20 @@ GOLDEN: dict[str, tuple[list, list]] = {
         [('girl', 1, ['young']), ('dress', 1, ['pink']), ('woman', 1, []), ('bubbles', None, [])],
         [('girl', 'in', 'dress'), ('woman', 'blows', 'bubbles')],
     ),
-    # ... but a real compound is left alone
+    # ... or a color worn: "a girl in red runs" is no "red runs"
+    'A girl in red runs on the beach .': (
+        [('girl', 1, []), ('beach', 1, [])],
+        [('girl', 'runs on', 'beach')],
+    ),
+    'A boy wearing brown swings in a playground .': (
+        [('boy', 1, []), ('playground', 1, [])],
+        [('boy', 'swings in', 'playground')],
+    ),
+    # ... but a real compound is left alone, and a garment after a color stays one
+    'Two boys in red shorts play soccer .': (
+        [('boys', 2, ['Two']), ('shorts', None, ['red']), ('soccer', None, [])],
+        [('boys', 'in', 'shorts'), ('boys', 'play', 'soccer')],
+    ),
     'Two water slides .': (
         [('water slides', 2, ['Two'])],
         [],

@@ -96,11 +96,14 @@ def test_replace_obj_keeps_plurality(outputs):
             assert neg.edit.after.endswith("s") or neg.edit.after in ("sheep", "people", "children")
 
 
-def test_replace_att_edits_an_attribute(outputs):
+def test_replace_att_edits_an_attribute(outputs, resources):
+    from negforge.generators.rules.worn import worn_colors
+
     negs = _negs(outputs, "replace_att")
     assert len(negs) >= 20
-    for _, graph, neg in negs:
+    for caption, graph, neg in negs:
         spans = {(a.start, a.end) for o in graph.objects for a in o.attributes}
+        spans |= {(w.start, w.end) for w in worn_colors(caption, graph, resources)}  # "a girl in red"
         assert any(neg.edit.start <= s and e <= neg.edit.end for s, e in spans)
         assert neg.edit.before.lower() not in NUMBER_WORDS
 
