@@ -407,6 +407,9 @@ def adjective_fits(resources: Any, adjective: str, noun: str) -> bool:
     lex = resources.lexicon
     ctx = f"A|{adjective.lower()}"
     is_color = adjective.lower() in resources.vocab["adjective_groups"]["color"]
+    hair = resources.vocab["hair_colors"]
+    if noun.rsplit(" ", 1)[-1] in hair["nouns"] and (is_color or adjective.lower() in hair["colors"]):
+        return adjective.lower() in hair["colors"]  # "red hair", never "pink hair" or "green hair"
     cls = lex.class_of(noun)
     if is_color and cls == "person":
         return False  # "a black man" is not a color of clothing to swap or add

@@ -39,7 +39,7 @@ from .common import (
 from .fit import adjective_fits, caption_words, weighted_order
 from .worn import worn_colors
 
-NAME, VERSION = "replace_att", 7  # 3: snow stays snow where someone skis or sleds; 4: fixed "body of", numbered compounds, "a little snow"; 5: a covering is an attribute ("a snow covered field" -> "a grass covered field"); 6: no value of one look ("small" -> "tiny"), "parked"/"stopped" only on vehicles, a participle after its adverb stays ("a fast moving stream"), never a noun's own stuff ("snowy grass" -> "grassy grass"); 7: a color worn with no garment named is replaced too ("a girl in red" -> "a girl in green")
+NAME, VERSION = "replace_att", 7  # 3: snow stays snow where someone skis or sleds; 4: fixed "body of", numbered compounds, "a little snow"; 5: a covering is an attribute ("a snow covered field" -> "a grass covered field"); 6: no value of one look ("small" -> "tiny"), "parked"/"stopped" only on vehicles, a participle after its adverb stays ("a fast moving stream"), never a noun's own stuff ("snowy grass" -> "grassy grass"); 7: a color worn with no garment named is replaced too ("a girl in red" -> "a girl in green"), hair takes hair colors only ("blond hair" -> "black hair", never "green hair" nor "dark" -> "brown")
 GENERATOR = f"rule:{NAME}@{VERSION}"
 PER_ATTRIBUTE = 2
 ANTONYM_WEIGHT = 4.0  # an antonym is the clearest change of value: drawn more often
@@ -135,6 +135,17 @@ def _person_age(noun: str, resources: Any) -> str | None:
     return entry["age"] if isinstance(entry, dict) else None
 
 
+_GRAY_HAIR = frozenset({"gray", "grey", "white"})
+
+
+def _owner_age(graph: SceneGraph, part: Any, resources: Any) -> str | None:
+    """The age class of whoever has ``part`` ("a boy with blond hair": "child")."""
+    for rel in graph.relations:
+        if graph.objects[rel.object] is part:
+            return _person_age(object_lemma(graph.objects[rel.subject]), resources)
+    return None
+
+
 def _base_form(word: str, resources: Any) -> bool:
     """The adjective is in its base form: "smaller" would need "larger", not "large"."""
     wordnet = resources.wordnet
@@ -203,6 +214,13 @@ def replace_att(
             # boy, but he is no teenager; a young man is no old man
             candidates = [(v, True) for v in PERSON_AGE_VALUES[att.text.lower()].get(age, ())]
         same_look = compatible_words("adjective_compatible", att.text.lower(), resources)
+        hair = resources.vocab["hair_colors"]
+        if noun.rsplit(" ", 1)[-1] in hair["nouns"] and att.text.lower() in hair["colors"]:
+            # "blond hair" -> "black hair": hair comes in few colors, never one of the same look
+            # ("dark hair" may be brown)
+            young = _owner_age(graph, obj, resources) in ("child", "baby")
+            candidates = [(c, False) for c in hair["colors"] if not (young and c in _GRAY_HAIR)]  # "children with gray hair"
+            same_look = same_look | compatible_words("hair_colors", att.text.lower(), resources)
         snow_scene = _SNOW_SPORT.search(caption) is not None
         for value, is_antonym in candidates:
             if value in present or value in others or value in same_look:

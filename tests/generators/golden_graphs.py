@@ -287,6 +287,11 @@ GOLDEN: dict[str, tuple[list, list]] = {
         [('girl', 1, ['young']), ('dress', 1, ['pink']), ('woman', 1, []), ('bubbles', None, [])],
         [('girl', 'in', 'dress'), ('woman', 'blows', 'bubbles')],
     ),
+    # ... or hair ("hair runs")
+    'A girl with blond hair runs .': (
+        [('girl', 1, []), ('hair', None, ['blond'])],
+        [('girl', 'with', 'hair')],
+    ),
     # ... or a color worn: "a girl in red runs" is no "red runs"
     'A girl in red runs on the beach .': (
         [('girl', 1, []), ('beach', 1, [])],

@@ -661,6 +661,15 @@ def test_add_obj_keeps_animal_only_doings_to_animals(parse, resources):
         ("replace_obj", "A man in a grey sweatshirt is standing in a crowded street at night .", ("grey sweater", "grey hoodie", "grey shirt")),
         ("replace_obj", "Two woman wearing dresses stand in the street and pose .", ("the crosswalk", "the intersection", "the sidewalk")),
         ("replace_rel", "A boy dunks a basketball .", ("holds a basketball",)),
+        # hair comes in hair colors; a trait the caption settles is never added
+        ("swap_att", "A girl with brown hair in a pink shirt .", ("pink hair",)),
+        ("replace_att", "A woman with red hair and a man with a black hat .", ("green hair", "blue hair", "pink hair", "orange hair")),
+        ("replace_att", "A man with dark hair smiles .", ("brown hair", "black hair")),
+        ("add_att", "A man with dark hair smiles .", ("bald",)),
+        ("add_att", "A man with a white beard sits .", ("bearded",)),
+        ("add_att", "A man in a red shirt runs .", ("shirtless",)),
+        ("replace_att", "Two small children with brown hair are playing a drum .", ("gray hair", "grey hair", "white hair")),
+        ("add_att", "A little girl with blonde hair and blue eyes is eating cookies .", tuple(f"{t} cookies" for t in ("bearded", "tattooed", "barefoot", "shirtless", "masked", "redheaded", "uniformed", "bald"))),
     ],
 )
 def test_strict_read_failures(neg_type, caption, never, parse, resources):
