@@ -245,3 +245,11 @@ def compatible_words(section: str, word: str, resources: Any) -> frozenset[str]:
                 merged.setdefault(member, set()).update(cluster)
         table = resources._cache[key] = {w: frozenset(c) for w, c in merged.items()}
     return table.get(word, frozenset())
+
+
+def one_thing(a: str, b: str, resources: Any) -> bool:
+    """Two nouns a caption may use for one thing in a photo (vocab ``noun_compatible``: a hurdle
+    a dog jumps may be a fence, a grassy yard a park, a street a crosswalk)."""
+    return b in compatible_words("noun_compatible", a, resources) or b.rsplit(" ", 1)[-1] in compatible_words(
+        "noun_compatible", a.rsplit(" ", 1)[-1], resources
+    )

@@ -46,6 +46,8 @@ GENERIC_NOUNS = frozenset(
 #: to mid flight"), a shadow or a reflection.
 STATE_NOUNS = frozenset(
     {"flight", "midair", "mid-air", "motion", "action", "progress", "mid flight", "shadow", "reflection", "silhouette"}
+    # markings are a look, not a thing: "a white dog with black patches" -> "with black toys"
+    | {"patch", "patches", "spot", "spots", "marking", "markings", "stripe", "stripes", "speckle", "freckle"}
 )  # "casting a shadow" -> "casting a parking lot": a shadow is no thing to replace
 #: Classes whose members are not edited as objects: a dog has no "hand", "the air" no sibling.
 NON_EDITABLE_CLASSES = frozenset({"body_part", "substance"})

@@ -43,11 +43,11 @@ from .common import (
     POSSESSIVES,
     Candidate,
     bare_singular,
-    compatible_words,
     finish,
     inflect_like,
     is_plural,
     object_lemma,
+    one_thing,
     phrase_start,
     word_after,
     word_before,
@@ -135,14 +135,6 @@ def _other_water(a: str, b: str) -> bool:
     return a in _MOVING_WATER or b in _MOVING_WATER
 
 
-def _one_thing(a: str, b: str, resources: Any) -> bool:
-    """Two nouns a caption may use for one thing in a photo (vocab ``noun_compatible``: a hurdle
-    a dog jumps may be a fence, a grassy yard a park, a mountaintop a mountain)."""
-    return b in compatible_words("noun_compatible", a, resources) or b.rsplit(" ", 1)[-1] in compatible_words(
-        "noun_compatible", a.rsplit(" ", 1)[-1], resources
-    )
-
-
 def _medium(noun: str, resources: Any) -> str:
     """"water", "air", "snow" or "land" for a vehicle noun, from its WordNet hypernyms (cached)."""
     key = ("replace_obj.medium", noun)
@@ -210,7 +202,7 @@ def noun_candidates(noun: str, resources: Any) -> list[PoolNoun]:
         and (medium is None or _medium(w, resources) == medium)
         and not (cls == "way" and _same_way(w, noun))
         and not (cls == "water" and _other_water(w, noun))
-        and not _one_thing(w, noun, resources)
+        and not one_thing(w, noun, resources)
     ]
     resources._cache[key] = out
     return out

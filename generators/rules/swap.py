@@ -40,6 +40,7 @@ from .common import (
     inflect_like,
     is_plural,
     object_lemma,
+    one_thing,
     phrase_start,
     shade_bound,
 )
@@ -47,7 +48,7 @@ from .fit import adjective_fits, editable_object, noun_fits, person_swap_ok, sam
 from .replace_att import is_replaceable
 from .worn import WornColor, worn_colors
 
-SWAP_OBJ_VERSION = 9  # 4: symmetric relations with telling attributes; 5: a baby's joint slot needs 2 counts; 6: no half of an adjective ("wheelchair bound"), no nested places ("a crosswalk on a street"); 7: two garments of one list ("a red shirt and blue shorts" -> "red shorts and a blue shirt"), never watchers ("an onlooker watched by runners"); 8: two listed nouns only when each has its own attributes ("a young boy and a girl on a skateboard" is left alone); 9: nothing worn ("has a glove on") moves, no garment swap splits a shade ("navy blue pants"), no noun moved next to its twin ("a young woman and woman")
+SWAP_OBJ_VERSION = 10  # 4: symmetric relations with telling attributes; 5: a baby's joint slot needs 2 counts; 6: no half of an adjective ("wheelchair bound"), no nested places ("a crosswalk on a street"); 7: two garments of one list ("a red shirt and blue shorts" -> "red shorts and a blue shirt"), never watchers ("an onlooker watched by runners"); 8: two listed nouns only when each has its own attributes ("a young boy and a girl on a skateboard" is left alone); 9: nothing worn ("has a glove on") moves, no garment swap splits a shade ("navy blue pants"), no noun moved next to its twin ("a young woman and woman"); 10: never two names of one thing ("the street at a crosswalk"), a place both are in tells no doer of a symmetric relation apart ("a puppy plays with an adult dog in the snow")
 SWAP_OBJ = f"rule:swap_obj@{SWAP_OBJ_VERSION}"
 SWAP_ATT_VERSION = 8  # 4: an attribute after "and" of another noun phrase moves; 5: shades stay whole; 6: no half of an adjective, comma-listed adjectives of different kinds move ("a large , white tube"); 7: never two adjectives of one look ("a young girl hugs a little boy"), no cross-kind swap with a body part or substance ("a short dog with black fur"); 8: colors worn with no garment named are exchanged too ("a player in red chases a player in blue" -> "... in blue ... in red")
 SWAP_ATT = f"rule:swap_att@{SWAP_ATT_VERSION}"
@@ -265,8 +266,14 @@ def swap_obj(
     for r in graph.relations:
         in_relation[r.subject] = in_relation[r.object] = True
     # relations to a third object: what tells two doers of a symmetric relation apart
+    # (a place both are in says nothing of either: "a puppy plays with an adult dog in the snow")
     third = [
-        {frozenset((r.subject, r.object)) for r in graph.relations if k in (r.subject, r.object)}
+        {
+            frozenset((r.subject, r.object))
+            for r in graph.relations
+            if k in (r.subject, r.object)
+            and not (r.subject == k and lex.class_of(object_lemma(objs[r.object])) in _LOCATIONS)
+        }
         for k in range(len(objs))
     ]
     # objects that say where something is ("on the shore", "at the beach"), not where it goes
@@ -280,6 +287,8 @@ def swap_obj(
             la, lb = object_lemma(a), object_lemma(b)
             if set(la.split()) & set(lb.split()):
                 continue  # the same kind of thing, or one mis-parsed with it ("shirt jump")
+            if one_thing(la, lb, resources):
+                continue  # "crossing the street at a crosswalk" -> "the crosswalk at a street": the same
             if la.rsplit(" ", 1)[-1] in _WATCHERS or lb.rsplit(" ", 1)[-1] in _WATCHERS:
                 continue  # "a single onlooker is watched by runners"
             if frozenset((i, j)) in container_of:

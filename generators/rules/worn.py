@@ -59,6 +59,9 @@ def worn_colors(caption: str, graph: SceneGraph, resources: Any) -> list[WornCol
             continue  # "in red shorts": the garment's own attribute
         if caption[end : end + 1] in ("-", "/", "'"):
             continue  # "in red-and-white", "in blue/green"
+        listed = re.match(r"\s*,\s*(?:and\s+)?([a-z]+)", caption[end:], re.I)
+        if listed and listed.group(1).lower() in colors:
+            continue  # "wearing red , white and black": a pattern of colors, left whole
         nxt = word_after(caption, end)
         if nxt is not None and not _ends_phrase(nxt[0], caption, nxt[2], colors):
             continue  # "in red swimwear" the parse missed, "in red and white"

@@ -25,6 +25,7 @@ from negforge.generators.rules.worn import worn_colors
         ("A woman in red and white walks .", []),
         ("A man in red-and-white stands .", []),
         ("A man in dark blue stands .", []),
+        ("A motocross rider wearing red , white and black with a white helmet .", []),
         # no one wears it
         ("A dog swims in blue water .", []),
         ("A wall painted in red .", []),
