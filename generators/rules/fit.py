@@ -108,8 +108,13 @@ def editable_object(caption: str, obj: SceneObject, resources: Any) -> bool:
         if lex.class_of(singularize(after[1].lower())) is not None:
             return False  # "a wheelchair bound person", "a snow covered field": half of an adjective
     words = obj.text.lower().split()
-    if any(_verb_as_noun(w, lex, head=k == len(words) - 1) for k, w in enumerate(words)):
+    if any(_verb_as_noun(w, lex, head=k == len(words) - 1, alone=len(words) == 1) for k, w in enumerate(words)):
         return False  # "a little boy chases chickens" parsed as one noun "boy chases chickens"
+    if any(
+        w.endswith("ing") and lex.class_of(words[k - 1]) in ("person", "animal", "bird")
+        for k, w in enumerate(words[1:-1], start=1)
+    ):
+        return False  # "dog jumping hurdle": a doer and its doing, never one thing ("ice skating rink" is)
     if (word_before(caption, obj.start) or "").lower() == "another" and is_plural_noun(obj.text.split()[-1].lower()):
         return False  # "while another snowboards": "another" takes no plural noun, so it is a verb
     cls = lex.class_of(lemma)
@@ -159,12 +164,16 @@ def _numbered_compound(caption: str, obj: SceneObject) -> bool:
     return (word in NUMBER_WORDS and NUMBER_WORDS[word] > 1) or (word.isdigit() and int(word) > 1)
 
 
-def _verb_as_noun(word: str, lex: Any, head: bool = True) -> bool:
+def _verb_as_noun(word: str, lex: Any, head: bool = True, alone: bool = True) -> bool:
     """A third-person verb form the tagger took for a noun ("leaps", "kneels", "climbs"), or an
     -ing form as the head ("beside her writing"; "a swimming pool" is a pool): it is counted
     far more often as a predicate than as a noun ("waves", "slides", "building" stay nouns)."""
     tagged = verb_lemma_and_tag(word)
-    if tagged is None or tagged[1] not in (("VBZ", "VBG") if head else ("VBZ",)):
+    if tagged is None:
+        # a base form alone ("with facepaint on gather outside"): far more often a predicate
+        # than a noun ("a jump", "a swing", "a carnival ride" are things, "gather" is not)
+        return alone and lex.predicate_total(word) >= 10 and lex.predicate_total(word) > 10 * lex.count(word)
+    if tagged[1] not in (("VBZ", "VBG") if head else ("VBZ",)):
         return False
     lemma = tagged[0]
     noun = lex.count(lemma) if tagged[1] == "VBZ" else lex.count(word)

@@ -674,6 +674,12 @@ def test_add_obj_keeps_animal_only_doings_to_animals(parse, resources):
         ("replace_obj", "A white dog with black patches runs through a spray from a hose .", ("black toys", "black balls", "black sticks")),
         ("swap_obj", "A puppy plays with an adult dog in the snow .", ("An adult dog plays with a puppy",)),
         ("swap_obj", "Four people and a baby are crossing the street at a crosswalk .", ("crossing the crosswalk",)),
+        # dev read, seed 53: a doer and its doing are no one thing; a verb's base form is no
+        # thing; selling becomes only buying; no animal beside people's own vehicles
+        ("replace_obj", "Large black and white dog jumping hurdle", ("white ramp", "white fence", "white log")),
+        ("add_att", "A large group of people with facepaint on gather outside .", ("on green", "on purple", "on silver", "on white", "on red")),
+        ("replace_rel", "A vendor sells children 's toys as visitors walk by .", ("carries", "rides", "holds", "displays")),
+        ("add_obj", "A line of people are sitting on their motorcycles .", ("A dog and", "A cat and", "A horse and")),
         ("add_att", "A little girl with blonde hair and blue eyes is eating cookies .", tuple(f"{t} cookies" for t in ("bearded", "tattooed", "barefoot", "shirtless", "masked", "redheaded", "uniformed", "bald"))),
     ],
 )
