@@ -180,6 +180,12 @@ def _verb_as_noun(word: str, lex: Any, head: bool = True, alone: bool = True) ->
     return lex.predicate_total(lemma) >= 10 and lex.predicate_total(lemma) > 2 * noun
 
 
+def mostly_verb(word: str, lex: Any) -> bool:
+    """A one-word noun the counts know far better as a verb ("a ride", "a gather"): never drawn
+    in as a thing ("with his viewfinder to his eye" -> "with his ride to his eye")."""
+    return " " not in word and _verb_as_noun(word, lex)
+
+
 #: A slot seen this often in the counts is well known: a filler for it must have been seen
 #: there, not only be of a fitting class ("riding a camel" yes, "riding a cat" no).
 ATTESTED_TOTAL = 20

@@ -680,6 +680,9 @@ def test_add_obj_keeps_animal_only_doings_to_animals(parse, resources):
         ("add_att", "A large group of people with facepaint on gather outside .", ("on green", "on purple", "on silver", "on white", "on red")),
         ("replace_rel", "A vendor sells children 's toys as visitors walk by .", ("carries", "rides", "holds", "displays")),
         ("add_obj", "A line of people are sitting on their motorcycles .", ("A dog and", "A cat and", "A horse and")),
+        # dev read, seed 54: a football may be a soccer ball; one poses dressed in a bikini
+        ("replace_obj", "A small dog jumping up to meet a yellow soccer ball .", ("yellow football",)),
+        ("replace_rel", "A flamboyant young woman dressed in a red bikini walks by .", ("posed in", "danced in", "posing in", "dancing in")),
         ("add_att", "A little girl with blonde hair and blue eyes is eating cookies .", tuple(f"{t} cookies" for t in ("bearded", "tattooed", "barefoot", "shirtless", "masked", "redheaded", "uniformed", "bald"))),
     ],
 )
