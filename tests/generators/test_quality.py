@@ -683,6 +683,12 @@ def test_add_obj_keeps_animal_only_doings_to_animals(parse, resources):
         # dev read, seed 54: a football may be a soccer ball; one poses dressed in a bikini
         ("replace_obj", "A small dog jumping up to meet a yellow soccer ball .", ("yellow football",)),
         ("replace_rel", "A flamboyant young woman dressed in a red bikini walks by .", ("posed in", "danced in", "posing in", "dancing in")),
+        # held-out read, seed 55: "little league" is one noun; "shown" is the photo's word;
+        # operating a camera is holding it; one rides a horse over a jump
+        ("add_att", "Two little league players are next to a base in the field .", tuple(f"little {a} league" for a in ("blond", "blonde", "redheaded", "muddy", "wet", "tattooed", "bald", "uniformed"))),
+        ("replace_rel", "A group of skiers shown on a snow covered mountain .", ("sat on", "stood on", "sitting on", "standing on")),
+        ("replace_rel", "A little girl in pink pajamas tries to operate a camera .", ("to hold a camera",)),
+        ("replace_rel", "A woman in a pink shirt is riding a horse in a competition .", ("jumping a horse",)),
         ("add_att", "A little girl with blonde hair and blue eyes is eating cookies .", tuple(f"{t} cookies" for t in ("bearded", "tattooed", "barefoot", "shirtless", "masked", "redheaded", "uniformed", "bald"))),
     ],
 )
