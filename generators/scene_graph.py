@@ -527,7 +527,7 @@ class _Builder:
             word = head.lower_
             if word not in _plural_only():  # spaCy's lemma of "shorts" is "short", of "jeans" "jean"
                 word = head.lemma_.lower() if head.lemma_ else word
-                word = _LEMMA_FIXES.get(word, word)  # "cookies" -> "cooky", WordNet's cook
+                word = _LEMMA_FIXES.get(word, word)  # spaCy: "cookies" -> "cooky"
             lemma = prefix + word
             objects.append(SceneObject(self.text[start:end], lemma, start, end, count, attrs))
         return SceneGraph(objects=tuple(objects), relations=tuple(self.relations()))
@@ -569,6 +569,7 @@ _WORN = frozenset(
 #: What grows on people, after which the verb is misread the same way ("a girl with blond hair
 #: runs": no object "hair runs").
 _GROWN = frozenset("hair beard mustache moustache ponytail braids dreadlocks pigtails curls tattoos".split())
+_WORN_OR_GROWN = _WORN | _GROWN
 
 
 #: Words a worn color follows ("in red", "wearing brown", "dressed in black": "in" is the head).
@@ -584,8 +585,8 @@ def _misread_verb(doc: Doc) -> tuple[int, str] | None:
     """(token index, stand-in) for a verb the tagger read as the head of a compound noun, the
     third-person form of a caption verb after a doer noun at the root ("dog leaps", "dog
     chases"), after a garment or hair ("a girl in a pink dress dances", "a girl with blond hair
-    runs") or after a color worn ("a girl
-    in red runs", "a boy wearing brown swings"); "two dog toys", "kids on water slides" stay.
+    runs") or after a color worn ("a girl in red runs", "a boy wearing brown swings"); "two dog
+    toys", "kids on water slides" stay.
 
     A regular past form of the same verb ("leaped", even "swimed") parses as a verb ("a large
     dog chased a boy"): the caption is parsed once more with it (:func:`parse_captions`)."""
@@ -598,7 +599,7 @@ def _misread_verb(doc: Doc) -> tuple[int, str] | None:
             continue
         compound = before.dep_ == "compound"
         at_root = compound and tok.dep_ == "ROOT" and before.lower_ in _agent_nouns()
-        after_garment = compound and tok.dep_ in ("pobj", "dobj", "conj") and before.lower_ in _WORN | _GROWN
+        after_garment = compound and tok.dep_ in ("pobj", "dobj", "conj") and before.lower_ in _WORN_OR_GROWN
         # "a girl in red runs", "a boy wearing brown swings": a color worn, then the verb
         after_color = (
             before.dep_ in ("amod", "compound")

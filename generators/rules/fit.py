@@ -165,9 +165,10 @@ def _numbered_compound(caption: str, obj: SceneObject) -> bool:
 
 
 def _verb_as_noun(word: str, lex: Any, head: bool = True, alone: bool = True) -> bool:
-    """A third-person verb form the tagger took for a noun ("leaps", "kneels", "climbs"), or an
-    -ing form as the head ("beside her writing"; "a swimming pool" is a pool): it is counted
-    far more often as a predicate than as a noun ("waves", "slides", "building" stay nouns)."""
+    """A third-person verb form the tagger took for a noun ("leaps", "kneels", "climbs"), an
+    -ing form as the head ("beside her writing"; "a swimming pool" is a pool), or a base form as
+    a whole one-word object (``alone``: "on gather"): it is counted far more often as a
+    predicate than as a noun ("waves", "slides", "building", "a jump" stay nouns)."""
     tagged = verb_lemma_and_tag(word)
     if tagged is None:
         # a base form alone ("with facepaint on gather outside"): far more often a predicate
