@@ -286,7 +286,41 @@ def noun_fits(
             return False  # a well-known slot that never held it: "riding a cat"
         if not lex.fits(ctx, new_lemma, fallback_class=own):
             return False
+        prep = _slot_preposition(ctx)
+        if not at and prep is not None and not after_preposition(lex, prep, new_lemma, old_lemma):
+            return False  # a rare slot backs off to its preposition: "weaves through green books"
     return True
+
+
+#: A new noun after a preposition must follow it at least this share of the old noun's rate,
+#: and at least this often.
+PREPOSITION_RATE, PREPOSITION_MIN = 0.25, 2
+
+
+def _slot_preposition(ctx: str) -> str | None:
+    """The preposition of an object slot ("O|weave through" -> "through"), None for others."""
+    if not ctx.startswith("O|") or "@" in ctx:
+        return None
+    words = ctx[2:].split()
+    prep = words[-1] if len(words) > 1 else None
+    return prep if prep in PREPOSITIONS and prep not in NON_PLACE_PREPOSITIONS else None
+
+
+#: Prepositions that name no place: an agent ("chased by"), a part, a tool, a goal.
+NON_PLACE_PREPOSITIONS = frozenset({"by", "of", "with", "for", "to", "as", "from", "like", "without", "during", "about", "via"})
+
+
+def after_preposition(lex: Any, prep: str, new: str, old: str) -> bool:
+    """``new`` follows ``prep`` in captions (counted "O|in") at a fair share of the rate ``old``
+    does, each rate relative to how often the noun is named: "in a church" (2 of 15) may become
+    "in a house" (11 of 106), never "in a bench" (1 of 261); the slot is rare, so the bare
+    preposition is the evidence there is."""
+    fillers = lex.fillers(f"O|{prep}")
+
+    def rate(noun: str) -> float:
+        return fillers.get(noun, 0) / max(lex.count(noun), 1)
+
+    return fillers.get(new, 0) >= PREPOSITION_MIN and rate(new) >= PREPOSITION_RATE * rate(old)
 
 
 #: A slot is one thing's when its commonest filler holds this share of at least five counts.

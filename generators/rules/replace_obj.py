@@ -41,6 +41,7 @@ from .common import (
     ANIMAL_PARTS,
     MAX_NEGATIVES,
     POSSESSIVES,
+    PREPOSITIONS,
     Candidate,
     bare_singular,
     finish,
@@ -54,6 +55,8 @@ from .common import (
 )
 from .fit import (
     GENERIC_NOUNS,
+    NON_PLACE_PREPOSITIONS,
+    after_preposition,
     caption_words,
     editable_object,
     gender_change,
@@ -67,8 +70,8 @@ from .fit import (
 
 NAME, VERSION = (
     "replace_obj",
-    11,
-)  # 4: doers back off to their verb within a COCO group; 5: "a two lane path", "body of water", "well kept", "an ocean" takes count nouns; 6: vehicles keep their medium, ways change kind ("road" never "track"), no "midair" for a place, no half of an adjective ("wheelchair bound"); 7: dog breeds are dogs ("lab", "shepherd": never drawn, never "a lab" -> "a puppy"); 8: an animal doer no other animal fits becomes a person ("two dogs running through a field" -> "two girls"); animals never stand in for what they were not seen doing ("a fish jumps over a hurdle"), never "another X" nor an unparsed subject ("while snow falls"); 9: "people" doing what an animal was seen doing become that animal ("two people playing in the snow" -> "two dogs"), a capitalised trademark is an object ("catch a Frisbee" -> "catch a ball"), what a dog catches or carries was seen so, roads never become the tunnels or barrels of an agility course nor stairs, moving water (wave, surf, waterfall) is neither replaced nor brought in; the head of "a wall of graffiti" is no object, and after "a cup of" comes only what was seen after it ("a cup of cake" gone), no compound after an adverb ("a mostly dirt road" -> "a mostly path"), no partner of an animal ("the horse and rider" -> "the man and rider"), a caption's own subject with no relation is edited ("The snowboarder is sitting down" -> "The skateboarder ..."), an animal with no relation only by one seen doing the verbs that follow ("a dog runs while holding" never "a cow runs while holding"), never "male"/"female" for an animal, never one of two names a caption may use for one thing (vocab noun_compatible: hurdle/fence, yard/park, mountaintop/mountain, rock/cliff), a listed thing only by one captions name with the thing it is listed with ("a yellow ball and a building", "a bull and a cat play" gone), no place-class word that is no place ("at a heel", "down a climb"); 10: an -ing head the counts know as a verb is no object ("beside her writing"), the viewer's camera ("smiling at the camera") is none either, a slot one thing fills ("speaks into a microphone") takes only counted nouns, a prepositional slot takes a dominant-class noun only if the preposition alone was seen with it ("sits at a chair" gone), nothing glued to "-covered" ("leaf-covered"), no state noun ("in flight", "in action"), a bike is a motorcycle's or a bicycle's other name, after a possessive a relative stays the same relative ("his mom" -> "his dad", never "his kid"), a shadow, reflection or silhouette is no thing to replace; 11: a sidewalk or a crosswalk is the street's other name ("walking down the sidewalk" never "down the street"), a noun known far better as a verb is never drawn in ("with his ride to his eye"), so are soccer ball/football, shirt/top/jersey, sweatshirt/sweater/hoodie, jacket/coat, vest/life jacket
+    12,
+)  # 4: doers back off to their verb within a COCO group; 5: "a two lane path", "body of water", "well kept", "an ocean" takes count nouns; 6: vehicles keep their medium, ways change kind ("road" never "track"), no "midair" for a place, no half of an adjective ("wheelchair bound"); 7: dog breeds are dogs ("lab", "shepherd": never drawn, never "a lab" -> "a puppy"); 8: an animal doer no other animal fits becomes a person ("two dogs running through a field" -> "two girls"); animals never stand in for what they were not seen doing ("a fish jumps over a hurdle"), never "another X" nor an unparsed subject ("while snow falls"); 9: "people" doing what an animal was seen doing become that animal ("two people playing in the snow" -> "two dogs"), a capitalised trademark is an object ("catch a Frisbee" -> "catch a ball"), what a dog catches or carries was seen so, roads never become the tunnels or barrels of an agility course nor stairs, moving water (wave, surf, waterfall) is neither replaced nor brought in; the head of "a wall of graffiti" is no object, and after "a cup of" comes only what was seen after it ("a cup of cake" gone), no compound after an adverb ("a mostly dirt road" -> "a mostly path"), no partner of an animal ("the horse and rider" -> "the man and rider"), a caption's own subject with no relation is edited ("The snowboarder is sitting down" -> "The skateboarder ..."), an animal with no relation only by one seen doing the verbs that follow ("a dog runs while holding" never "a cow runs while holding"), never "male"/"female" for an animal, never one of two names a caption may use for one thing (vocab noun_compatible: hurdle/fence, yard/park, mountaintop/mountain, rock/cliff), a listed thing only by one captions name with the thing it is listed with ("a yellow ball and a building", "a bull and a cat play" gone), no place-class word that is no place ("at a heel", "down a climb"); 10: an -ing head the counts know as a verb is no object ("beside her writing"), the viewer's camera ("smiling at the camera") is none either, a slot one thing fills ("speaks into a microphone") takes only counted nouns, a prepositional slot takes a dominant-class noun only if the preposition alone was seen with it ("sits at a chair" gone), nothing glued to "-covered" ("leaf-covered"), no state noun ("in flight", "in action"), a bike is a motorcycle's or a bicycle's other name, after a possessive a relative stays the same relative ("his mom" -> "his dad", never "his kid"), a shadow, reflection or silhouette is no thing to replace; 11: a sidewalk or a crosswalk is the street's other name ("walking down the sidewalk" never "down the street"), a noun known far better as a verb is never drawn in ("with his ride to his eye"), so are soccer ball/football, shirt/top/jersey, sweatshirt/sweater/hoodie, jacket/coat, vest/life jacket; 12: a rare slot with a preposition, or a place the parse tied to no verb, takes only a noun that follows the preposition in captions about as often as the old one ("getting married in a church" -> "in a bench", "weaves through green cones" -> "green books")
 GENERATOR = f"rule:{NAME}@{VERSION}"
 PER_OBJECT = 2  # negatives kept per object
 TRIES_PER_OBJECT = 12  # candidates checked per object before moving on
@@ -209,6 +212,17 @@ def noun_candidates(noun: str, resources: Any) -> list[PoolNoun]:
     ]
     resources._cache[key] = out
     return out
+
+
+_DETERMINED = re.compile(r"(?:^|\s)([a-z]+)\s+(?:(?:a|an|the|some|his|her|their|its|two|three|four|several|many)\s+)?$", re.I)
+
+
+def _preposition_before(caption: str, obj: Any) -> str | None:
+    """The preposition right before the object's phrase, a determiner allowed between ("in a
+    church"), or None."""
+    m = _DETERMINED.search(caption[: phrase_start(obj)])
+    word = m.group(1).lower() if m else None
+    return word if word in PREPOSITIONS and word not in NON_PLACE_PREPOSITIONS else None
 
 
 #: Words after an animal that point back at it or its kind ("its tail", "one dog sniffs another").
@@ -488,6 +502,12 @@ def replace_obj(
         # the slot fit is a few table lookups: checked for every option before the draw, so a
         # slot that only a few nouns fit still finds them; WordNet is asked only of drawn ones
         options = [(w, x) for w, x in options if noun_fits(resources, graph, i, w)]
+        prep = _preposition_before(caption, obj)
+        if not object_contexts(graph, i) and prep is not None:
+            # a place the parse tied to no verb ("getting married in a church"): the new noun
+            # must follow the preposition in captions about as often as the old one does (never
+            # "married in a bench", "in a fence")
+            options = [(w, x) for w, x in options if after_preposition(people, prep, w, lemma)]
         if not object_contexts(graph, i) and people.class_of(lemma) in ("animal", "bird"):
             # a doer the parse tied to no verb ("Dog leaps out", "a dog runs while holding an
             # object"): another animal must have been seen doing each verb that follows it

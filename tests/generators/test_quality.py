@@ -689,6 +689,9 @@ def test_add_obj_keeps_animal_only_doings_to_animals(parse, resources):
         ("replace_rel", "A group of skiers shown on a snow covered mountain .", ("sat on", "stood on", "sitting on", "standing on")),
         ("replace_rel", "A little girl in pink pajamas tries to operate a camera .", ("to hold a camera",)),
         ("replace_rel", "A woman in a pink shirt is riding a horse in a competition .", ("jumping a horse",)),
+        # rare slots back off to their preposition: the new noun must follow it about as often
+        ("replace_obj", "Two people are getting married in a church .", ("in a bench", "in a fence", "in a pole", "in a ramp", "in a hurdle")),
+        ("replace_obj", "A person in red pants weaves through green cones .", ("green books", "green blankets", "green collars", "green letters")),
         ("add_att", "A little girl with blonde hair and blue eyes is eating cookies .", tuple(f"{t} cookies" for t in ("bearded", "tattooed", "barefoot", "shirtless", "masked", "redheaded", "uniformed", "bald"))),
     ],
 )
