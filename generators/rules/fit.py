@@ -89,6 +89,8 @@ def editable_object(caption: str, obj: SceneObject, resources: Any) -> bool:
         return False  # a name ("Hello Kitty balloon", "Roman Candles")
     if obj.start > 0 and (caption[obj.start - 1] in "-'" or caption[obj.start - 1].isdigit()):
         return False  # half of a word the parser split: "4-wheeler", "t-shirt"
+    if caption[obj.end : obj.end + 1] == "-" and caption[obj.end + 1 : obj.end + 2].isalpha():
+        return False  # the first half: "port-o-potties" -> "city-o-potties"
     if _numbered_compound(caption, obj):
         return False  # "a two lane path": the number belongs to "lane", not to the path
     if _FIXED_BEFORE.search(caption[max(0, obj.start - 12) : obj.start]):

@@ -692,6 +692,8 @@ def test_add_obj_keeps_animal_only_doings_to_animals(parse, resources):
         # rare slots back off to their preposition: the new noun must follow it about as often
         ("replace_obj", "Two people are getting married in a church .", ("in a bench", "in a fence", "in a pole", "in a ramp", "in a hurdle")),
         ("replace_obj", "A person in red pants weaves through green cones .", ("green books", "green blankets", "green collars", "green letters")),
+        ("replace_obj", "A person is sitting in front of three blue and white port-o-potties .", ("city-o", "street-o", "road-o", "sidewalk-o", "harbor-o", "dock-o", "pier-o")),
+        ("replace_obj", "Black poodle carrying red and white dog toy", ("Black puppy",)),
         ("add_att", "A little girl with blonde hair and blue eyes is eating cookies .", tuple(f"{t} cookies" for t in ("bearded", "tattooed", "barefoot", "shirtless", "masked", "redheaded", "uniformed", "bald"))),
     ],
 )
