@@ -674,6 +674,7 @@ def add_att(
 ) -> list[Negative]:
     """Insert a checkable adjective before an object, in conventional adjective order."""
     present = caption_words(caption)
+    caption_said = present | {w.rsplit("-", 1)[-1] for w in present}  # "dark-haired" says "haired"
     order_rank = {g: k for k, g in enumerate(resources.vocab["adjective_order"])}
     order = list(range(len(graph.objects)))
     rng.shuffle(order)
@@ -718,7 +719,7 @@ def add_att(
                 continue  # "a rocky stone path": the new adjective says what one there says
             if adj in _BARE_TRAITS and _BARE_SCENE.search(caption):
                 continue  # "the shirtless athlete completes the swimming portion": swimmers are
-            if _SAID_BY.get(adj, frozenset()) & (present | {w.rsplit("-", 1)[-1] for w in present}):  # "dark-haired"
+            if _SAID_BY.get(adj, frozenset()) & caption_said:
                 continue  # "a bald man with dark hair", "a bearded man with a white beard"
             options.append(((adj, groups[0]), weight))
         for adj, g in weighted_order(rng, options)[:PER_OBJECT]:

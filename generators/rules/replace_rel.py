@@ -610,6 +610,7 @@ def _verbs_that_read(
 ) -> list[tuple[str, float]]:
     """The verb options that read with the rest of the caption: what follows the object, what
     the doer already does, and the verb's own form and sense."""
+    verb = slot.key.split(" ", 1)[0]
     if slot.key == "wear" and (_LIST_AFTER.match(caption[obj_obj.end :]) or _ON_BODY.match(caption, obj_obj.end)):
         # "wearing a hat and a scarf", "wearing a dust mask on her mouth": holding it there
         # may be what the photo shows
@@ -618,7 +619,7 @@ def _verbs_that_read(
         options = []  # "skiers shown on a mountain" -> "sat on": the photo's word, no doing
     if slot.key in ("dress in", "dress as", "clothe in"):
         options = []  # "dressed in a red bikini" -> "posed in": one poses dressed so
-    if slot.key.split(" ", 1)[0] in _TRADES:
+    if verb in _TRADES:
         # "a vendor sells toys": holding, showing or carrying them may be true, riding them is
         # no scene; only the other side of the trade reads
         options = [(v, w) for v, w in options if v in _TRADES]
@@ -632,7 +633,7 @@ def _verbs_that_read(
         options = [(v, w) for v, w in options if v in _MOUTH_VERBS]  # never "to wear a strap in its mouth"
     if _IN_HANDS.match(caption, obj_obj.end):
         options = [(v, w) for v, w in options if v in _HAND_VERBS]  # "watching a camera in her hands"
-    if slot.key.split(" ", 1)[0] in _POSTURES:
+    if verb in _POSTURES:
         # "a man sits with a boy" -> "smiles with a boy": one smiles, waits or talks
         # while sitting; only another posture or a motion rules the sitting out
         options = [(v, w) for v, w in options if v in _EXCLUSIVE_OF_POSTURE]
@@ -649,7 +650,7 @@ def _verbs_that_read(
         # of": a verb with only a place after it is true when the caption already says it
         said = _words_outside(caption, slot.start, slot.end)
         options = [(v, w) for v, w in options if not _said(v, said)]
-    if slot.key.split(" ", 1)[0] == "ride" and _ON_VEHICLE.search(caption, slot.end):
+    if verb == "ride" and _ON_VEHICLE.search(caption, slot.end):
         options = []  # "riding down a hill on tricycles" -> "running down a hill on tricycles"
     if slot.directed:
         along = _ALONG_VERBS.get(slot.key, frozenset())

@@ -29,7 +29,8 @@ _BETWEEN = re.compile(r"^\s*(?:,\s*)?(?:(?:who|that)\s+)?(?:(?:is|are|was|were)\
 #: Wearers that are no object of the graph: "one in blue", "someone in red".
 _PRONOUN_WEARERS = re.compile(r"\b(one|someone|somebody|another|others?|ones)\s*$", re.I)
 #: Words after the color that end its phrase (the color modifies no noun).
-_PHRASE_ENDS = frozenset({"while", "as", "and", "with", "who", "that", "is", "are", "has", "have", "holding", "on"})
+#: ("and" is read apart, prepositions are ends anyway.)
+_PHRASE_ENDS = frozenset({"while", "as", "who", "that", "is", "are", "has", "have", "holding"})
 _WEARER_CLASSES = frozenset({"person", "group"})
 
 
