@@ -39,7 +39,7 @@ from .common import (
 from .fit import adjective_fits, caption_words, weighted_order
 from .worn import worn_colors
 
-NAME, VERSION = "replace_att", 7  # 3: snow stays snow where someone skis or sleds; 4: fixed "body of", numbered compounds, "a little snow"; 5: a covering is an attribute ("a snow covered field" -> "a grass covered field"); 6: no value of one look ("small" -> "tiny"), "parked"/"stopped" only on vehicles, a participle after its adverb stays ("a fast moving stream"), never a noun's own stuff ("snowy grass" -> "grassy grass"); 7: a color worn with no garment named is replaced too ("a girl in red" -> "a girl in green"), hair takes hair colors only ("blond hair" -> "black hair", never "green hair" nor "dark" -> "brown")
+NAME, VERSION = "replace_att", 8  # 3: snow stays snow where someone skis or sleds; 4: fixed "body of", numbered compounds, "a little snow"; 5: a covering is an attribute ("a snow covered field" -> "a grass covered field"); 6: no value of one look ("small" -> "tiny"), "parked"/"stopped" only on vehicles, a participle after its adverb stays ("a fast moving stream"), never a noun's own stuff ("snowy grass" -> "grassy grass"); 7: a color worn with no garment named is replaced too ("a girl in red" -> "a girl in green"), hair takes hair colors only ("blond hair" -> "black hair", never "green hair" nor "dark" -> "brown"); 8: fluffy/furry/shaggy/fuzzy are one look ("a fluffy dog" never "a furry dog")
 GENERATOR = f"rule:{NAME}@{VERSION}"
 PER_ATTRIBUTE = 2
 ANTONYM_WEIGHT = 4.0  # an antonym is the clearest change of value: drawn more often

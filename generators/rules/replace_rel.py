@@ -62,8 +62,8 @@ from .fit import relation_end, weighted_order
 
 NAME, VERSION = (
     "replace_rel",
-    10,
-)  # 4: free front/behind, on/in -> next to; 5: no put/place without a place, no "riding" for sports, infinitives; 6: bare infinitives ("watching a man do"), more verbs of one sense (aim/hold, climb/hike, cross/walk, navigate/drive, strike/return); 7: worn garments held ("wearing a jacket" -> "holding a jacket"), beside for what is done anywhere ("playing in a lake" -> "next to a lake"), a directed complement keeps verbs that move the thing along ("ride their bikes down a road" -> "walk their bikes"); 8: verbs of one sense also catch/hold, walk/hold (a leash), stand/lean (against), catch/chase, ride/fight (the rapids); no worn garment held where something is held already, no preposition edit where the caption puts someone inside a vehicle ("sits next to a car behind the steering wheel"), "feed" is a base form (never "to chased"), more verbs of one sense (drive/race, ride/race, catch/fetch/retrieve, carry/fetch/return, crowd/ride), "attempt" is vague, pouring verbs ("dumps water on a girl") are never replaced, a thing in the mouth takes only what mouths do, a recipient ("kicks a ball to his father") only verbs that send, an instrument/prevention/manner after the object ("hit a ball with their sticks", "stopping a ball from going", "headfirst") keeps the verb, a mostly intransitive verb takes an object only seen as a fair share of its objects ("leaping to run an orange ball"); verbs of one sense also soak/sit, soak/lie, eat/hold, ride/stand, ride/sit, grind/ride, carry/wear; a participle form with no auxiliary is the active past ("missed the ball" -> "bit", never "bitten"); "in its mouth" does not hide a directed complement; 9: a verb with only a place after it never becomes one the caption already says ("stands smiling and standing"), no verb after a body part's state ("her eyes closed"), nothing ridden after walking/standing ("walking on the beach riding a surfboard"), perform is compatible with stand/sit/dance/sing/walk/jump/ride/pose, after "be" with no agent only state participles ("are gathered" never "are stood"), a posture becomes only another posture or a motion ("sits with a boy" never "smiles with"), catch/ride/surf and slide/sled are compatible, no state noun is an end ("in mid flight"), surround is a group's verb, a thing in someone's hands takes only hand verbs ("watching a camera in her hands"), hold/swing (a bat) and romp/bound/run/play are verbs of one sense, so are retrieve/hold and fetch/hold and pose/smile, leap/dive and jump/dive; a ride whose vehicle the caption names after it is kept ("riding down a hill on tricycles"), "surrounded by" and "lined with" are fixed; 10: "inside"/"outside" only around what encloses ("sits in a chair" never "outside a chair"), "wearing a mask on her mouth" never "holding", "in bed" keeps its preposition (never "beside bed"), smile/look and dunk/hold are verbs of one sense, selling becomes only buying, "dressed in" and "shown"/"pictured" are never replaced ("posed in a red bikini", "skiers sat on a mountain"), operate/hold and ride/jump (a horse) are one sense ("smiles into the camera" -> "looks into")
+    11,
+)  # 4: free front/behind, on/in -> next to; 5: no put/place without a place, no "riding" for sports, infinitives; 6: bare infinitives ("watching a man do"), more verbs of one sense (aim/hold, climb/hike, cross/walk, navigate/drive, strike/return); 7: worn garments held ("wearing a jacket" -> "holding a jacket"), beside for what is done anywhere ("playing in a lake" -> "next to a lake"), a directed complement keeps verbs that move the thing along ("ride their bikes down a road" -> "walk their bikes"); 8: verbs of one sense also catch/hold, walk/hold (a leash), stand/lean (against), catch/chase, ride/fight (the rapids); no worn garment held where something is held already, no preposition edit where the caption puts someone inside a vehicle ("sits next to a car behind the steering wheel"), "feed" is a base form (never "to chased"), more verbs of one sense (drive/race, ride/race, catch/fetch/retrieve, carry/fetch/return, crowd/ride), "attempt" is vague, pouring verbs ("dumps water on a girl") are never replaced, a thing in the mouth takes only what mouths do, a recipient ("kicks a ball to his father") only verbs that send, an instrument/prevention/manner after the object ("hit a ball with their sticks", "stopping a ball from going", "headfirst") keeps the verb, a mostly intransitive verb takes an object only seen as a fair share of its objects ("leaping to run an orange ball"); verbs of one sense also soak/sit, soak/lie, eat/hold, ride/stand, ride/sit, grind/ride, carry/wear; a participle form with no auxiliary is the active past ("missed the ball" -> "bit", never "bitten"); "in its mouth" does not hide a directed complement; 9: a verb with only a place after it never becomes one the caption already says ("stands smiling and standing"), no verb after a body part's state ("her eyes closed"), nothing ridden after walking/standing ("walking on the beach riding a surfboard"), perform is compatible with stand/sit/dance/sing/walk/jump/ride/pose, after "be" with no agent only state participles ("are gathered" never "are stood"), a posture becomes only another posture or a motion ("sits with a boy" never "smiles with"), catch/ride/surf and slide/sled are compatible, no state noun is an end ("in mid flight"), surround is a group's verb, a thing in someone's hands takes only hand verbs ("watching a camera in her hands"), hold/swing (a bat) and romp/bound/run/play are verbs of one sense, so are retrieve/hold and fetch/hold and pose/smile, leap/dive and jump/dive; a ride whose vehicle the caption names after it is kept ("riding down a hill on tricycles"), "surrounded by" and "lined with" are fixed; 10: "inside"/"outside" only around what encloses ("sits in a chair" never "outside a chair"), "wearing a mask on her mouth" never "holding", "in bed" keeps its preposition (never "beside bed"), smile/look and dunk/hold are verbs of one sense, selling becomes only buying, "dressed in" and "shown"/"pictured" are never replaced ("posed in a red bikini", "skiers sat on a mountain"), operate/hold and ride/jump (a horse) are one sense ("smiles into the camera" -> "looks into"); 11: no verb the caption already says elsewhere ("watches the ball he hit" never "hits"), a bare infinitive after a short relative clause ("the ball he hit go flying"), overlook/watch and fetch/chase are one sense
 GENERATOR = f"rule:{NAME}@{VERSION}"
 PER_RELATION = 2
 MIN_PREDICATE_COUNT = 5  # a replacement verb must have been seen this often with its preposition
@@ -148,11 +148,15 @@ def _governs_infinitive(after_object: str, lex: Any) -> bool:
     """Whether the object is followed by "to" + a verb ("a dog to stand"), not "to" + a place
     ("to shore"), or by a bare verb ("watching a man *do* a pose"): the word is one captions use
     as a predicate far more than as a noun."""
-    m = _INFINITIVE_AFTER.match(after_object) or _BARE_INFINITIVE_AFTER.match(after_object)
+    m = (
+        _INFINITIVE_AFTER.match(after_object)
+        or _CLAUSE_THEN_BARE.match(after_object)
+        or _BARE_INFINITIVE_AFTER.match(after_object)
+    )
     if m is None:
         return False
     word = m.group(1).lower()
-    if m.re is _BARE_INFINITIVE_AFTER:
+    if m.re is not _INFINITIVE_AFTER:
         tagged = verb_lemma_and_tag(word)
         if word in PREPOSITIONS or word in _NOT_VERBS or (tagged is not None and tagged[0] != word):
             return False  # only a base form right after the object: "watching a man do a pose"
@@ -219,6 +223,8 @@ _INFINITIVE_AFTER = re.compile(r"\s+to\s+([a-z]+)", re.I)
 _NOT_VERBS = frozenset({"and", "or", "while", "as", "with", "a", "an", "the", "his", "her", "their", "its", "that", "who"})
 #: "watching another man do a pose", "helping a girl climb": a bare infinitive after the object.
 _BARE_INFINITIVE_AFTER = re.compile(r"\s+([a-z]+)\b")
+#: "watches the tennis ball he hit *go* flying": the bare infinitive after a short relative clause.
+_CLAUSE_THEN_BARE = re.compile(r"\s+(?:that\s+|which\s+)?(?:he|she|they|it|we|i|you)\s+[a-z]+\s+([a-z]+)\b", re.I)
 #: Verbs whose preposition is where the eyes go, not where the doer is ("looking over a
 #: balcony", "staring into the distance"): another verb moves the doer there.
 _GAZE_VERBS = frozenset({"look", "stare", "gaze", "peer", "peek", "glance", "squint"})
@@ -645,11 +651,11 @@ def _verbs_that_read(
         # "walking on the beach carrying a surfboard" -> "... riding a surfboard": one
         # cannot walk or stand while riding it
         options = [(v, w) for v, w in options if v not in _RIDES]
-    if " " in slot.key:
-        # "stands smiling and laughing in front of a wall" -> "... and standing in front
-        # of": a verb with only a place after it is true when the caption already says it
-        said = _words_outside(caption, slot.start, slot.end)
-        options = [(v, w) for v, w in options if not _said(v, said)]
+    # "stands smiling and laughing in front of a wall" -> "... and standing in front of", "a
+    # boy watches the ball he hit" -> "hits the ball he hit": a verb the caption already says
+    # may well be true of this slot too
+    said = _words_outside(caption, slot.start, slot.end)
+    options = [(v, w) for v, w in options if not _said(v, said)]
     if verb == "ride" and _ON_VEHICLE.search(caption, slot.end):
         options = []  # "riding down a hill on tricycles" -> "running down a hill on tricycles"
     if slot.directed:

@@ -695,6 +695,15 @@ def test_add_obj_keeps_animal_only_doings_to_animals(parse, resources):
         ("replace_obj", "A person is sitting in front of three blue and white port-o-potties .", ("city-o", "street-o", "road-o", "sidewalk-o", "harbor-o", "dock-o", "pier-o")),
         ("replace_obj", "Black poodle carrying red and white dog toy", ("Black puppy",)),
         ("add_att", "A little girl with blonde hair and blue eyes is eating cookies .", tuple(f"{t} cookies" for t in ("bearded", "tattooed", "barefoot", "shirtless", "masked", "redheaded", "uniformed", "bald"))),
+        # held-out reads, seeds 57 and 58: fetching is chasing; overlooking is watching; a
+        # fluffy dog is furry; a verb the caption says already; a bare infinitive after a
+        # relative clause; one dribbler per ball
+        ("replace_rel", "A brown dog is fetching a ball .", ("chasing a ball", "grabbing a ball")),
+        ("replace_rel", "A woman is sitting on a rock overlooking the water .", ("watching the water", "looking at the water", "viewing the water")),
+        ("replace_att", "A fluffy dog carries a stick through snow .", ("furry dog", "shaggy dog", "fuzzy dog", "hairy dog")),
+        ("replace_rel", "A boy watches the ball he hit .", ("hits the ball", "hit the ball he")),
+        ("replace_rel", "A player watches the tennis ball he hit go flying .", ("tosses the", "throws the", "hands the", "kicks the", "carries the", "holds the", "catches the")),
+        ("add_obj", "A woman dribbles a ball down the court .", ("and a woman dribble",)),
     ],
 )
 def test_strict_read_failures(neg_type, caption, never, parse, resources):
