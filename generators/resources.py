@@ -149,6 +149,8 @@ class Resources:
         if a_syn & set(b_all):
             return "synonym"
         if pos == "a":
+            if b in self.vocab.get("adjective_distinct", {}).get(a, ()):
+                return None  # "young" boy vs "teenage" boy: one WordNet cluster, two photos
             similar = {s2 for s in a_syn for s2 in s.similar_tos()}
             if similar & set(b_all):
                 return "synonym"

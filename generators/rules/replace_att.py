@@ -39,7 +39,7 @@ from .common import (
 from .fit import adjective_fits, caption_words, weighted_order
 from .worn import worn_colors
 
-NAME, VERSION = "replace_att", 8  # 3: snow stays snow where someone skis or sleds; 4: fixed "body of", numbered compounds, "a little snow"; 5: a covering is an attribute ("a snow covered field" -> "a grass covered field"); 6: no value of one look ("small" -> "tiny"), "parked"/"stopped" only on vehicles, a participle after its adverb stays ("a fast moving stream"), never a noun's own stuff ("snowy grass" -> "grassy grass"); 7: a color worn with no garment named is replaced too ("a girl in red" -> "a girl in green"), hair takes hair colors only ("blond hair" -> "black hair", never "green hair" nor "dark" -> "brown"); 8: fluffy/furry/shaggy/fuzzy are one look ("a fluffy dog" never "a furry dog")
+NAME, VERSION = "replace_att", 9  # 3: snow stays snow where someone skis or sleds; 4: fixed "body of", numbered compounds, "a little snow"; 5: a covering is an attribute ("a snow covered field" -> "a grass covered field"); 6: no value of one look ("small" -> "tiny"), "parked"/"stopped" only on vehicles, a participle after its adverb stays ("a fast moving stream"), never a noun's own stuff ("snowy grass" -> "grassy grass"); 7: a color worn with no garment named is replaced too ("a girl in red" -> "a girl in green"), hair takes hair colors only ("blond hair" -> "black hair", never "green hair" nor "dark" -> "brown"); 8: fluffy/furry/shaggy/fuzzy are one look ("a fluffy dog" never "a furry dog"); 9: a colorful thing becomes black, white or gray, a young boy or girl a teenage one, a blond one redheaded (the synonym check had refused all three: vocab adjective_distinct)
 GENERATOR = f"rule:{NAME}@{VERSION}"
 PER_ATTRIBUTE = 2
 ANTONYM_WEIGHT = 4.0  # an antonym is the clearest change of value: drawn more often
@@ -97,7 +97,9 @@ def attribute_candidates(word: str, resources: Any) -> list[tuple[str, bool]]:
             siblings.update(resources.vocab["adjective_groups"][group])
     siblings -= NOT_EXCLUSIVE
     if low in NOT_EXCLUSIVE:
-        siblings = set()  # "colorful" dresses may well be striped
+        # "colorful" dresses may well be striped or red; only no color at all is surely false
+        # ("a colorful outfit" -> "a black outfit": vocab adjective_distinct)
+        siblings = set(resources.vocab.get("adjective_distinct", {}).get(low, ()))
     out: list[tuple[str, bool]] = []
     seen = {low}
     for cand in antonyms + sorted(siblings):
@@ -127,6 +129,11 @@ PERSON_AGE_VALUES: dict[str, dict[str, tuple[str, ...]]] = {
     "elderly": {"adult": ("young",)},
     "teenage": {"child": ("little",), "teen": ()},
 }
+
+
+def _is_age(obj: Any, att: Attribute, resources: Any) -> bool:
+    """The attribute is an age word on a person ("a *young* boy")."""
+    return att.text.lower() in PERSON_AGE_VALUES and _person_age(object_lemma(obj), resources) is not None
 
 
 def _person_age(noun: str, resources: Any) -> str | None:
@@ -202,6 +209,9 @@ def replace_att(
     rng.shuffle(atts)
     speed_states = resources.vocab["adjective_groups"]["speed_state"]
     cands: list[Candidate] = []
+    # a person's age word last: "young" -> "teenage" is the edit a blind reader learns fastest
+    # (captions seldom say "teenage"), so it is the fallback when nothing else is editable
+    ages: list[Candidate] = []
     for obj, att in atts:
         noun = object_lemma(obj)
         others = {t.text.lower() for t in obj.attributes if t is not att}
@@ -236,11 +246,18 @@ def replace_att(
                 continue  # "a silver dog", "ripe beads"; a thing takes a curated antonym ("a low branch" -> "a high branch")
             seen = lex.adjectives_of(noun).get(value, 0)
             options.append((value, (1.0 + seen) * (ANTONYM_WEIGHT if is_antonym else 1.0)))
-        for new in weighted_order(rng, options)[:PER_ATTRIBUTE]:
+        chosen: list[str] = []
+        for new in weighted_order(rng, options):
+            if len(chosen) >= PER_ATTRIBUTE:
+                break
+            if any(new in compatible_words("adjective_compatible", c, resources) for c in chosen):
+                continue  # "redheaded" -> "blond" and "blonde": one negative twice
+            chosen.append(new)
             text, edit = apply_edit(caption, att.start, att.end, match_case(new, att.text))
-            cands.append(Candidate(text, edit))
+            (ages if _is_age(obj, att, resources) else cands).append(Candidate(text, edit))
     cands.extend(_covering_candidates(caption, graph, rng, resources))
     cands.extend(_worn_candidates(caption, graph, rng, resources))
+    cands.extend(ages)
     return finish(caption, cands, "replace_att", GENERATOR, resources, limit=limit)
 
 

@@ -1084,3 +1084,34 @@ def test_swap_att_moves_a_color_listed_with_a_size(parse, resources):
     assert "A young boy dressed in a white hoodie crawling through a large , black tube ." in texts, texts
     # "red , blue pants": two colors listed are one pattern, never split
     assert not _negatives("swap_att", "A man in a white shirt and red , blue pants .", parse, resources)
+
+
+@pytest.mark.parametrize(
+    ("caption", "want", "never"),
+    [
+        # WordNet calls "teenage" similar to "young": a photo of a young boy shows no teenager
+        ("A young boy is playing soccer .", "A teenage boy is playing soccer .", ("A little boy", "A small boy")),
+        # WordNet's "colored" sense makes every color a "colorful" one; only no color is false
+        ("A man in a colorful outfit stands by a wall .", "A man in a black outfit stands by a wall .", ("red outfit", "striped outfit", "blue outfit")),
+        # WordNet puts "redheaded" in blond's cluster; hair colors a photo tells apart
+        ("A blonde woman is sitting on a bench .", "A redheaded woman is sitting on a bench .", ("golden woman", "yellow woman")),
+    ],
+)
+def test_replace_att_values_wordnet_clusters_but_a_photo_tells_apart(caption, want, never, parse, resources):
+    texts = _negatives("replace_att", caption, parse, resources)
+    assert want in texts, sorted(texts)
+    assert not any(bad in t for t in texts for bad in never), sorted(texts)
+
+
+def test_replace_att_edits_a_persons_age_only_when_nothing_else_is_editable(parse, resources):
+    spec = registry.select(["replace_att"])[0]
+    caption = "A young boy in a red shirt runs ."
+    graph = parse(caption)
+    for seed in SEEDS:
+        texts = [n.text for n in spec.fn(caption, graph, random.Random(seed), resources)]
+        assert texts and "teenage" not in texts[0], texts  # the shirt's color first, the age last
+    caption = "A redheaded boy runs ."
+    graph = parse(caption)
+    for seed in SEEDS:  # one negative, not two spellings of it
+        texts = {n.text for n in spec.fn(caption, graph, random.Random(seed), resources)}
+        assert texts and not ({"A blond boy runs .", "A blonde boy runs ."} <= texts), sorted(texts)
