@@ -61,6 +61,8 @@ SIBLING_GROUPS = frozenset(
 #: Values that do not exclude the others of their property: "colorful" may be "striped".
 NOT_EXCLUSIVE = frozenset({"colorful", "multicolored", "patterned", "plain", "light", "bright", "dark"})
 MIN_ANTONYM_COUNT = 3  # tagged-sense count a WordNet antonym needs ("nonmetallic" is a rarity tell)
+#: "a blonde haired toddler": the adjective is the hair's color ("redheaded haired" is no English).
+_HAIRED = re.compile(r"[\s-]+haired\b", re.I)
 _COPULA = re.compile(r"\s+(is|are|was|were|looks?|seems?)\s+", re.I)
 #: Doing these says the ground is snow: "snowy" stays ("skis down a rocky hill" is a tell).
 _SNOW_SPORT = re.compile(r"\b(ski\w*|snowboard\w*|sled\w*|sleigh\w*|snowmobil\w*|snowshoe\w*)\b", re.I)
@@ -225,10 +227,12 @@ def replace_att(
             candidates = [(v, True) for v in PERSON_AGE_VALUES[att.text.lower()].get(age, ())]
         same_look = compatible_words("adjective_compatible", att.text.lower(), resources)
         hair = resources.vocab["hair_colors"]
-        if noun.rsplit(" ", 1)[-1] in hair["nouns"] and att.text.lower() in hair["colors"]:
+        haired = _HAIRED.match(caption, att.end) is not None  # "a blonde haired toddler"
+        if (noun.rsplit(" ", 1)[-1] in hair["nouns"] or haired) and (att.text.lower() in hair["colors"] or haired):
             # "blond hair" -> "black hair": hair comes in few colors, never one of the same look
             # ("dark hair" may be brown)
-            young = _owner_age(graph, obj, resources) in ("child", "baby")
+            owner_age = _person_age(noun, resources) if haired else _owner_age(graph, obj, resources)
+            young = owner_age in ("child", "baby")
             candidates = [(c, False) for c in hair["colors"] if not (young and c in _GRAY_HAIR)]  # "children with gray hair"
             same_look = same_look | compatible_words("hair_colors", att.text.lower(), resources)
         snow_scene = _SNOW_SPORT.search(caption) is not None
@@ -242,7 +246,7 @@ def replace_att(
             if value in speed_states and lex.class_of(noun) != "vehicle":
                 continue  # "a moving stream" -> "a parked stream": only vehicles park
             curated = resources.vocab["antonyms"].get(att.text.lower()) == value
-            if not adjective_fits(resources, value, noun) and (living or not curated):
+            if not adjective_fits(resources, value, "hair" if haired else noun) and (living or not curated):
                 continue  # "a silver dog", "ripe beads"; a thing takes a curated antonym ("a low branch" -> "a high branch")
             seen = lex.adjectives_of(noun).get(value, 0)
             options.append((value, (1.0 + seen) * (ANTONYM_WEIGHT if is_antonym else 1.0)))

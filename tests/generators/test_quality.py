@@ -704,6 +704,14 @@ def test_add_obj_keeps_animal_only_doings_to_animals(parse, resources):
         ("replace_rel", "A boy watches the ball he hit .", ("hits the ball", "hit the ball he")),
         ("replace_rel", "A player watches the tennis ball he hit go flying .", ("tosses the", "throws the", "hands the", "kicks the", "carries the", "holds the", "catches the")),
         ("add_obj", "A woman dribbles a ball down the court .", ("and a woman dribble",)),
+        # held-out read, seed 59: a seat takes postures; one faces what one climbs; a fetching
+        # dog bites the ball; a dirty ball is a brown one
+        ("replace_rel", "A man is sitting in the drivers seat of a jeep .", ("walking in", "running in", "jumping in", "dancing in")),
+        ("replace_rel", "Two men climbing a mountain .", ("facing a mountain",)),
+        ("replace_rel", "A dog fetches a ball in a field .", ("bites a ball",)),
+        ("swap_att", "A brown dog is chasing a dirty tennis ball .", ("A dirty dog",)),
+        # "blonde haired": the adjective is the hair's color, a child's hair is never gray
+        ("replace_att", "A blonde haired toddler swinging on a tire swing .", ("redheaded haired", "brunette haired", "gray haired", "white haired", "yellow haired")),
     ],
 )
 def test_strict_read_failures(neg_type, caption, never, parse, resources):
