@@ -24,13 +24,14 @@ import random
 import re
 from typing import Any
 
-from negforge.schemas import Edit, Negative, SceneGraph, SceneObject
+from negforge.schemas import Attribute, Edit, Negative, SceneGraph, SceneObject
 
 from ..grammar import apply_edit, article_for, fix_articles, last_gendered_pronoun, match_case
 from ..registry import register
 from .common import (
     MAX_NEGATIVES,
     POSSESSIVES,
+    SHADES,
     Candidate,
     after_shade,
     bare_singular,
@@ -50,7 +51,7 @@ from .worn import WornColor, worn_colors
 
 SWAP_OBJ_VERSION = 10  # 4: symmetric relations with telling attributes; 5: a baby's joint slot needs 2 counts; 6: no half of an adjective ("wheelchair bound"), no nested places ("a crosswalk on a street"); 7: two garments of one list ("a red shirt and blue shorts" -> "red shorts and a blue shirt"), never watchers ("an onlooker watched by runners"); 8: two listed nouns only when each has its own attributes ("a young boy and a girl on a skateboard" is left alone); 9: nothing worn ("has a glove on") moves, no garment swap splits a shade ("navy blue pants"), no noun moved next to its twin ("a young woman and woman"); 10: never two names of one thing ("the street at a crosswalk"), a place both are in tells no doer of a symmetric relation apart ("a puppy plays with an adult dog in the snow")
 SWAP_OBJ = f"rule:swap_obj@{SWAP_OBJ_VERSION}"
-SWAP_ATT_VERSION = 9  # 4: an attribute after "and" of another noun phrase moves; 5: shades stay whole; 6: no half of an adjective, comma-listed adjectives of different kinds move ("a large , white tube"); 7: never two adjectives of one look ("a young girl hugs a little boy"), no cross-kind swap with a body part or substance ("a short dog with black fur"); 8: colors worn with no garment named are exchanged too ("a player in red chases a player in blue" -> "... in blue ... in red"); 9: fluffy/furry/shaggy are one look, so are dirty/muddy/brown ("a brown dog ... a dirty tennis ball" never swapped)
+SWAP_ATT_VERSION = 9  # 4: an attribute after "and" of another noun phrase moves; 5: shades stay whole; 6: no half of an adjective, comma-listed adjectives of different kinds move ("a large , white tube"); 7: never two adjectives of one look ("a young girl hugs a little boy"), no cross-kind swap with a body part or substance ("a short dog with black fur"); 8: colors worn with no garment named are exchanged too ("a player in red chases a player in blue" -> "... in blue ... in red"); 9: fluffy/furry/shaggy are one look, so are dirty/muddy/brown ("a brown dog ... a dirty tennis ball" never swapped), a color moves with its shade ("a bright blue sweatshirt ... a red wagon" -> "a red sweatshirt ... a bright blue wagon")
 SWAP_ATT = f"rule:swap_att@{SWAP_ATT_VERSION}"
 #: Relations that read the same both ways round.
 _SYMMETRIC = frozenset({"with", "beside", "near", "by", "next to", "close to", "alongside"})
@@ -177,26 +178,49 @@ def _uncap(word: str) -> str:
 _JOINED = re.compile(r"\s*(,\s*(and|or|&)?|and|or|&)\s*", re.I)
 
 
-def _movable(caption: str, att, obj: SceneObject, resources: Any) -> bool:
+def _movable(caption: str, att, obj: SceneObject, resources: Any, shade_start: int | None = None) -> bool:
     """A pre-noun, non-numeric attribute that is not half of a coordination ("red and white") or
-    of a longer modifier ("stainless steel")."""
+    of a longer modifier ("stainless steel"). ``shade_start``: the color moves with the shade
+    before it ("bright blue"), which starts there."""
     if not is_replaceable(att) or att.end > obj.start or glued_modifier(caption, att, obj, resources):
         return False
     groups = set(resources.adjective_group.get(att.lemma, ()))
     listed = False  # "a large , white tube": a comma between adjectives of different kinds
     for other in obj.attributes:  # "red and white": half of the noun's own coordination
-        if other is att:
+        if other is att or (shade_start is not None and shade_start <= other.start < att.start):
             continue
         between = caption[other.end : att.start] if other.end <= att.start else caption[att.end : other.start]
         if _JOINED.fullmatch(between):
             if "," not in between or groups & set(resources.adjective_group.get(other.lemma, ())) or not groups:
                 return False
             listed = listed or other.start > att.start
-    if shade_bound(caption, att, resources):
+    if shade_start is None and shade_bound(caption, att, resources):
         return False
     # "a white shirt and red pants": "and" joins two noun phrases, "red" is whole
     after = caption[att.end : att.end + 5]
     return listed or not re.match(r"\s*(and\b|,)", after)
+
+
+def _shaded_color(caption: str, att, obj: SceneObject, resources: Any) -> Attribute | None:
+    """"bright blue" as one movable attribute (lemma "blue") when ``att`` is a color right after
+    its shade: the two move together ("a bright blue sweatshirt ... a red wagon" -> "a red
+    sweatshirt ... a bright blue wagon"), never apart ("light black shorts")."""
+    if att.lemma.lower() not in resources.vocab["adjective_groups"]["color"] or not after_shade(caption, att.start):
+        return None
+    head = caption[: att.start].rstrip(" \t-")
+    start = max(head.rfind(" "), head.rfind("\t")) + 1
+    if start > 0 and caption[start - 1 : start] not in (" ", "\t"):
+        return None
+    if not _movable(caption, att, obj, resources, shade_start=start):
+        return None
+    return Attribute(text=caption[start : att.end], lemma=att.lemma, start=start, end=att.end)
+
+
+def _value(att) -> str:
+    """The attribute's own word, lower case: the color of a shade and color ("bright blue")."""
+    low = att.text.lower()
+    m = re.fullmatch(r"([a-z]+)[ -]([a-z]+)", low)
+    return m.group(2) if m is not None and m.group(1) in SHADES else low
 
 
 def _clashes(atts, leaving, groups: set[str], resources: Any) -> bool:
@@ -375,7 +399,11 @@ def swap_att(
 ) -> list[Negative]:
     """Exchange the attributes of two different objects, each suiting its new noun."""
     objs = graph.objects
-    movable = [[t for t in o.attributes if _movable(caption, t, o, resources)] for o in objs]
+    movable = [
+        [t for t in o.attributes if _movable(caption, t, o, resources)]
+        + [u for t in o.attributes if (u := _shaded_color(caption, t, o, resources)) is not None]
+        for o in objs
+    ]
     ranked: list[tuple[int, float, tuple]] = []
     for i in range(len(objs)):
         for j in range(i + 1, len(objs)):
@@ -385,11 +413,11 @@ def swap_att(
                 continue  # the same kind of thing ("shirt" and a mis-parsed "shirt jump"): no exchange
             for x in movable[i]:
                 for y in movable[j]:
-                    xl, yl = x.text.lower(), y.text.lower()
+                    xl, yl = _value(x), _value(y)
                     if (
                         xl == yl
-                        or any(t.text.lower() == yl for t in movable[i])
-                        or any(t.text.lower() == xl for t in movable[j])
+                        or any(_value(t) == yl for t in movable[i])
+                        or any(_value(t) == xl for t in movable[j])
                     ):
                         continue
                     if not (adjective_fits(resources, yl, la) and adjective_fits(resources, xl, lb)):

@@ -1123,3 +1123,10 @@ def test_replace_att_edits_a_persons_age_only_when_nothing_else_is_editable(pars
     for seed in SEEDS:  # one negative, not two spellings of it
         texts = {n.text for n in spec.fn(caption, graph, random.Random(seed), resources)}
         assert texts and not ({"A blond boy runs .", "A blonde boy runs ."} <= texts), sorted(texts)
+
+
+def test_swap_att_moves_a_color_with_its_shade(parse, resources):
+    texts = _negatives("swap_att", "A child in a bright blue sweatshirt plays with a red wagon .", parse, resources)
+    assert "A child in a red sweatshirt plays with a bright blue wagon ." in texts, sorted(texts)
+    # the shade never moves alone, nor the color without it
+    assert not any("bright red" in t or "bright wagon" in t or "blue sweatshirt" in t for t in texts), sorted(texts)
