@@ -76,7 +76,7 @@ from .fit import (
 # add_obj 2: co-subject or second object of the main verb, slot-fitting companions;
 # 3: a companion does the subject's verb, not necessarily at the subject's counted places;
 # 4: a subject with no verb is joined by its own kind only; no person beside "... in his mouth"
-ADD_OBJ_VERSION = 11  # 5: "tries to" agrees with a co-subject ("try to"); 6: a third in a list, verbs after "and" agree, a pet beside people; 7: a relative clause on another noun keeps its verb ("at a dog who is running"); 8: a person joins an animal that only is somewhere ("a man and a white dog are in the water"), an auxiliary gives way to its verb ("is running", "is being chased"), a dog breed keeps a dog's company ("a man and a black poodle"), a group noun's singular verb becomes plural ("a dog and a crowd of people are"), an animal carries a second thing only if animals were seen carrying it, no co-subject where the main verb holds or wears one thing ("the man and the lady are wearing a brown jacket"), a passive's newcomer was seen undergoing it ("a woman and a dog are walked by a man" gone), never beside a reflexive ("a girl and a scuba diver ... pull himself"), nor where the main verb rides a vehicle or animal or plays an instrument ("a woman and a man are riding a bicycle"); 9: no co-subject beside "lone"/"solitary" ("a woman and a lone snowboarder"), no verb of another noun's clause made plural ("while another boy watches and makes a face"); 10: no co-subject where the main verb throws, kicks, catches, hits or swings one thing ("a man and a dog catch a Frisbee") or sits on a seat for one ("a dog and a man sitting in a blue metal chair"), no animal beside people's vehicles ("a dog and a line of people are sitting on their motorcycles"); 11: dribbling and pitching are one doer's ("a woman and a man dribble a ball")
+ADD_OBJ_VERSION = 11  # 5: "tries to" agrees with a co-subject ("try to"); 6: a third in a list, verbs after "and" agree, a pet beside people; 7: a relative clause on another noun keeps its verb ("at a dog who is running"); 8: a person joins an animal that only is somewhere ("a man and a white dog are in the water"), an auxiliary gives way to its verb ("is running", "is being chased"), a dog breed keeps a dog's company ("a man and a black poodle"), a group noun's singular verb becomes plural ("a dog and a crowd of people are"), an animal carries a second thing only if animals were seen carrying it, no co-subject where the main verb holds or wears one thing ("the man and the lady are wearing a brown jacket"), a passive's newcomer was seen undergoing it ("a woman and a dog are walked by a man" gone), never beside a reflexive ("a girl and a scuba diver ... pull himself"), nor where the main verb rides a vehicle or animal or plays an instrument ("a woman and a man are riding a bicycle"); 9: no co-subject beside "lone"/"solitary" ("a woman and a lone snowboarder"), no verb of another noun's clause made plural ("while another boy watches and makes a face"); 10: no co-subject where the main verb throws, kicks, catches, hits or swings one thing ("a man and a dog catch a Frisbee") or sits on a seat for one ("a dog and a man sitting in a blue metal chair"), no animal beside people's vehicles ("a dog and a line of people are sitting on their motorcycles"); 11: dribbling and pitching are one doer's ("a woman and a man dribble a ball"); a person of another gender joins a plural of people ("a woman and two men", never "a boy and two kids"), a compound plural is its head ("four shirtless men"), a third in a list takes the caption's comma spacing ("A dog , two women and a man")
 ADD_ATT_VERSION = 9  # 3: never on a game ("playing basketball"); 4: no insert after an adverb or a color the parse lost, rare patterns, baby traits; 5: "in bed", "flag football", no white water, no half of an adjective ("wheelchair bound"); 6: never a color counted as the noun's default ("a black wetsuit"), nor inside a compound ("a hot blue air balloon"); 7: never on an act ("does a loop"), no bare-skin traits where people swim ("the shirtless athlete completes the swimming portion"), a noun modifier stays next to its noun ("an ice blond hockey goal keeper" gone), an opinion adjective leads ("an elegant brick building", not "a brick elegant building"), nothing after "without"/"no" ("a child without a yellow shirt" is still true), a compound person noun's head decides its traits ("a bearded chubby baby" gone), no color on water ("a green wave"); 8: nothing on a covered thing or its covering ("orange leaf-covered hills", "a snow covered wet field"), nor on the viewer's camera, no adjective of the same look as one there ("a rocky stone path", "an older elderly woman"), no color after a shade ("dark gray sunglasses"), no color or hair color where the caption says them after the noun ("a tan dog with black and brown fur") or a "-haired" attribute ("a black haired blonde girl"); 9: no color on "colored" things or beside a color the groups do not draw ("colored pink pencils", "a black turquoise surfboard"), no trait a word of the caption settles ("a bald man with dark hair", "a bearded man with a white beard", "a shirtless man in a red shirt"), hair takes hair colors only, an adjective of a noun compound stays next to it ("two little blond league players")
 ADD_OBJ = f"rule:add_obj@{ADD_OBJ_VERSION}"
 ADD_ATT = f"rule:add_att@{ADD_ATT_VERSION}"
@@ -190,17 +190,22 @@ def _may_be_among(graph: SceneGraph, noun: str, resources: Any) -> bool:
     "a child and a man ... amid a crowd", "a woman and many brides" are not clearly false."""
     if resources.lexicon.class_of(noun) != "person":
         return False
-    ages = resources.vocab["person_nouns"]
-    age = ages.get(noun, {}).get("age")
+    table = resources.vocab["person_nouns"]
+    age = table.get(noun, {}).get("age")
+    gender = table.get(noun, {}).get("gender", "any")
     for o in graph.objects:
         lemma = object_lemma(o)
         cls = resources.lexicon.class_of(lemma)
         if cls == "group" and lemma not in _NO_PEOPLE_GROUPS:
             return True
         if cls == "person" and is_plural(o):
-            kind = ages.get(lemma)
-            if kind is None or kind["age"] in ("any", age) or {kind["age"], age} == {"child", "teen"}:
-                return True  # "skiers" may be men; "kids" may be boys; "teenagers" may be girls
+            kind = table.get(lemma) or table.get(lemma.rsplit(" ", 1)[-1])  # "shirtless men" are men
+            if kind is None:
+                return True  # "skiers" may be men or women
+            same_age = kind["age"] in ("any", age) or {kind["age"], age} == {"child", "teen"}
+            same_gender = "any" in (kind["gender"], gender) or kind["gender"] == gender
+            if same_age and same_gender:
+                return True  # "kids" may be boys, "teenagers" girls; "two men" hold no woman
     return False
 
 
@@ -426,7 +431,10 @@ def _subject_candidates(caption, graph, rng, resources) -> list[Candidate]:
         if det is None:
             lead = f"{new} and "  # "Man riding a bike" -> "Woman and man riding a bike"
         elif listed:  # "A man and a woman sit" -> "A boy, a man and a woman sit": a third in the list
-            lead = f"{'the' if det.group(0).lower() == 'the' else article_for(new)} {new}, "
+            # the comma spaced as the caption spaces its own ("A dog , two women and a man" in
+            # tokenised captions)
+            comma = " , " if re.search(r"\w [.,!?;:]", caption) else ", "
+            lead = f"{'the' if det.group(0).lower() == 'the' else article_for(new)} {new}{comma}"
         else:
             lead = f"{'the' if det.group(0).lower() == 'the' else article_for(new)} {new} and "
         after, end = lead + subject, obj.end

@@ -846,7 +846,7 @@ def test_add_obj_agrees_every_verb_of_the_subject(parse, resources):
 def test_add_obj_adds_a_third_to_a_list(parse, resources):
     """A subject that is a list already gets a third item, not "a dog and a man and a woman"."""
     texts = _negatives("add_obj", "A man and a woman are sitting in a rowboat .", parse, resources)
-    assert texts and all(re.match(r"^An? \w+, a man and a woman are sitting in a rowboat \.$", t) for t in texts), (
+    assert texts and all(re.match(r"^An? \w+ , a man and a woman are sitting in a rowboat \.$", t) for t in texts), (
         texts
     )
     assert not _negatives("add_obj", "Man and woman wearing false noses .", parse, resources)  # no article to match
@@ -1130,3 +1130,17 @@ def test_swap_att_moves_a_color_with_its_shade(parse, resources):
     assert "A child in a red sweatshirt plays with a bright blue wagon ." in texts, sorted(texts)
     # the shade never moves alone, nor the color without it
     assert not any("bright red" in t or "bright wagon" in t or "blue sweatshirt" in t for t in texts), sorted(texts)
+
+
+def test_add_obj_joins_plural_people_of_another_gender_or_age(parse, resources):
+    texts = _negatives("add_obj", "Four shirtless men hike up a canyon .", parse, resources)
+    assert any(t.startswith(("A woman and four shirtless men hike", "A girl and four")) for t in texts), sorted(texts)
+    texts = _negatives("add_obj", "Three kids run on the beach .", parse, resources)
+    assert not any(t.startswith(("A boy and", "A girl and", "A child and", "A kid and")) for t in texts), sorted(texts)
+
+
+def test_add_obj_a_third_in_a_list_keeps_the_captions_comma_spacing(parse, resources):
+    tokenised = _negatives("add_obj", "Two women and a man sit on a bench .", parse, resources)
+    assert tokenised and all(" , two women" in t for t in tokenised if "two women and a man" in t), sorted(tokenised)
+    plain = _negatives("add_obj", "Two women and a man sit on a bench.", parse, resources)
+    assert plain and all(", two women" in t and " , " not in t for t in plain if "two women and a man" in t), sorted(plain)
