@@ -60,6 +60,7 @@ from .fit import (
     caption_words,
     editable_object,
     gender_change,
+    is_baby,
     mostly_verb,
     noun_fits,
     object_contexts,
@@ -70,8 +71,8 @@ from .fit import (
 
 NAME, VERSION = (
     "replace_obj",
-    12,
-)  # 4: doers back off to their verb within a COCO group; 5: "a two lane path", "body of water", "well kept", "an ocean" takes count nouns; 6: vehicles keep their medium, ways change kind ("road" never "track"), no "midair" for a place, no half of an adjective ("wheelchair bound"); 7: dog breeds are dogs ("lab", "shepherd": never drawn, never "a lab" -> "a puppy"); 8: an animal doer no other animal fits becomes a person ("two dogs running through a field" -> "two girls"); animals never stand in for what they were not seen doing ("a fish jumps over a hurdle"), never "another X" nor an unparsed subject ("while snow falls"); 9: "people" doing what an animal was seen doing become that animal ("two people playing in the snow" -> "two dogs"), a capitalised trademark is an object ("catch a Frisbee" -> "catch a ball"), what a dog catches or carries was seen so, roads never become the tunnels or barrels of an agility course nor stairs, moving water (wave, surf, waterfall) is neither replaced nor brought in; the head of "a wall of graffiti" is no object, and after "a cup of" comes only what was seen after it ("a cup of cake" gone), no compound after an adverb ("a mostly dirt road" -> "a mostly path"), no partner of an animal ("the horse and rider" -> "the man and rider"), a caption's own subject with no relation is edited ("The snowboarder is sitting down" -> "The skateboarder ..."), an animal with no relation only by one seen doing the verbs that follow ("a dog runs while holding" never "a cow runs while holding"), never "male"/"female" for an animal, never one of two names a caption may use for one thing (vocab noun_compatible: hurdle/fence, yard/park, mountaintop/mountain, rock/cliff), a listed thing only by one captions name with the thing it is listed with ("a yellow ball and a building", "a bull and a cat play" gone), no place-class word that is no place ("at a heel", "down a climb"); 10: an -ing head the counts know as a verb is no object ("beside her writing"), the viewer's camera ("smiling at the camera") is none either, a slot one thing fills ("speaks into a microphone") takes only counted nouns, a prepositional slot takes a dominant-class noun only if the preposition alone was seen with it ("sits at a chair" gone), nothing glued to "-covered" ("leaf-covered"), no state noun ("in flight", "in action"), a bike is a motorcycle's or a bicycle's other name, after a possessive a relative stays the same relative ("his mom" -> "his dad", never "his kid"), a shadow, reflection or silhouette is no thing to replace; 11: a sidewalk or a crosswalk is the street's other name ("walking down the sidewalk" never "down the street"), a noun known far better as a verb is never drawn in ("with his ride to his eye"), so are soccer ball/football, shirt/top/jersey, sweatshirt/sweater/hoodie, jacket/coat, vest/life jacket; 12: a rare slot with a preposition, or a place the parse tied to no verb, takes only a noun that follows the preposition in captions about as often as the old one ("getting married in a church" -> "in a bench", "weaves through green cones" -> "green books"), no half of a hyphenated word ("port-o-potties"), a dog of any breed never becomes a puppy ("a black poodle")
+    13,
+)  # 4: doers back off to their verb within a COCO group; 5: "a two lane path", "body of water", "well kept", "an ocean" takes count nouns; 6: vehicles keep their medium, ways change kind ("road" never "track"), no "midair" for a place, no half of an adjective ("wheelchair bound"); 7: dog breeds are dogs ("lab", "shepherd": never drawn, never "a lab" -> "a puppy"); 8: an animal doer no other animal fits becomes a person ("two dogs running through a field" -> "two girls"); animals never stand in for what they were not seen doing ("a fish jumps over a hurdle"), never "another X" nor an unparsed subject ("while snow falls"); 9: "people" doing what an animal was seen doing become that animal ("two people playing in the snow" -> "two dogs"), a capitalised trademark is an object ("catch a Frisbee" -> "catch a ball"), what a dog catches or carries was seen so, roads never become the tunnels or barrels of an agility course nor stairs, moving water (wave, surf, waterfall) is neither replaced nor brought in; the head of "a wall of graffiti" is no object, and after "a cup of" comes only what was seen after it ("a cup of cake" gone), no compound after an adverb ("a mostly dirt road" -> "a mostly path"), no partner of an animal ("the horse and rider" -> "the man and rider"), a caption's own subject with no relation is edited ("The snowboarder is sitting down" -> "The skateboarder ..."), an animal with no relation only by one seen doing the verbs that follow ("a dog runs while holding" never "a cow runs while holding"), never "male"/"female" for an animal, never one of two names a caption may use for one thing (vocab noun_compatible: hurdle/fence, yard/park, mountaintop/mountain, rock/cliff), a listed thing only by one captions name with the thing it is listed with ("a yellow ball and a building", "a bull and a cat play" gone), no place-class word that is no place ("at a heel", "down a climb"); 10: an -ing head the counts know as a verb is no object ("beside her writing"), the viewer's camera ("smiling at the camera") is none either, a slot one thing fills ("speaks into a microphone") takes only counted nouns, a prepositional slot takes a dominant-class noun only if the preposition alone was seen with it ("sits at a chair" gone), nothing glued to "-covered" ("leaf-covered"), no state noun ("in flight", "in action"), a bike is a motorcycle's or a bicycle's other name, after a possessive a relative stays the same relative ("his mom" -> "his dad", never "his kid"), a shadow, reflection or silhouette is no thing to replace; 11: a sidewalk or a crosswalk is the street's other name ("walking down the sidewalk" never "down the street"), a noun known far better as a verb is never drawn in ("with his ride to his eye"), so are soccer ball/football, shirt/top/jersey, sweatshirt/sweater/hoodie, jacket/coat, vest/life jacket; 12: a rare slot with a preposition, or a place the parse tied to no verb, takes only a noun that follows the preposition in captions about as often as the old one ("getting married in a church" -> "in a bench", "weaves through green cones" -> "green books"), no half of a hyphenated word ("port-o-potties"), a dog of any breed never becomes a puppy ("a black poodle"); 13: two people listed by who they are ("a man and a woman") need not have been listed so in the counts: another person who cannot be the other ("mother and daughter" -> "son and daughter", never "a boy and child", "girls and girls", "adults and men"), a relative only for a relative, a baby only where seen listed
 GENERATOR = f"rule:{NAME}@{VERSION}"
 PER_OBJECT = 2  # negatives kept per object
 TRIES_PER_OBJECT = 12  # candidates checked per object before moving on
@@ -270,6 +271,30 @@ _KIN = (
     frozenset({"son", "daughter", "kid", "child", "baby", "boy", "girl"}),
     frozenset({"brother", "sister"}),
 )
+
+
+#: Words that name a relative and nothing else ("kid", "boy" are anyone's).
+_KIN_WORDS = frozenset().union(*_KIN) - {"kid", "child", "baby", "boy", "girl"}
+
+
+def with_it_count(lex: Any, sibling: str, new: str) -> bool:
+    """``new`` is named with ``sibling`` in captions often enough to be listed with it."""
+    return lex.cooccurring(sibling).get(new, 0) >= max(MIN_LISTED, LISTED_SHARE * lex.count(new))
+
+
+def _may_be_the_other(new: str, other: str, resources: Any) -> bool:
+    """Person noun ``new`` may name the person (or one of the people) ``other`` names: the same
+    word, or an age and a gender (vocab person_nouns) that fit both ("boy" and "child", "man"
+    and "adults"; never "man" and "girl")."""
+    if new == other:
+        return True
+    table = resources.vocab["person_nouns"]
+    a, b = table.get(new), table.get(other)
+    if a is None or b is None:
+        return False  # a role beside an identity ("a child and a guard") is someone else
+    ages = {a["age"], b["age"]}
+    genders = {a["gender"], b["gender"]}
+    return (len(ages) == 1 or "any" in ages or ages == {"child", "teen"}) and (len(genders) == 1 or "any" in genders)
 
 
 def _kin_group(lemma: str) -> frozenset[str] | None:
@@ -520,13 +545,26 @@ def replace_obj(
         for sibling in _conjuncts(caption, graph, i):
             # "a yellow ball and a net" never "a yellow ball and a building", "a dog and a cat
             # play" never "a bull and a cat": the new thing is one captions name with the thing
-            # it is listed with
-            with_it = people.cooccurring(sibling)
-            options = [
-                (w, x)
-                for w, x in options
-                if with_it.get(w, 0) >= max(MIN_LISTED, LISTED_SHARE * people.count(w))
-            ]
+            # it is listed with; a person beside a person is any other person ("mother and
+            # daughter" -> "father and daughter")
+            table = resources.vocab["person_nouns"]
+            if lemma in table and sibling in table:
+                # two people by who they are ("a man and a woman"): another man, woman or child
+                # captions never listed is as plausible ("mother and daughter" -> "father and
+                # daughter"), unless the new one may be the other ("a woman and child" -> "a boy
+                # and child", "girls and boys" -> "girls and girls", "adults and children" ->
+                # "adults and men"); a relative only for a relative, a baby only where seen
+                kin = sibling in _KIN_WORDS and lemma in _KIN_WORDS
+                options = [
+                    (w, x)
+                    for w, x in options
+                    if w in table
+                    and not _may_be_the_other(w, sibling, resources)
+                    and (w in _KIN_WORDS) == kin
+                    and (not is_baby(w, resources) or with_it_count(people, sibling, w))
+                ]
+                continue
+            options = [(w, x) for w, x in options if with_it_count(people, sibling, w)]
         measure = _measured_by(graph, i, resources)
         if measure is not None:
             # "a cup of coffee" -> "a cup of tea", never "a cup of cake": what comes after the

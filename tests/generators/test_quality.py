@@ -1144,3 +1144,18 @@ def test_add_obj_a_third_in_a_list_keeps_the_captions_comma_spacing(parse, resou
     assert tokenised and all(" , two women" in t for t in tokenised if "two women and a man" in t), sorted(tokenised)
     plain = _negatives("add_obj", "Two women and a man sit on a bench.", parse, resources)
     assert plain and all(", two women" in t and " , " not in t for t in plain if "two women and a man" in t), sorted(plain)
+
+
+@pytest.mark.parametrize(
+    ("caption", "want", "never"),
+    [
+        # a person listed with a person takes any other person captions never listed with it
+        ("Mother and daughter play in the waves .", None, ("Boy and daughter", "Child and daughter", "Daughter and daughter")),
+        ("A woman and child fly through the air .", "A man and child fly through the air .", ("A boy and child", "A girl and child", "A kid and child")),
+        ("A group of girls and boys practice on a stage .", None, ("girls and girls", "boys and boys", "kids and boys", "children and boys")),
+    ],
+)
+def test_replace_obj_a_person_listed_with_a_person(caption, want, never, parse, resources):
+    texts = _negatives("replace_obj", caption, parse, resources)
+    assert want is None or want in texts, sorted(texts)
+    assert not any(bad in t for t in texts for bad in never), sorted(texts)
