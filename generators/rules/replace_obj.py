@@ -35,7 +35,7 @@ from typing import Any
 
 from negforge.schemas import Negative, SceneGraph
 
-from ..grammar import apply_edit, last_gendered_pronoun, regender_pronouns, verb_lemma_and_tag
+from ..grammar import apply_edit, last_gendered_pronoun, regender_pronouns, singularize, verb_lemma_and_tag
 from ..registry import register
 from .common import (
     ANIMAL_PARTS,
@@ -72,7 +72,7 @@ from .fit import (
 NAME, VERSION = (
     "replace_obj",
     13,
-)  # 4: doers back off to their verb within a COCO group; 5: "a two lane path", "body of water", "well kept", "an ocean" takes count nouns; 6: vehicles keep their medium, ways change kind ("road" never "track"), no "midair" for a place, no half of an adjective ("wheelchair bound"); 7: dog breeds are dogs ("lab", "shepherd": never drawn, never "a lab" -> "a puppy"); 8: an animal doer no other animal fits becomes a person ("two dogs running through a field" -> "two girls"); animals never stand in for what they were not seen doing ("a fish jumps over a hurdle"), never "another X" nor an unparsed subject ("while snow falls"); 9: "people" doing what an animal was seen doing become that animal ("two people playing in the snow" -> "two dogs"), a capitalised trademark is an object ("catch a Frisbee" -> "catch a ball"), what a dog catches or carries was seen so, roads never become the tunnels or barrels of an agility course nor stairs, moving water (wave, surf, waterfall) is neither replaced nor brought in; the head of "a wall of graffiti" is no object, and after "a cup of" comes only what was seen after it ("a cup of cake" gone), no compound after an adverb ("a mostly dirt road" -> "a mostly path"), no partner of an animal ("the horse and rider" -> "the man and rider"), a caption's own subject with no relation is edited ("The snowboarder is sitting down" -> "The skateboarder ..."), an animal with no relation only by one seen doing the verbs that follow ("a dog runs while holding" never "a cow runs while holding"), never "male"/"female" for an animal, never one of two names a caption may use for one thing (vocab noun_compatible: hurdle/fence, yard/park, mountaintop/mountain, rock/cliff), a listed thing only by one captions name with the thing it is listed with ("a yellow ball and a building", "a bull and a cat play" gone), no place-class word that is no place ("at a heel", "down a climb"); 10: an -ing head the counts know as a verb is no object ("beside her writing"), the viewer's camera ("smiling at the camera") is none either, a slot one thing fills ("speaks into a microphone") takes only counted nouns, a prepositional slot takes a dominant-class noun only if the preposition alone was seen with it ("sits at a chair" gone), nothing glued to "-covered" ("leaf-covered"), no state noun ("in flight", "in action"), a bike is a motorcycle's or a bicycle's other name, after a possessive a relative stays the same relative ("his mom" -> "his dad", never "his kid"), a shadow, reflection or silhouette is no thing to replace; 11: a sidewalk or a crosswalk is the street's other name ("walking down the sidewalk" never "down the street"), a noun known far better as a verb is never drawn in ("with his ride to his eye"), so are soccer ball/football, shirt/top/jersey, sweatshirt/sweater/hoodie, jacket/coat, vest/life jacket; 12: a rare slot with a preposition, or a place the parse tied to no verb, takes only a noun that follows the preposition in captions about as often as the old one ("getting married in a church" -> "in a bench", "weaves through green cones" -> "green books"), no half of a hyphenated word ("port-o-potties"), a dog of any breed never becomes a puppy ("a black poodle"); 13: two people listed by who they are ("a man and a woman") need not have been listed so in the counts: another person who cannot be the other ("mother and daughter" -> "son and daughter", never "a boy and child", "girls and girls", "adults and men"), a relative only for a relative, a baby only where seen listed; hat/cap/baseball cap, playground/park, hiker/climber/backpacker are one thing's names
+)  # 4: doers back off to their verb within a COCO group; 5: "a two lane path", "body of water", "well kept", "an ocean" takes count nouns; 6: vehicles keep their medium, ways change kind ("road" never "track"), no "midair" for a place, no half of an adjective ("wheelchair bound"); 7: dog breeds are dogs ("lab", "shepherd": never drawn, never "a lab" -> "a puppy"); 8: an animal doer no other animal fits becomes a person ("two dogs running through a field" -> "two girls"); animals never stand in for what they were not seen doing ("a fish jumps over a hurdle"), never "another X" nor an unparsed subject ("while snow falls"); 9: "people" doing what an animal was seen doing become that animal ("two people playing in the snow" -> "two dogs"), a capitalised trademark is an object ("catch a Frisbee" -> "catch a ball"), what a dog catches or carries was seen so, roads never become the tunnels or barrels of an agility course nor stairs, moving water (wave, surf, waterfall) is neither replaced nor brought in; the head of "a wall of graffiti" is no object, and after "a cup of" comes only what was seen after it ("a cup of cake" gone), no compound after an adverb ("a mostly dirt road" -> "a mostly path"), no partner of an animal ("the horse and rider" -> "the man and rider"), a caption's own subject with no relation is edited ("The snowboarder is sitting down" -> "The skateboarder ..."), an animal with no relation only by one seen doing the verbs that follow ("a dog runs while holding" never "a cow runs while holding"), never "male"/"female" for an animal, never one of two names a caption may use for one thing (vocab noun_compatible: hurdle/fence, yard/park, mountaintop/mountain, rock/cliff), a listed thing only by one captions name with the thing it is listed with ("a yellow ball and a building", "a bull and a cat play" gone), no place-class word that is no place ("at a heel", "down a climb"); 10: an -ing head the counts know as a verb is no object ("beside her writing"), the viewer's camera ("smiling at the camera") is none either, a slot one thing fills ("speaks into a microphone") takes only counted nouns, a prepositional slot takes a dominant-class noun only if the preposition alone was seen with it ("sits at a chair" gone), nothing glued to "-covered" ("leaf-covered"), no state noun ("in flight", "in action"), a bike is a motorcycle's or a bicycle's other name, after a possessive a relative stays the same relative ("his mom" -> "his dad", never "his kid"), a shadow, reflection or silhouette is no thing to replace; 11: a sidewalk or a crosswalk is the street's other name ("walking down the sidewalk" never "down the street"), a noun known far better as a verb is never drawn in ("with his ride to his eye"), so are soccer ball/football, shirt/top/jersey, sweatshirt/sweater/hoodie, jacket/coat, vest/life jacket; 12: a rare slot with a preposition, or a place the parse tied to no verb, takes only a noun that follows the preposition in captions about as often as the old one ("getting married in a church" -> "in a bench", "weaves through green cones" -> "green books"), no half of a hyphenated word ("port-o-potties"), a dog of any breed never becomes a puppy ("a black poodle"); 13: two people listed by who they are ("a man and a woman") need not have been listed so in the counts: another person who cannot be the other ("mother and daughter" -> "son and daughter", never "a boy and child", "girls and girls", "adults and men"), a relative only for a relative, a baby only where seen listed; hat/cap/baseball cap, playground/park, hiker/climber/backpacker are one thing's names; a noun that makes one WordNet noun with the adjective before it is not replaced ("hard hats" -> "hard hoods")
 GENERATOR = f"rule:{NAME}@{VERSION}"
 PER_OBJECT = 2  # negatives kept per object
 TRIES_PER_OBJECT = 12  # candidates checked per object before moving on
@@ -282,6 +282,25 @@ def with_it_count(lex: Any, sibling: str, new: str) -> bool:
     return lex.cooccurring(sibling).get(new, 0) >= max(MIN_LISTED, LISTED_SHARE * lex.count(new))
 
 
+#: Adjective groups whose words stay true of another noun ("an old man" -> "an old woman", "a
+#: plastic bag" -> "a plastic bowl").
+_FREE_GROUPS = frozenset({"color", "size", "age", "material"})
+
+
+def _adjective_compound(caption: str, obj: Any, resources: Any) -> bool:
+    """The adjective right before the noun makes one WordNet noun with it ("hard hat", "hot
+    dog", "wet suit", "high jump"): replacing the noun leaves half a name behind."""
+    head = obj.text.rsplit(" ", 1)[-1].lower()
+    for att in obj.attributes:
+        if att.end > obj.start or caption[att.end : obj.start].strip(" -"):
+            continue
+        if set(resources.adjective_group.get(att.lemma.lower(), ())) & _FREE_GROUPS:
+            continue
+        if resources.synsets(f"{att.text.lower()}_{singularize(head)}", "n"):
+            return True
+    return False
+
+
 def _may_be_the_other(new: str, other: str, resources: Any) -> bool:
     """Person noun ``new`` may name the person (or one of the people) ``other`` names: the same
     word, or an age and a gender (vocab person_nouns) that fit both ("boy" and "child", "man"
@@ -480,6 +499,8 @@ def replace_obj(
             continue  # "looks at another dog": points back at a dog already named
         if _OF_AFTER.match(caption, obj.end) and people.class_of(lemma) not in ("person", "animal", "bird"):
             continue  # "a field of flowers", "a wall of graffiti": the head is a measure of what follows
+        if _adjective_compound(caption, obj, resources):
+            continue  # "hard hats" -> "hard hoods", "a hot dog" -> "a hot cat": the adjective is half the name
         if before.endswith("ly") and " " in obj.text:
             continue  # "a mostly dirt road": the adverb holds the first word ("a mostly path")
         if (

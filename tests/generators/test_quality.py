@@ -717,6 +717,8 @@ def test_add_obj_keeps_animal_only_doings_to_animals(parse, resources):
         ("replace_obj", "A boy in a red baseball cap eats a cracker .", ("red hat", "red cap")),
         ("replace_obj", "A young boy is looking through binoculars at a playground .", ("at a park",)),
         ("replace_obj", "A hiker is walking along a path at the foot of some mountains .", ("A rock climber", "A climber", "A backpacker", "A mountain climber")),
+        # dev diff: "hard hat" is one name
+        ("replace_obj", "A couple guys splash through water wearing hard hats .", ("hard hoods", "hard headscarfs", "hard caps", "hard helmets", "hard bandanas")),
     ],
 )
 def test_strict_read_failures(neg_type, caption, never, parse, resources):
