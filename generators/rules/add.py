@@ -77,7 +77,7 @@ from .fit import (
 # 3: a companion does the subject's verb, not necessarily at the subject's counted places;
 # 4: a subject with no verb is joined by its own kind only; no person beside "... in his mouth"
 ADD_OBJ_VERSION = 11  # 5: "tries to" agrees with a co-subject ("try to"); 6: a third in a list, verbs after "and" agree, a pet beside people; 7: a relative clause on another noun keeps its verb ("at a dog who is running"); 8: a person joins an animal that only is somewhere ("a man and a white dog are in the water"), an auxiliary gives way to its verb ("is running", "is being chased"), a dog breed keeps a dog's company ("a man and a black poodle"), a group noun's singular verb becomes plural ("a dog and a crowd of people are"), an animal carries a second thing only if animals were seen carrying it, no co-subject where the main verb holds or wears one thing ("the man and the lady are wearing a brown jacket"), a passive's newcomer was seen undergoing it ("a woman and a dog are walked by a man" gone), never beside a reflexive ("a girl and a scuba diver ... pull himself"), nor where the main verb rides a vehicle or animal or plays an instrument ("a woman and a man are riding a bicycle"); 9: no co-subject beside "lone"/"solitary" ("a woman and a lone snowboarder"), no verb of another noun's clause made plural ("while another boy watches and makes a face"); 10: no co-subject where the main verb throws, kicks, catches, hits or swings one thing ("a man and a dog catch a Frisbee") or sits on a seat for one ("a dog and a man sitting in a blue metal chair"), no animal beside people's vehicles ("a dog and a line of people are sitting on their motorcycles"); 11: dribbling and pitching are one doer's ("a woman and a man dribble a ball"); a person of another gender joins a plural of people ("a woman and two men", never "a boy and two kids"), a compound plural is its head ("four shirtless men"), a third in a list takes the caption's comma spacing ("A dog , two women and a man")
-ADD_ATT_VERSION = 9  # 3: never on a game ("playing basketball"); 4: no insert after an adverb or a color the parse lost, rare patterns, baby traits; 5: "in bed", "flag football", no white water, no half of an adjective ("wheelchair bound"); 6: never a color counted as the noun's default ("a black wetsuit"), nor inside a compound ("a hot blue air balloon"); 7: never on an act ("does a loop"), no bare-skin traits where people swim ("the shirtless athlete completes the swimming portion"), a noun modifier stays next to its noun ("an ice blond hockey goal keeper" gone), an opinion adjective leads ("an elegant brick building", not "a brick elegant building"), nothing after "without"/"no" ("a child without a yellow shirt" is still true), a compound person noun's head decides its traits ("a bearded chubby baby" gone), no color on water ("a green wave"); 8: nothing on a covered thing or its covering ("orange leaf-covered hills", "a snow covered wet field"), nor on the viewer's camera, no adjective of the same look as one there ("a rocky stone path", "an older elderly woman"), no color after a shade ("dark gray sunglasses"), no color or hair color where the caption says them after the noun ("a tan dog with black and brown fur") or a "-haired" attribute ("a black haired blonde girl"); 9: no color on "colored" things or beside a color the groups do not draw ("colored pink pencils", "a black turquoise surfboard"), no trait a word of the caption settles ("a bald man with dark hair", "a bearded man with a white beard", "a shirtless man in a red shirt"), hair takes hair colors only, an adjective of a noun compound stays next to it ("two little blond league players")
+ADD_ATT_VERSION = 10  # 3: never on a game ("playing basketball"); 4: no insert after an adverb or a color the parse lost, rare patterns, baby traits; 5: "in bed", "flag football", no white water, no half of an adjective ("wheelchair bound"); 6: never a color counted as the noun's default ("a black wetsuit"), nor inside a compound ("a hot blue air balloon"); 7: never on an act ("does a loop"), no bare-skin traits where people swim ("the shirtless athlete completes the swimming portion"), a noun modifier stays next to its noun ("an ice blond hockey goal keeper" gone), an opinion adjective leads ("an elegant brick building", not "a brick elegant building"), nothing after "without"/"no" ("a child without a yellow shirt" is still true), a compound person noun's head decides its traits ("a bearded chubby baby" gone), no color on water ("a green wave"); 8: nothing on a covered thing or its covering ("orange leaf-covered hills", "a snow covered wet field"), nor on the viewer's camera, no adjective of the same look as one there ("a rocky stone path", "an older elderly woman"), no color after a shade ("dark gray sunglasses"), no color or hair color where the caption says them after the noun ("a tan dog with black and brown fur") or a "-haired" attribute ("a black haired blonde girl"); 9: no color on "colored" things or beside a color the groups do not draw ("colored pink pencils", "a black turquoise surfboard"), no trait a word of the caption settles ("a bald man with dark hair", "a bearded man with a white beard", "a shirtless man in a red shirt"), hair takes hair colors only, an adjective of a noun compound stays next to it ("two little blond league players"); 10: no mud where there is snow or a pool ("a muddy snowboarder"), hair colors only for people and dogs ("its blonde prey")
 ADD_OBJ = f"rule:add_obj@{ADD_OBJ_VERSION}"
 ADD_ATT = f"rule:add_att@{ADD_ATT_VERSION}"
 PER_OBJECT = 2
@@ -586,6 +586,23 @@ _BARE_SCENE = re.compile(
 )
 
 
+#: States a scene rules out: mud where there is snow or a pool.
+_SCENE_CLASHES = {
+    adj: re.compile(r"\b(snow\w*|ski|skis|skier\w*|skiing|sled\w*|pool|swimming)\b", re.I)
+    for adj in ("muddy", "dirty")
+}
+
+
+def _has_hair_color(lemma: str, resources: Any) -> bool:
+    """People and dogs are said to be blond or redheaded; "a blonde prey" is no caption's."""
+    head = lemma.rsplit(" ", 1)[-1]
+    return (
+        resources.lexicon.class_of(lemma) == "person"
+        or head in ("dog", "puppy")
+        or head in resources.dog_breeds()
+    )
+
+
 #: Adjectives that classify a noun though WordNet derives them from no noun ("a public bench").
 _CLASSIFIERS = frozenset(
     "public private indoor outdoor main front back top bottom side local national professional pet toy "
@@ -729,6 +746,10 @@ def add_att(
                 continue  # "the shirtless athlete completes the swimming portion": swimmers are
             if _SAID_BY.get(adj, frozenset()) & caption_said:
                 continue  # "a bald man with dark hair", "a bearded man with a white beard"
+            if adj in _SCENE_CLASHES and _SCENE_CLASHES[adj].search(caption):
+                continue  # "a muddy snowboarder", "splashing each other with muddy water" in a pool
+            if "hair" in groups and not _has_hair_color(lemma, resources):
+                continue  # "closes in on its blonde prey": hair colors for people and dogs
             options.append(((adj, groups[0]), weight))
         for adj, g in weighted_order(rng, options)[:PER_OBJECT]:
             rank = order_rank.get(g, len(order_rank))

@@ -717,6 +717,10 @@ def test_add_obj_keeps_animal_only_doings_to_animals(parse, resources):
         ("replace_obj", "A boy in a red baseball cap eats a cracker .", ("red hat", "red cap")),
         ("replace_obj", "A young boy is looking through binoculars at a playground .", ("at a park",)),
         ("replace_obj", "A hiker is walking along a path at the foot of some mountains .", ("A rock climber", "A climber", "A backpacker", "A mountain climber")),
+        # held-out reads, seeds 59 and 60: no mud in snow or a pool; no hair color for prey
+        ("add_att", "A snowboarder high in the air .", ("muddy snowboarder", "dirty snowboarder")),
+        ("add_att", "The girls are playing in the pool and splashing each other with water .", ("muddy water", "dirty water")),
+        ("add_att", "A lioness closes in on its prey .", ("blonde prey", "blond prey", "redheaded prey", "uniformed prey")),
         # dev diff: "hard hat" is one name
         ("replace_obj", "A couple guys splash through water wearing hard hats .", ("hard hoods", "hard headscarfs", "hard caps", "hard helmets", "hard bandanas")),
     ],
