@@ -172,7 +172,7 @@ def test_replace_rel_fill_reaches_where_the_rule_does_not(template, resources, p
     """The relaxed list is a superset of the rule's: the LLM adds choices the counts cannot vouch for."""
     from negforge.generators.rules.replace_rel import verb_options, verb_slot
 
-    caption = "A dog runs over a stick in the leaves ."
+    caption = "A woman drags a sled up a hill ."
     graph = parse(caption)
     vs = next(v for r in graph.relations if (v := verb_slot(caption, graph, r, resources)) is not None)
     strict = {v for v, _ in verb_options(vs.key, vs.subj, vs.obj, resources)}

@@ -721,6 +721,12 @@ def test_add_obj_keeps_animal_only_doings_to_animals(parse, resources):
         ("add_att", "A snowboarder high in the air .", ("muddy snowboarder", "dirty snowboarder")),
         ("add_att", "The girls are playing in the pool and splashing each other with water .", ("muddy water", "dirty water")),
         ("add_att", "A lioness closes in on its prey .", ("blonde prey", "blond prey", "redheaded prey", "uniformed prey")),
+        # dev diff: a base form that is no past keeps the present; smiling goes with any doing
+        ("replace_rel", "A black dog and a grey dog run on the beach .", ("walked on", "stood on", "jumped on", "sat on", "lay on")),
+        ("replace_rel", "A boy is skateboarding in a skateboard park .", ("is smiling", "is laughing", "is grinning", "is facing")),
+        # dev diff: sleeping in a seat is sitting; nothing is under a ground
+        ("replace_rel", "A woman , curled up , sleeps in her seat on a bus .", ("hikes in", "walks in", "sits in", "runs in", "lies in")),
+        ("replace_rel", "A young girl running on the beach .", ("under the beach", "beneath the beach", "below the beach")),
         # dev diff: "hard hat" is one name
         ("replace_obj", "A couple guys splash through water wearing hard hats .", ("hard hoods", "hard headscarfs", "hard caps", "hard helmets", "hard bandanas")),
     ],
@@ -1180,3 +1186,9 @@ def test_replace_rel_keeps_the_verb_of_a_still_thing(parse, resources):
     # a participle after a place is the doer's before it: still replaced
     texts = _negatives("replace_rel", "Two boys in a field kicking a soccer ball .", parse, resources)
     assert any("kicking" not in t and "in a field" in t for t in texts), sorted(texts)
+
+
+def test_replace_rel_backs_off_to_the_preposition_for_a_ground_seen_once(parse, resources):
+    # "lawn" was counted once after "walk across": no less evidence than never
+    texts = _negatives("replace_rel", "A dog runs across the lawn .", parse, resources)
+    assert "A dog walks across the lawn ." in texts, sorted(texts)
