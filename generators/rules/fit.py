@@ -146,8 +146,8 @@ _ADJECTIVE_MAKERS = frozenset(
 
 #: Words after which a noun is half of a fixed expression.
 _FIXED_BEFORE = re.compile(r"\bbod(y|ies) of\s*$", re.I)
-#: "... at the camera", "back to the camera": the photographer's camera, the viewer.
-_VIEWER_BEFORE = re.compile(r"\b(at|to|for|toward|towards|into|from)\s+the\s*$", re.I)
+#: "... at the camera", "back to the camera", "behind the camera": the photographer's camera, the viewer.
+_VIEWER_BEFORE = re.compile(r"\b(at|to|for|toward|towards|into|from|behind|past|away from)\s+the\s*$", re.I)
 
 
 def viewer_camera(caption: str, obj: SceneObject) -> bool:
