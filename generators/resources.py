@@ -189,8 +189,8 @@ class Resources:
             def parts(syns) -> set:
                 out = set()
                 # a house has the parts of a building: its door, its wall (one level up)
-                for s in list(syns) + [h for s in syns for h in s.hypernyms()]:
-                    for p in s.part_meronyms():
+                for syn in list(syns) + [h for own in syns for h in own.hypernyms()]:
+                    for p in syn.part_meronyms():
                         out.add(p)
                         out.update(p.part_meronyms())
                 return out

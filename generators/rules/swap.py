@@ -44,12 +44,13 @@ from .common import (
     one_thing,
     phrase_start,
     shade_bound,
+    word_before,
 )
 from .fit import adjective_fits, editable_object, noun_fits, person_swap_ok, same_kind
 from .replace_att import is_replaceable
 from .worn import WornColor, worn_colors
 
-SWAP_OBJ_VERSION = 10  # 4: symmetric relations with telling attributes; 5: a baby's joint slot needs 2 counts; 6: no half of an adjective ("wheelchair bound"), no nested places ("a crosswalk on a street"); 7: two garments of one list ("a red shirt and blue shorts" -> "red shorts and a blue shirt"), never watchers ("an onlooker watched by runners"); 8: two listed nouns only when each has its own attributes ("a young boy and a girl on a skateboard" is left alone); 9: nothing worn ("has a glove on") moves, no garment swap splits a shade ("navy blue pants"), no noun moved next to its twin ("a young woman and woman"); 10: never two names of one thing ("the street at a crosswalk"), a place both are in tells no doer of a symmetric relation apart ("a puppy plays with an adult dog in the snow")
+SWAP_OBJ_VERSION = 11  # 4: symmetric relations with telling attributes; 5: a baby's joint slot needs 2 counts; 6: no half of an adjective ("wheelchair bound"), no nested places ("a crosswalk on a street"); 7: two garments of one list ("a red shirt and blue shorts" -> "red shorts and a blue shirt"), never watchers ("an onlooker watched by runners"); 8: two listed nouns only when each has its own attributes ("a young boy and a girl on a skateboard" is left alone); 9: nothing worn ("has a glove on") moves, no garment swap splits a shade ("navy blue pants"), no noun moved next to its twin ("a young woman and woman"); 10: never two names of one thing ("the street at a crosswalk"), a place both are in tells no doer of a symmetric relation apart ("a puppy plays with an adult dog in the snow"); 11: two verbs' objects after "the" keep their own number ("plays the guitar ... plays the drums", never "the guitars ... the drum")
 SWAP_OBJ = f"rule:swap_obj@{SWAP_OBJ_VERSION}"
 SWAP_ATT_VERSION = 9  # 4: an attribute after "and" of another noun phrase moves; 5: shades stay whole; 6: no half of an adjective, comma-listed adjectives of different kinds move ("a large , white tube"); 7: never two adjectives of one look ("a young girl hugs a little boy"), no cross-kind swap with a body part or substance ("a short dog with black fur"); 8: colors worn with no garment named are exchanged too ("a player in red chases a player in blue" -> "... in blue ... in red"); 9: fluffy/furry/shaggy are one look, so are dirty/muddy/brown ("a brown dog ... a dirty tennis ball" never swapped), a color moves with its shade ("a bright blue sweatshirt ... a red wagon" -> "a red sweatshirt ... a bright blue wagon")
 SWAP_ATT = f"rule:swap_att@{SWAP_ATT_VERSION}"
@@ -90,6 +91,23 @@ def _two_span_edit(caption: str, a: tuple[int, int, str], b: tuple[int, int, str
 _GARMENT_JOIN = re.compile(r"^\s*(,\s*(and\s+)?|and\s+|&\s+)(an?\s+)?$", re.I)
 #: Determiners a garment's phrase may start with that fit either number (kept as they are).
 _ANY_NUMBER_DETERMINERS = POSSESSIVES | {"the"}
+
+
+def _own_number_objects(caption: str, graph: SceneGraph, i: int, j: int) -> bool:
+    """Two objects of verbs, of different number, each after "the" or a possessive: each keeps
+    its own number when they trade places ("plays the drums … plays the guitar" -> "plays the
+    guitar … plays the drums", never "the guitars … the drum"); no verb agrees with either."""
+    a, b = graph.objects[i], graph.objects[j]
+    if is_plural(a) == is_plural(b):
+        return False
+    objects = {r.object for r in graph.relations}
+    subjects = {r.subject for r in graph.relations}
+    return all(
+        k in objects
+        and k not in subjects
+        and (word_before(caption, phrase_start(o)) or "").lower() in _ANY_NUMBER_DETERMINERS
+        for k, o in ((i, a), (j, b))
+    )
 
 
 def _grammatical_plural(obj: SceneObject, resources: Any) -> bool:
@@ -380,7 +398,10 @@ def swap_obj(
                 continue
             if _WORN_ON.match(caption, a.end) or _WORN_ON.match(caption, b.end):
                 continue  # "has a glove on and is going towards the ball" -> "has a ball on"
-            new_a, new_b = inflect_like(lb, a), inflect_like(la, b)
+            if _own_number_objects(caption, graph, i, j):
+                new_a, new_b = inflect_like(lb, b), inflect_like(la, a)  # "plays the guitar ... the drums"
+            else:
+                new_a, new_b = inflect_like(lb, a), inflect_like(la, b)
             text, edit = _two_span_edit(caption, (a.start, a.end, new_a), (b.start, b.end, new_b))
             if _SAME_TWICE.search(text) and not _SAME_TWICE.search(caption):
                 continue  # "a young man and woman ... the woman" -> "a young woman and woman"

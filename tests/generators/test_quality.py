@@ -1210,3 +1210,14 @@ def test_add_att_draws_one_adjective_per_look(parse, resources):
     for seed in SEEDS:
         texts = {n.text for n in spec.fn(caption, graph, random.Random(seed), resources)}
         assert not ({"A blond boy points at a sign .", "A blonde boy points at a sign ."} <= texts), sorted(texts)
+
+
+def test_swap_obj_objects_keep_their_own_number(parse, resources):
+    # held-out reads, seeds 58, 61, 62: "plays the drums ... plays the guitar" became "plays the
+    # guitars ... plays the drum"; after "the" each object keeps its own number
+    caption = "On the street a man sits and plays the drums while a man standing beside him plays the guitar ."
+    texts = _negatives("swap_obj", caption, parse, resources)
+    assert "On the street a man sits and plays the guitar while a man standing beside him plays the drums ." in texts, sorted(texts)
+    assert not any("the guitars" in t or "the drum " in t for t in texts), sorted(texts)
+    # a subject still takes the other's number with its verb: "a dog chases the cats" -> "a cat chases the dogs"
+    assert "A cat chases the dogs ." in _negatives("swap_obj", "A dog chases the cats .", parse, resources)

@@ -22,7 +22,7 @@ def test_every_type_has_a_rule_in_taxonomy_order():
     specs = registry.available()
     assert tuple(specs) == ALL
     assert {s.type for s in specs.values()} == set(NEGATIVE_TYPES)
-    assert specs["swap_obj"].generator_id == "rule:swap_obj@10"
+    assert specs["swap_obj"].generator_id == "rule:swap_obj@11"
 
 
 def test_select_unknown_names_lists_known_ones():
