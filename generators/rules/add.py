@@ -52,6 +52,7 @@ from .common import (
     finish,
     is_plural,
     object_lemma,
+    one_per_look,
     phrase_start,
     word_after,
     word_before,
@@ -65,6 +66,7 @@ from .fit import (
     editable_object,
     is_baby,
     is_verb_context,
+    may_be_one_person,
     noun_fits,
     object_contexts,
     person_kind,
@@ -191,8 +193,7 @@ def _may_be_among(graph: SceneGraph, noun: str, resources: Any) -> bool:
     if resources.lexicon.class_of(noun) != "person":
         return False
     table = resources.vocab["person_nouns"]
-    age = table.get(noun, {}).get("age")
-    gender = table.get(noun, {}).get("gender", "any")
+    entry = table.get(noun, {})
     for o in graph.objects:
         lemma = object_lemma(o)
         cls = resources.lexicon.class_of(lemma)
@@ -200,12 +201,8 @@ def _may_be_among(graph: SceneGraph, noun: str, resources: Any) -> bool:
             return True
         if cls == "person" and is_plural(o):
             kind = table.get(lemma) or table.get(lemma.rsplit(" ", 1)[-1])  # "shirtless men" are men
-            if kind is None:
-                return True  # "skiers" may be men or women
-            same_age = kind["age"] in ("any", age) or {kind["age"], age} == {"child", "teen"}
-            same_gender = "any" in (kind["gender"], gender) or kind["gender"] == gender
-            if same_age and same_gender:
-                return True  # "kids" may be boys, "teenagers" girls; "two men" hold no woman
+            if kind is None or may_be_one_person(kind, entry):
+                return True  # "skiers" may be anyone, "kids" boys, "teenagers" girls; "two men" hold no woman
     return False
 
 
@@ -754,13 +751,7 @@ def add_att(
             if "hair" in groups and not _has_hair_color(lemma, resources):
                 continue  # "closes in on its blonde prey": hair colors for people and dogs
             options.append(((adj, groups[0]), weight))
-        drawn: list[str] = []
-        for adj, g in weighted_order(rng, options):
-            if len(drawn) >= PER_OBJECT:
-                break
-            if any(adj in compatible_words("adjective_compatible", d, resources) for d in drawn):
-                continue  # "a blond boy" and "a blonde boy": one negative twice
-            drawn.append(adj)
+        for adj, g in one_per_look(weighted_order(rng, options), PER_OBJECT, resources, word=lambda option: option[0]):
             rank = order_rank.get(g, len(order_rank))
             pos = obj.start
             for att in pre_atts:  # before the first existing adjective that comes later in order

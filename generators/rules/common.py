@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from negforge.schemas import Edit, Negative, SceneObject
 
@@ -245,6 +245,25 @@ def compatible_words(section: str, word: str, resources: Any) -> frozenset[str]:
                 merged.setdefault(member, set()).update(cluster)
         table = resources._cache[key] = {w: frozenset(c) for w, c in merged.items()}
     return table.get(word, frozenset())
+
+
+_T = TypeVar("_T")
+
+
+def one_per_look(
+    values: Iterable[_T], limit: int, resources: Any, word: Callable[[_T], str] = lambda v: v
+) -> Iterator[_T]:
+    """Up to ``limit`` of ``values`` in their order, never two adjectives of one look (vocab
+    ``adjective_compatible``): "a blond boy" and "a blonde boy" are one negative twice."""
+    drawn: list[str] = []
+    for value in values:
+        if len(drawn) >= limit:
+            return
+        adjective = word(value)
+        if any(adjective in compatible_words("adjective_compatible", d, resources) for d in drawn):
+            continue
+        drawn.append(adjective)
+        yield value
 
 
 def one_thing(a: str, b: str, resources: Any) -> bool:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
 from negforge.schemas import SceneGraph, SceneObject
@@ -304,8 +304,12 @@ def _slot_preposition(ctx: str) -> str | None:
     if not ctx.startswith("O|") or "@" in ctx:
         return None
     words = ctx[2:].split()
-    prep = words[-1] if len(words) > 1 else None
-    return prep if prep in PREPOSITIONS and prep not in NON_PLACE_PREPOSITIONS else None
+    return place_preposition(words[-1]) if len(words) > 1 else None
+
+
+def place_preposition(word: str | None) -> str | None:
+    """``word`` when it is a preposition of place ("in", "through"), None otherwise ("by")."""
+    return word if word in PREPOSITIONS and word not in NON_PLACE_PREPOSITIONS else None
 
 
 #: Prepositions that name no place: an agent ("chased by"), a part, a tool, a goal.
@@ -497,6 +501,16 @@ def same_kind(a: str, b: str, resources: Any) -> bool:
     if ca is None or cb is None:
         return False
     return ca == cb or any(ca in kind and cb in kind for kind in _KINDS)
+
+
+def may_be_one_person(a: Mapping[str, str], b: Mapping[str, str]) -> bool:
+    """Two vocab ``person_nouns`` entries whose nouns may name one person (or one of a group):
+    ages and genders that fit both ("boy" and "child", "kids" and "boys", "teenagers" and
+    "girls"; never "men" and "woman"). A missing age fits only "any", a missing gender any."""
+    ages = {a.get("age"), b.get("age")}
+    genders = {a.get("gender", "any"), b.get("gender", "any")}
+    same_age = len(ages) == 1 or "any" in ages or ages == {"child", "teen"}
+    return same_age and (len(genders) == 1 or "any" in genders)
 
 
 def person_kind(lemma: str, resources: Any) -> str:

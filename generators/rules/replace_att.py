@@ -34,6 +34,7 @@ from .common import (
     finish,
     glued_modifier,
     object_lemma,
+    one_per_look,
     word_before,
 )
 from .fit import adjective_fits, caption_words, weighted_order
@@ -133,11 +134,6 @@ PERSON_AGE_VALUES: dict[str, dict[str, tuple[str, ...]]] = {
 }
 
 
-def _is_age(obj: Any, att: Attribute, resources: Any) -> bool:
-    """The attribute is an age word on a person ("a *young* boy")."""
-    return att.text.lower() in PERSON_AGE_VALUES and _person_age(object_lemma(obj), resources) is not None
-
-
 def _person_age(noun: str, resources: Any) -> str | None:
     """The age class of a person noun ("boy" -> "child"), None for other nouns."""
     entry = resources.vocab["person_nouns"].get(noun)
@@ -221,7 +217,8 @@ def replace_att(
         living = lex.class_of(noun) in ("person", "animal", "bird")
         candidates = attribute_candidates(att.text, resources)
         age = _person_age(noun, resources)
-        if age is not None and att.text.lower() in PERSON_AGE_VALUES:
+        is_age = age is not None and att.text.lower() in PERSON_AGE_VALUES  # "a *young* boy"
+        if is_age:
             # on people "young", "little", "old" are ages: a young boy has no antonym that is still a
             # boy, but he is no teenager; a young man is no old man
             candidates = [(v, True) for v in PERSON_AGE_VALUES[att.text.lower()].get(age, ())]
@@ -250,15 +247,9 @@ def replace_att(
                 continue  # "a silver dog", "ripe beads"; a thing takes a curated antonym ("a low branch" -> "a high branch")
             seen = lex.adjectives_of(noun).get(value, 0)
             options.append((value, (1.0 + seen) * (ANTONYM_WEIGHT if is_antonym else 1.0)))
-        chosen: list[str] = []
-        for new in weighted_order(rng, options):
-            if len(chosen) >= PER_ATTRIBUTE:
-                break
-            if any(new in compatible_words("adjective_compatible", c, resources) for c in chosen):
-                continue  # "redheaded" -> "blond" and "blonde": one negative twice
-            chosen.append(new)
+        for new in one_per_look(weighted_order(rng, options), PER_ATTRIBUTE, resources):  # never "blond" and "blonde"
             text, edit = apply_edit(caption, att.start, att.end, match_case(new, att.text))
-            (ages if _is_age(obj, att, resources) else cands).append(Candidate(text, edit))
+            (ages if is_age else cands).append(Candidate(text, edit))
     cands.extend(_covering_candidates(caption, graph, rng, resources))
     cands.extend(_worn_candidates(caption, graph, rng, resources))
     cands.extend(ages)

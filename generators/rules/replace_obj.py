@@ -41,7 +41,6 @@ from .common import (
     ANIMAL_PARTS,
     MAX_NEGATIVES,
     POSSESSIVES,
-    PREPOSITIONS,
     Candidate,
     bare_singular,
     finish,
@@ -55,17 +54,18 @@ from .common import (
 )
 from .fit import (
     GENERIC_NOUNS,
-    NON_PLACE_PREPOSITIONS,
     after_preposition,
     caption_words,
     editable_object,
     gender_change,
     is_baby,
+    may_be_one_person,
     mostly_verb,
     noun_fits,
     object_contexts,
     person_kind,
     person_swap_ok,
+    place_preposition,
     weighted_order,
 )
 
@@ -226,8 +226,7 @@ def _preposition_before(caption: str, obj: Any) -> str | None:
     """The preposition right before the object's phrase, a determiner allowed between ("in a
     church"), or None."""
     m = _DETERMINED.search(caption[: phrase_start(obj)])
-    word = m.group(1).lower() if m else None
-    return word if word in PREPOSITIONS and word not in NON_PLACE_PREPOSITIONS else None
+    return place_preposition(m.group(1).lower() if m else None)
 
 
 #: Words after an animal that point back at it or its kind ("its tail", "one dog sniffs another").
@@ -311,9 +310,7 @@ def _may_be_the_other(new: str, other: str, resources: Any) -> bool:
     a, b = table.get(new), table.get(other)
     if a is None or b is None:
         return False  # a role beside an identity ("a child and a guard") is someone else
-    ages = {a["age"], b["age"]}
-    genders = {a["gender"], b["gender"]}
-    return (len(ages) == 1 or "any" in ages or ages == {"child", "teen"}) and (len(genders) == 1 or "any" in genders)
+    return may_be_one_person(a, b)
 
 
 def _kin_group(lemma: str) -> frozenset[str] | None:

@@ -613,11 +613,13 @@ def _verb_slot(caption: str, graph: SceneGraph, rel: Any, parts: _Parts, resourc
         return None
     by_agent = prep.lower() == "by"
     doer = obj_obj if by_agent else subj_obj
-    if resources.lexicon.class_of(object_lemma(doer)) in _STILL_THINGS and tagged[1] in ("VBZ", "VBP", "VBD"):
-        # a finite verb of a still thing ("benches that overlook the water" -> "that drink");
-        # a participle after a place is the doer's before it ("two boys in a field kicking")
-        return None  # "benches that overlook the water" -> "benches that drink the water": a thing's verb is its state
-    if resources.lexicon.class_of(object_lemma(doer)) == "body_part" or _state_of_body_part(
+    doer_class = resources.lexicon.class_of(object_lemma(doer))
+    if doer_class in _STILL_THINGS and tagged[1] in ("VBZ", "VBP", "VBD"):
+        # a finite verb of a still thing is its state ("benches that overlook the water" ->
+        # "that drink"); a participle after a place is the doer's before it ("two boys in a
+        # field kicking")
+        return None
+    if doer_class == "body_part" or _state_of_body_part(
         caption, graph, rel.start, tagged[1], resources
     ):
         return None  # "with her eyes closed in a park": the eyes' state, not the girl's doing

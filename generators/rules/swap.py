@@ -226,9 +226,7 @@ def _shaded_color(caption: str, att, obj: SceneObject, resources: Any) -> Attrib
     if att.lemma.lower() not in resources.vocab["adjective_groups"]["color"] or not after_shade(caption, att.start):
         return None
     head = caption[: att.start].rstrip(" \t-")
-    start = max(head.rfind(" "), head.rfind("\t")) + 1
-    if start > 0 and caption[start - 1 : start] not in (" ", "\t"):
-        return None
+    start = max(head.rfind(" "), head.rfind("\t")) + 1  # the shade's first letter
     if not _movable(caption, att, obj, resources, shade_start=start):
         return None
     return Attribute(text=caption[start : att.end], lemma=att.lemma, start=start, end=att.end)
@@ -425,6 +423,7 @@ def swap_att(
         + [u for t in o.attributes if (u := _shaded_color(caption, t, o, resources)) is not None]
         for o in objs
     ]
+    values = [[_value(t) for t in atts] for atts in movable]
     ranked: list[tuple[int, float, tuple]] = []
     for i in range(len(objs)):
         for j in range(i + 1, len(objs)):
@@ -432,14 +431,9 @@ def swap_att(
             la, lb = object_lemma(a), object_lemma(b)
             if set(la.split()) & set(lb.split()):
                 continue  # the same kind of thing ("shirt" and a mis-parsed "shirt jump"): no exchange
-            for x in movable[i]:
-                for y in movable[j]:
-                    xl, yl = _value(x), _value(y)
-                    if (
-                        xl == yl
-                        or any(_value(t) == yl for t in movable[i])
-                        or any(_value(t) == xl for t in movable[j])
-                    ):
+            for x, xl in zip(movable[i], values[i], strict=True):
+                for y, yl in zip(movable[j], values[j], strict=True):
+                    if xl == yl or yl in values[i] or xl in values[j]:
                         continue
                     if not (adjective_fits(resources, yl, la) and adjective_fits(resources, xl, lb)):
                         continue  # "a red man", "a wooden pizza", "a sliced plate"
